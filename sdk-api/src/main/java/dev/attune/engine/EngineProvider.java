@@ -1,0 +1,26 @@
+package dev.attune.engine;
+
+/**
+ * SPI of an engine module, found with {@link java.util.ServiceLoader}. Cheap to construct: native
+ * libraries load only in {@link #create()}.
+ */
+public interface EngineProvider {
+    /** @return the engine's name ({@code pytorch}, {@code tensorflow}, {@code onnx}) */
+    String name();
+
+    /** @return preference when several engines are present: the lowest rank is the default */
+    int rank();
+
+    /** @return whether this engine can train (false for inference-only engines) */
+    default boolean canTrain() {
+        return true;
+    }
+
+    /**
+     * Starts the engine, loading its natives.
+     *
+     * @return the engine
+     * @throws dev.attune.error.EngineException when the natives cannot be loaded
+     */
+    Engine create();
+}

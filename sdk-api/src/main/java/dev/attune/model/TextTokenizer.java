@@ -1,0 +1,57 @@
+package dev.attune.model;
+
+import java.nio.file.Path;
+import java.util.List;
+
+/** A checkpoint's tokenizer. Implementations are thread-safe. */
+public interface TextTokenizer extends AutoCloseable {
+    /**
+     * Tokenises with special tokens and truncation ({@code longest_first} for pairs), no padding.
+     *
+     * @param text first text
+     * @param textPair second text, or null
+     * @param maxLength maximum tokens including special tokens
+     * @return the encoding
+     */
+    Encoding encode(String text, String textPair, int maxLength);
+
+    /**
+     * Tokenises words that are already split (NER), one word id per word.
+     *
+     * @param words the words
+     * @param maxLength maximum tokens including special tokens
+     * @return the encoding
+     */
+    Encoding encodeWords(List<String> words, int maxLength);
+
+    /**
+     * @param ids token ids
+     * @param skipSpecialTokens drop special tokens
+     * @return the text
+     */
+    String decode(long[] ids, boolean skipSpecialTokens);
+
+    /** @return id used to pad batches */
+    long padTokenId();
+
+    /**
+     * @param token a token string
+     * @return its id, or -1
+     */
+    long tokenToId(String token);
+
+    /** @return vocabulary size */
+    int vocabularySize();
+
+    /**
+     * Writes the tokenizer files (tokenizer.json, tokenizer_config.json, vocab files present) into a
+     * model folder.
+     *
+     * @param directory target folder (exists)
+     */
+    void saveTo(Path directory);
+
+    /** Releases native resources. */
+    @Override
+    void close();
+}

@@ -1,0 +1,30 @@
+package dev.attune.model;
+
+import dev.attune.ops.TensorData;
+import java.util.Set;
+
+/** Named tensors of a checkpoint, read lazily by name. */
+public interface WeightStore extends AutoCloseable {
+    /** @return every tensor name */
+    Set<String> names();
+
+    /**
+     * @param name a tensor name
+     * @return its type and shape
+     * @throws dev.attune.error.InvalidCheckpointException when the name is unknown
+     */
+    TensorInfo info(String name);
+
+    /**
+     * @param name a tensor name
+     * @return its data as stored (FLOAT32, FLOAT16, BFLOAT16, ...)
+     */
+    TensorData read(String name);
+
+    /** @return a description of where the tensors come from (for messages) */
+    String origin();
+
+    /** Releases mapped files. */
+    @Override
+    void close();
+}

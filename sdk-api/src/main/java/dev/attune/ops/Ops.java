@@ -1,0 +1,283 @@
+package dev.attune.ops;
+
+/**
+ * The ops contract: the only operations architectures ({@code models/}) and task heads are written
+ * against. Each engine lowers it once: engine-pytorch to eager DJL arrays with autograd,
+ * engine-tensorflow to graph nodes, engine-onnx to ONNX nodes.
+ *
+ * <p>Shapes follow NumPy broadcasting. Axes may be negative (counted from the end). Batch and
+ * sequence dimensions are dynamic, so shape-changing ops take relative specifications: in {@link
+ * #reshape} a 0 copies the input dimension at that position and a -1 is inferred, as in ONNX.
+ *
+ * <p>Default methods are composites written once in terms of the primitives; an engine may override
+ * one with a fused kernel when the result is the same within float32 rounding.
+ */
+public interface Ops {
+
+    // ---------------------------------------------------------------- values
+
+    /**
+     * @param p a parameter declared by the definition being run
+     * @return its current value
+     */
+    Tensor parameter(Parameter p);
+
+    /**
+     * @param value a float32 scalar
+     * @return a rank-0 constant
+     */
+    Tensor scalar(float value);
+
+    /**
+     * @param shape dimensions (static)
+     * @param values row-major float32 values
+     * @return a constant tensor
+     */
+    Tensor constant(long[] shape, float[] values);
+
+    /** @return true while training (dropout active) */
+    boolean isTraining();
+
+    // ---------------------------------------------------------------- elementwise
+
+    /** @return {@code a + b} (broadcasting) */
+    Tensor add(Tensor a, Tensor b);
+
+    /** @return {@code a - b} (broadcasting) */
+    Tensor sub(Tensor a, Tensor b);
+
+    /** @return {@code a * b} (broadcasting) */
+    Tensor mul(Tensor a, Tensor b);
+
+    /** @return {@code a / b} (broadcasting) */
+    Tensor div(Tensor a, Tensor b);
+
+    /** @return {@code x * s} */
+    default Tensor mul(Tensor x, float s) {
+        return mul(x, scalar(s));
+    }
+
+    /** @return {@code x + s} */
+    default Tensor add(Tensor x, float s) {
+        return add(x, scalar(s));
+    }
+
+    /** @return {@code -x} */
+    default Tensor neg(Tensor x) {
+        return mul(x, -1f);
+    }
+
+    /** @return {@code e^x} */
+    Tensor exp(Tensor x);
+
+    /** @return natural logarithm */
+    Tensor log(Tensor x);
+
+    /** @return square root */
+    Tensor sqrt(Tensor x);
+
+    /** @return {@code x^exponent} */
+    Tensor pow(Tensor x, float exponent);
+
+    /** @return hyperbolic tangent */
+    Tensor tanh(Tensor x);
+
+    /** @return logistic sigmoid */
+    Tensor sigmoid(Tensor x);
+
+    /** @return {@code max(x, 0)} */
+    Tensor relu(Tensor x);
+
+    /** @return the Gauss error function */
+    Tensor erf(Tensor x);
+
+    /** @return exact GELU, {@code x * Phi(x)} (HuggingFace {@code gelu}) */
+    default Tensor gelu(Tensor x) {
+        Tensor cdf = mul(add(erf(mul(x, (float) (1 / Math.sqrt(2)))), 1f), 0.5f);
+        return mul(x, cdf);
+    }
+
+    /**
+     * @return the tanh approximation of GELU (HuggingFace {@code gelu_new}, {@code gelu_pytorch_tanh},
+     *     TF Hub's encoders)
+     */
+    default Tensor geluTanh(Tensor x) {
+        Tensor cube = mul(mul(x, x), x);
+        Tensor inner = mul(add(x, mul(cube, 0.044715f)), (float) Math.sqrt(2 / Math.PI));
+        return mul(mul(x, 0.5f), add(tanh(inner), 1f));
+    }
+
+    // ---------------------------------------------------------------- neural network
+
+    /**
+     * @param x input {@code [..., in]}
+     * @param weight {@code [out, in]} (HuggingFace / PyTorch layout)
+     * @param bias {@code [out]} or null
+     * @return {@code x W^T + b}
+     */
+    default Tensor linear(Tensor x, Tensor weight, Tensor bias) {
+        Tensor y = matmul(x, transpose(weight, 1, 0));
+        return bias == null ? y : add(y, bias);
+    }
+
+    /**
+     * Batched matrix product over the last two axes, broadcasting leading axes.
+     *
+     * @return {@code a @ b}
+     */
+    Tensor matmul(Tensor a, Tensor b);
+
+    /**
+     * @param table {@code [rows, dim]}
+     * @param ids integer tensor of any shape
+     * @return {@code table[ids]}, shape {@code ids.shape + [dim]}
+     */
+    Tensor embedding(Tensor table, Tensor ids);
+
+    /**
+     * Layer normalisation over the last axis (biased variance, as PyTorch).
+     *
+     * @return {@code (x - mean) / sqrt(var + eps) * gamma + beta}
+     */
+    Tensor layerNorm(Tensor x, Tensor gamma, Tensor beta, float eps);
+
+    /** @return softmax along {@code axis} */
+    Tensor softmax(Tensor x, int axis);
+
+    /** @return log-softmax along {@code axis} */
+    Tensor logSoftmax(Tensor x, int axis);
+
+    /**
+     * Inverted dropout: identity when not training or {@code p == 0}.
+     *
+     * @param x input
+     * @param p probability of zeroing an element
+     * @return the input with dropout applied
+     */
+    Tensor dropout(Tensor x, float p);
+
+    // ---------------------------------------------------------------- shape
+
+    /**
+     * @param x input
+     * @param dims target dimensions: 0 copies the input dimension at that index, -1 is inferred
+     * @return the reshaped tensor
+     */
+    Tensor reshape(Tensor x, long... dims);
+
+    /**
+     * @param x input
+     * @param perm a permutation of the axes
+     * @return the permuted tensor
+     */
+    Tensor transpose(Tensor x, int... perm);
+
+    /**
+     * @param x input
+     * @param axis axis to insert (size 1)
+     * @return the expanded tensor
+     */
+    Tensor unsqueeze(Tensor x, int axis);
+
+    /**
+     * @param x input
+     * @param axis axis to index
+     * @param index position along the axis (non-negative)
+     * @return {@code x} indexed at {@code index}, with that axis removed
+     */
+    Tensor select(Tensor x, int axis, long index);
+
+    /**
+     * @param x input
+     * @param axis axis to slice
+     * @param start first index (inclusive)
+     * @param end last index (exclusive)
+     * @return the slice
+     */
+    Tensor slice(Tensor x, int axis, long start, long end);
+
+    /**
+     * @param axis axis to join along
+     * @param xs tensors with equal shapes except along {@code axis}
+     * @return the concatenation
+     */
+    Tensor concat(int axis, Tensor... xs);
+
+    /**
+     * Gathers along an axis (NumPy {@code take_along_axis}, PyTorch {@code gather}).
+     *
+     * @param x input
+     * @param axis axis to gather along
+     * @param indices integer tensor of the same rank as {@code x}
+     * @return {@code out[i][j] = x[i][indices[i][j]]} for {@code axis = 1}
+     */
+    Tensor gather(Tensor x, int axis, Tensor indices);
+
+    // ---------------------------------------------------------------- types, comparison, selection
+
+    /** @return {@code x} converted to {@code type} */
+    Tensor cast(Tensor x, DType type);
+
+    /** @return boolean tensor {@code x != value} */
+    Tensor notEqual(Tensor x, long value);
+
+    /** @return elementwise {@code condition ? a : b} (broadcasting) */
+    Tensor where(Tensor condition, Tensor a, Tensor b);
+
+    // ---------------------------------------------------------------- reductions
+
+    /** @return sum along {@code axis} */
+    Tensor sum(Tensor x, int axis, boolean keepDims);
+
+    /** @return mean along {@code axis} */
+    Tensor mean(Tensor x, int axis, boolean keepDims);
+
+    /** @return sum of every element (rank 0) */
+    Tensor sumAll(Tensor x);
+
+    // ---------------------------------------------------------------- losses
+
+    /**
+     * Mean cross-entropy over the entries whose label is not {@code ignoreIndex}, as PyTorch's
+     * {@code cross_entropy(logits, labels, ignore_index=...)}.
+     *
+     * @param logits {@code [N, C]}
+     * @param labels {@code [N]}, INT64
+     * @param ignoreIndex label value excluded from the loss (HuggingFace uses -100)
+     * @return scalar loss
+     */
+    default Tensor crossEntropy(Tensor logits, Tensor labels, long ignoreIndex) {
+        Tensor logp = logSoftmax(logits, -1);
+        Tensor valid = notEqual(labels, ignoreIndex);
+        Tensor safe = where(valid, labels, cast(scalar(0f), DType.INT64));
+        Tensor picked = reshape(gather(logp, 1, unsqueeze(safe, 1)), -1);
+        Tensor weight = cast(valid, DType.FLOAT32);
+        Tensor total = sumAll(mul(picked, weight));
+        return neg(div(total, sumAll(weight)));
+    }
+
+    /**
+     * Mean binary cross-entropy on logits (PyTorch {@code binary_cross_entropy_with_logits}), in
+     * the numerically stable form {@code max(x,0) - x*y + log(1 + exp(-|x|))}.
+     *
+     * @param logits any shape
+     * @param targets same shape, FLOAT32 in [0, 1]
+     * @return scalar loss
+     */
+    default Tensor binaryCrossEntropyWithLogits(Tensor logits, Tensor targets) {
+        Tensor abs = sub(mul(relu(logits), 2f), logits);
+        Tensor softplus = log(add(exp(neg(abs)), 1f));
+        Tensor elem = add(sub(relu(logits), mul(logits, targets)), softplus);
+        return mean(reshape(elem, -1), 0, false);
+    }
+
+    /**
+     * Mean squared error (regression heads).
+     *
+     * @return scalar loss
+     */
+    default Tensor meanSquaredError(Tensor predictions, Tensor targets) {
+        Tensor d = sub(predictions, targets);
+        return mean(reshape(mul(d, d), -1), 0, false);
+    }
+}

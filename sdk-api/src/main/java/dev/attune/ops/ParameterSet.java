@@ -1,0 +1,78 @@
+package dev.attune.ops;
+
+import java.util.Collection;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * The parameters of one model definition in declaration order, plus tied names: a tied name (for
+ * example GPT-2's {@code lm_head.weight}) is saved and loaded as an alias of another parameter.
+ */
+public final class ParameterSet {
+    private final Map<String, Parameter> byName = new LinkedHashMap<>();
+    private final Map<String, String> tied = new LinkedHashMap<>();
+
+    /** Creates an empty set. */
+    public ParameterSet() {}
+
+    /**
+     * Adds a parameter.
+     *
+     * @param p the parameter
+     * @return {@code p}
+     * @throws IllegalArgumentException when the name is taken
+     */
+    public Parameter add(Parameter p) {
+        if (byName.putIfAbsent(p.name(), p) != null || tied.containsKey(p.name())) {
+            throw new IllegalArgumentException("duplicate parameter name " + p.name());
+        }
+        return p;
+    }
+
+    /**
+     * Declares {@code alias} as the same tensor as {@code target}.
+     *
+     * @param alias the tied name
+     * @param target an existing parameter
+     */
+    public void tie(String alias, Parameter target) {
+        if (!byName.containsKey(target.name())) {
+            throw new IllegalArgumentException("cannot tie " + alias + " to undeclared " + target.name());
+        }
+        tied.put(alias, target.name());
+    }
+
+    /** @return the parameters in declaration order */
+    public Collection<Parameter> all() {
+        return Collections.unmodifiableCollection(byName.values());
+    }
+
+    /**
+     * @param name a parameter name
+     * @return the parameter, if declared
+     */
+    public Optional<Parameter> get(String name) {
+        return Optional.ofNullable(byName.get(name));
+    }
+
+    /** @return tied alias to target name */
+    public Map<String, String> tiedNames() {
+        return Collections.unmodifiableMap(tied);
+    }
+
+    /** @return number of parameters (not counting aliases) */
+    public int size() {
+        return byName.size();
+    }
+
+    /** @return total element count */
+    public long elementCount() {
+        long n = 0;
+        for (Parameter p : byName.values()) {
+            n += p.size();
+        }
+        return n;
+    }
+}

@@ -1,0 +1,98 @@
+package dev.attune.task;
+
+import dev.attune.model.HeadSpec;
+import dev.attune.model.InputSpec;
+import dev.attune.model.TextTokenizer;
+import dev.attune.ops.Ops;
+import dev.attune.ops.Tensor;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A fine-tuning task: how to read its data, which head it needs, how examples become model inputs,
+ * its loss, metrics and predictions. Immutable: {@link #withLabels} returns a configured copy.
+ */
+public interface Task {
+    /** @return the task's name */
+    String name();
+
+    /** @return the options it was created with (saved with the model) */
+    TaskOptions options();
+
+    /** @return label names by id; empty when the task has no label set or labels are not fixed yet */
+    List<String> labels();
+
+    /**
+     * @param labels label names by id (from the training data or a saved model's config)
+     * @return a copy using these labels
+     */
+    Task withLabels(List<String> labels);
+
+    /**
+     * @param train training data
+     * @return the label set the data implies, sorted, for {@link #withLabels}
+     */
+    List<String> inferLabels(Dataset train);
+
+    /** @return the head to put on the model (labels must be fixed) */
+    HeadSpec head();
+
+    /**
+     * @param file a data file (format from the extension or the task options)
+     * @return its examples
+     * @throws dev.attune.error.InvalidDataException naming the file and line on a bad row
+     */
+    Dataset read(Path file);
+
+    /**
+     * @param input fields of one input as a user gives them ({@code text}, {@code text_pair})
+     * @return the example
+     */
+    Example parseInput(Map<String, String> input);
+
+    /**
+     * @param example an example
+     * @param exampleIndex its index in its data set
+     * @param tokenizer the model's tokenizer
+     * @param maxLength maximum tokens
+     * @return its model inputs (with labels when the example has an answer)
+     */
+    List<Features> encode(Example example, int exampleIndex, TextTokenizer tokenizer, int maxLength);
+
+    /**
+     * @param tokenizer the model's tokenizer
+     * @return sequence fields and the value that pads them; fields not listed are fixed-size
+     */
+    Map<String, Long> padding(TextTokenizer tokenizer);
+
+    /** @return the label inputs the loss reads */
+    List<InputSpec> labelInputs();
+
+    /**
+     * @param ops the engine's ops
+     * @param outputs the head's outputs
+     * @param inputs model inputs, including labels
+     * @return scalar loss
+     */
+    Tensor loss(Ops ops, Map<String, Tensor> outputs, Map<String, Tensor> inputs);
+
+    /**
+     * @param data the evaluation set
+     * @return a fresh evaluator
+     */
+    Evaluator evaluator(Dataset data);
+
+    /**
+     * @param example the input
+     * @param features its features
+     * @param outputs model outputs per feature
+     * @return the answer
+     */
+    Prediction decode(Example example, List<Features> features, List<Map<String, float[]>> outputs);
+
+    /** @return the metric that decides the best model ({@code f1}, {@code accuracy}) */
+    default String primaryMetric() {
+        return "accuracy";
+    }
+}
