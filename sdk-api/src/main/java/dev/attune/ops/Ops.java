@@ -213,6 +213,13 @@ public interface Ops {
      */
     Tensor gather(Tensor x, int axis, Tensor indices);
 
+    /**
+     * @param like any tensor
+     * @param axis one of its axes
+     * @return INT64 {@code [0, 1, ..., n-1]} where n is the (dynamic) size of {@code axis}
+     */
+    Tensor range(Tensor like, int axis);
+
     // ---------------------------------------------------------------- types, comparison, selection
 
     /** @return {@code x} converted to {@code type} */

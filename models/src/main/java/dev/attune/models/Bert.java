@@ -1,0 +1,299 @@
+package dev.attune.models;
+
+import dev.attune.error.UnsupportedArchitectureException;
+import dev.attune.model.HeadKind;
+import dev.attune.model.HeadSpec;
+import dev.attune.model.InputSpec;
+import dev.attune.model.ModelConfig;
+import dev.attune.model.ModelDefinition;
+import dev.attune.model.ModelFamily;
+import dev.attune.nn.Activations;
+import dev.attune.nn.Activations.Activation;
+import dev.attune.nn.Embedding;
+import dev.attune.nn.LayerNorm;
+import dev.attune.nn.Linear;
+import dev.attune.ops.DType;
+import dev.attune.ops.Ops;
+import dev.attune.ops.ParameterSet;
+import dev.attune.ops.Scope;
+import dev.attune.ops.Tensor;
+import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * BERT as HuggingFace's {@code modeling_bert.py} defines it: word, position and token-type
+ * embeddings, a post-LayerNorm encoder, the pooler, and task heads. The class tree mirrors the
+ * parameter tree ({@code bert.embeddings}, {@code bert.encoder.layer.N.attention.self.query}, ...).
+ */
+public final class Bert implements ModelFamily {
+
+    @Override
+    public String modelType() {
+        return "bert";
+    }
+
+    @Override
+    public Set<HeadKind> supportedHeads() {
+        return EnumSet.of(HeadKind.SEQUENCE_CLASSIFICATION);
+    }
+
+    @Override
+    public ModelDefinition define(ModelConfig config, HeadSpec head) {
+        if (head.kind() != HeadKind.SEQUENCE_CLASSIFICATION) {
+            throw new UnsupportedArchitectureException(
+                    config.origin() + ": BERT has no " + head.kind() + " head yet; supported: " + supportedHeads());
+        }
+        return new ForSequenceClassification(new Config(config), head.numLabels());
+    }
+
+    /** The config keys BERT reads, with HuggingFace's defaults for the optional ones. */
+    static final class Config {
+        final ModelConfig raw;
+        final int vocabSize;
+        final int hidden;
+        final int layers;
+        final int heads;
+        final int intermediate;
+        final int maxPositions;
+        final int typeVocabSize;
+        final double eps;
+        final double initRange;
+        final float hiddenDropout;
+        final float attentionDropout;
+        final float classifierDropout;
+        final Activation activation;
+
+        Config(ModelConfig c) {
+            raw = c;
+            vocabSize = c.requireInt("vocab_size");
+            hidden = c.requireInt("hidden_size");
+            layers = c.requireInt("num_hidden_layers");
+            heads = c.requireInt("num_attention_heads");
+            intermediate = c.requireInt("intermediate_size");
+            maxPositions = c.getInt("max_position_embeddings", 512);
+            typeVocabSize = c.getInt("type_vocab_size", 2);
+            eps = c.getDouble("layer_norm_eps", 1e-12);
+            initRange = c.getDouble("initializer_range", 0.02);
+            hiddenDropout = (float) c.getDouble("hidden_dropout_prob", 0.1);
+            attentionDropout = (float) c.getDouble("attention_probs_dropout_prob", 0.1);
+            classifierDropout = (float) c.getDouble("classifier_dropout", hiddenDropout);
+            activation = Activations.byName(c.getString("hidden_act", "gelu"), c.origin());
+            if (hidden % heads != 0) {
+                throw new dev.attune.error.InvalidCheckpointException(
+                        c.origin() + ": hidden_size " + hidden + " is not a multiple of num_attention_heads " + heads);
+            }
+        }
+    }
+
+    /** {@code BertEmbeddings}. */
+    static final class Embeddings {
+        final Embedding word;
+        final Embedding position;
+        final Embedding tokenType;
+        final LayerNorm norm;
+        final float dropout;
+
+        Embeddings(Scope s, Config c) {
+            word = new Embedding(s.child("word_embeddings"), c.vocabSize, c.hidden, c.initRange);
+            position = new Embedding(s.child("position_embeddings"), c.maxPositions, c.hidden, c.initRange);
+            tokenType = new Embedding(s.child("token_type_embeddings"), c.typeVocabSize, c.hidden, c.initRange);
+            norm = new LayerNorm(s.child("LayerNorm"), c.hidden, c.eps);
+            dropout = c.hiddenDropout;
+        }
+
+        Tensor forward(Ops ops, Tensor inputIds, Tensor tokenTypeIds) {
+            Tensor x = word.forward(ops, inputIds);
+            x = ops.add(x, position.forward(ops, ops.range(inputIds, 1)));
+            Tensor types = tokenTypeIds != null
+                    ? tokenType.forward(ops, tokenTypeIds)
+                    : ops.select(ops.parameter(tokenType.weight()), 0, 0);
+            x = ops.add(x, types);
+            return ops.dropout(norm.forward(ops, x), dropout);
+        }
+    }
+
+    /** {@code BertAttention}: self-attention ({@code self}) and its output projection ({@code output}). */
+    static final class Attention {
+        final Linear query;
+        final Linear key;
+        final Linear value;
+        final Linear output;
+        final LayerNorm norm;
+        final int heads;
+        final int headSize;
+        final float attentionDropout;
+        final float hiddenDropout;
+
+        Attention(Scope s, Config c) {
+            Scope self = s.child("self");
+            query = new Linear(self.child("query"), c.hidden, c.hidden, true, c.initRange);
+            key = new Linear(self.child("key"), c.hidden, c.hidden, true, c.initRange);
+            value = new Linear(self.child("value"), c.hidden, c.hidden, true, c.initRange);
+            output = new Linear(s.child("output").child("dense"), c.hidden, c.hidden, true, c.initRange);
+            norm = new LayerNorm(s.child("output").child("LayerNorm"), c.hidden, c.eps);
+            heads = c.heads;
+            headSize = c.hidden / c.heads;
+            attentionDropout = c.attentionDropout;
+            hiddenDropout = c.hiddenDropout;
+        }
+
+        /** [B, T, H] -> [B, heads, T, headSize]. */
+        private Tensor split(Ops ops, Tensor x) {
+            return ops.transpose(ops.reshape(x, 0, 0, heads, headSize), 0, 2, 1, 3);
+        }
+
+        Tensor forward(Ops ops, Tensor x, Tensor maskBias) {
+            Tensor q = split(ops, query.forward(ops, x));
+            Tensor k = split(ops, key.forward(ops, x));
+            Tensor v = split(ops, value.forward(ops, x));
+            Tensor scores = ops.mul(ops.matmul(q, ops.transpose(k, 0, 1, 3, 2)), (float) (1 / Math.sqrt(headSize)));
+            if (maskBias != null) {
+                scores = ops.add(scores, maskBias);
+            }
+            Tensor probs = ops.dropout(ops.softmax(scores, -1), attentionDropout);
+            Tensor context = ops.reshape(ops.transpose(ops.matmul(probs, v), 0, 2, 1, 3), 0, 0, (long) heads * headSize);
+            Tensor projected = ops.dropout(output.forward(ops, context), hiddenDropout);
+            return norm.forward(ops, ops.add(projected, x));
+        }
+    }
+
+    /** {@code BertLayer}: attention, then the feed-forward block ({@code intermediate}, {@code output}). */
+    static final class Layer {
+        final Attention attention;
+        final Linear intermediate;
+        final Linear output;
+        final LayerNorm norm;
+        final Activation activation;
+        final float dropout;
+
+        Layer(Scope s, Config c) {
+            attention = new Attention(s.child("attention"), c);
+            intermediate = new Linear(s.child("intermediate").child("dense"), c.hidden, c.intermediate, true, c.initRange);
+            output = new Linear(s.child("output").child("dense"), c.intermediate, c.hidden, true, c.initRange);
+            norm = new LayerNorm(s.child("output").child("LayerNorm"), c.hidden, c.eps);
+            activation = c.activation;
+            dropout = c.hiddenDropout;
+        }
+
+        Tensor forward(Ops ops, Tensor x, Tensor maskBias) {
+            Tensor a = attention.forward(ops, x, maskBias);
+            Tensor h = activation.apply(ops, intermediate.forward(ops, a));
+            Tensor o = ops.dropout(output.forward(ops, h), dropout);
+            return norm.forward(ops, ops.add(o, a));
+        }
+    }
+
+    /** {@code BertModel}: embeddings and encoder; the pooler is built on demand by the heads that use it. */
+    static final class Encoder {
+        final Embeddings embeddings;
+        final List<Layer> layers = new ArrayList<>();
+
+        Encoder(Scope bert, Config c) {
+            embeddings = new Embeddings(bert.child("embeddings"), c);
+            Scope layerScope = bert.child("encoder").child("layer");
+            for (int i = 0; i < c.layers; i++) {
+                layers.add(new Layer(layerScope.child(i), c));
+            }
+        }
+
+        /** @return the last hidden state, [B, T, H] */
+        Tensor forward(Ops ops, Map<String, Tensor> inputs) {
+            Tensor ids = inputs.get("input_ids");
+            Tensor x = embeddings.forward(ops, ids, inputs.get("token_type_ids"));
+            Tensor mask = inputs.get("attention_mask");
+            Tensor bias = mask == null ? null : maskBias(ops, mask);
+            for (Layer layer : layers) {
+                x = layer.forward(ops, x, bias);
+            }
+            return x;
+        }
+    }
+
+    /**
+     * The additive attention mask HuggingFace builds: 0 where attended, the most negative float32
+     * where masked, shaped [B, 1, 1, T].
+     */
+    static Tensor maskBias(Ops ops, Tensor mask) {
+        Tensor m = ops.cast(mask, DType.FLOAT32);
+        Tensor bias = ops.mul(ops.sub(ops.scalar(1f), m), -Float.MAX_VALUE);
+        return ops.unsqueeze(ops.unsqueeze(bias, 1), 1);
+    }
+
+    static List<InputSpec> encoderInputs() {
+        return List.of(
+                new InputSpec("input_ids", DType.INT64, 2, false),
+                new InputSpec("attention_mask", DType.INT64, 2, true),
+                new InputSpec("token_type_ids", DType.INT64, 2, true));
+    }
+
+    /** Shared plumbing of the head models. */
+    abstract static class Head implements ModelDefinition {
+        final Config config;
+        final ParameterSet params = new ParameterSet();
+        final Encoder bert;
+
+        Head(Config config) {
+            this.config = config;
+            this.bert = new Encoder(Scope.root(params).child("bert"), config);
+        }
+
+        @Override
+        public ModelConfig config() {
+            return config.raw;
+        }
+
+        @Override
+        public String baseModelPrefix() {
+            return "bert";
+        }
+
+        @Override
+        public ParameterSet parameters() {
+            return params;
+        }
+
+        @Override
+        public List<InputSpec> inputs() {
+            return encoderInputs();
+        }
+    }
+
+    /** {@code BertForSequenceClassification}: pooler (tanh on [CLS]), dropout, {@code classifier}. */
+    static final class ForSequenceClassification extends Head {
+        final Linear pooler;
+        final Linear classifier;
+
+        ForSequenceClassification(Config c, int numLabels) {
+            super(c);
+            if (numLabels < 1) {
+                throw new IllegalArgumentException("a classifier needs at least one label");
+            }
+            pooler = new Linear(Scope.root(params).child("bert").child("pooler").child("dense"), c.hidden, c.hidden, true, c.initRange);
+            classifier = new Linear(Scope.root(params).child("classifier"), c.hidden, numLabels, true, c.initRange);
+        }
+
+        @Override
+        public String architecture() {
+            return "BertForSequenceClassification";
+        }
+
+        @Override
+        public List<String> outputs() {
+            return List.of("logits");
+        }
+
+        @Override
+        public Map<String, Tensor> forward(Ops ops, Map<String, Tensor> inputs) {
+            Tensor hidden = bert.forward(ops, inputs);
+            Tensor pooled = ops.tanh(pooler.forward(ops, ops.select(hidden, 1, 0)));
+            Tensor logits = classifier.forward(ops, ops.dropout(pooled, config.classifierDropout));
+            Map<String, Tensor> out = new LinkedHashMap<>();
+            out.put("logits", logits);
+            return out;
+        }
+    }
+}
