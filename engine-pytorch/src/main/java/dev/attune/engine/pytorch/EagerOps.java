@@ -1,0 +1,310 @@
+package dev.attune.engine.pytorch;
+
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.pytorch.engine.PtNDArray;
+import ai.djl.pytorch.engine.PtNDManager;
+import ai.djl.pytorch.jni.JniUtils;
+import dev.attune.ops.DType;
+import dev.attune.ops.Ops;
+import dev.attune.ops.Parameter;
+import dev.attune.ops.Tensor;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.function.Function;
+
+/**
+ * The ops contract lowered to eager libtorch calls through DJL's JNI layer. Every result is owned by
+ * one step manager that the caller closes after the step, so no intermediate outlives its step.
+ *
+ * <p>Engine quirks live here: DJL attaches a result to the manager of its first operand, so results
+ * computed from parameters are moved to the step manager; scalars are cached per step so a constant
+ * costs one native allocation.
+ */
+final class EagerOps implements Ops {
+    /** An eager value. */
+    record T(PtNDArray a) implements Tensor {}
+
+    private final PtNDManager step;
+    private final Function<Parameter, PtNDArray> params;
+    private final boolean training;
+    private final Map<Float, PtNDArray> scalars = new HashMap<>();
+
+    EagerOps(PtNDManager step, Function<Parameter, PtNDArray> params, boolean training) {
+        this.step = step;
+        this.params = params;
+        this.training = training;
+    }
+
+    static PtNDArray a(Tensor t) {
+        return ((T) t).a();
+    }
+
+    private T own(PtNDArray r) {
+        if (r.getManager() != step) {
+            r.attach(step);
+        }
+        return new T(r);
+    }
+
+    /** Wraps an array the step manager already owns (model inputs). */
+    T wrap(PtNDArray array) {
+        return own(array);
+    }
+
+    @Override
+    public Tensor parameter(Parameter p) {
+        return new T(params.apply(p));
+    }
+
+    @Override
+    public Tensor scalar(float value) {
+        return new T(scalars.computeIfAbsent(value, v -> (PtNDArray) step.create(v.floatValue())));
+    }
+
+    @Override
+    public Tensor constant(long[] shape, float[] values) {
+        return own((PtNDArray) step.create(values, new Shape(shape)));
+    }
+
+    @Override
+    public boolean isTraining() {
+        return training;
+    }
+
+    @Override
+    public Tensor add(Tensor x, Tensor y) {
+        return own(JniUtils.add(a(x), a(y)));
+    }
+
+    @Override
+    public Tensor sub(Tensor x, Tensor y) {
+        return own(JniUtils.sub(a(x), a(y)));
+    }
+
+    @Override
+    public Tensor mul(Tensor x, Tensor y) {
+        return own(JniUtils.mul(a(x), a(y)));
+    }
+
+    @Override
+    public Tensor div(Tensor x, Tensor y) {
+        return own(JniUtils.div(a(x), a(y)));
+    }
+
+    @Override
+    public Tensor neg(Tensor x) {
+        return own(JniUtils.neg(a(x)));
+    }
+
+    @Override
+    public Tensor exp(Tensor x) {
+        return own(JniUtils.exp(a(x)));
+    }
+
+    @Override
+    public Tensor log(Tensor x) {
+        return own(JniUtils.log(a(x)));
+    }
+
+    @Override
+    public Tensor sqrt(Tensor x) {
+        return own(JniUtils.sqrt(a(x)));
+    }
+
+    @Override
+    public Tensor pow(Tensor x, float exponent) {
+        return own(JniUtils.pow(a(x), a(scalar(exponent))));
+    }
+
+    @Override
+    public Tensor tanh(Tensor x) {
+        return own(JniUtils.tanh(a(x)));
+    }
+
+    @Override
+    public Tensor sigmoid(Tensor x) {
+        return own(JniUtils.sigmoid(a(x)));
+    }
+
+    @Override
+    public Tensor relu(Tensor x) {
+        return own(JniUtils.relu(a(x)));
+    }
+
+    @Override
+    public Tensor erf(Tensor x) {
+        return own(JniUtils.erf(a(x)));
+    }
+
+    /** libtorch's exact GELU kernel (same function as the erf composite, one op). */
+    @Override
+    public Tensor gelu(Tensor x) {
+        return own(JniUtils.gelu(a(x)));
+    }
+
+    /** libtorch's fused linear (addmm), the call HuggingFace's nn.Linear makes. */
+    @Override
+    public Tensor linear(Tensor x, Tensor weight, Tensor bias) {
+        return own(JniUtils.linear(a(x), a(weight), bias == null ? null : a(bias)));
+    }
+
+    @Override
+    public Tensor matmul(Tensor x, Tensor y) {
+        return own(JniUtils.matmul(a(x), a(y)));
+    }
+
+    @Override
+    public Tensor embedding(Tensor table, Tensor ids) {
+        return own(JniUtils.embedding(a(ids), a(table), false));
+    }
+
+    @Override
+    public Tensor layerNorm(Tensor x, Tensor gamma, Tensor beta, float eps) {
+        PtNDArray g = a(gamma);
+        return own(JniUtils.layerNorm(a(x), g.getShape(), g, a(beta), eps));
+    }
+
+    @Override
+    public Tensor softmax(Tensor x, int axis) {
+        return own(JniUtils.softmax(a(x), axis, DataType.FLOAT32));
+    }
+
+    @Override
+    public Tensor logSoftmax(Tensor x, int axis) {
+        return own(JniUtils.logSoftmax(a(x), axis, DataType.FLOAT32));
+    }
+
+    @Override
+    public Tensor dropout(Tensor x, float p) {
+        if (!training || p <= 0f) {
+            return x;
+        }
+        return own(JniUtils.dropout(a(x), p, true));
+    }
+
+    @Override
+    public Tensor reshape(Tensor x, long... dims) {
+        PtNDArray in = a(x);
+        long[] target = dims.clone();
+        for (int i = 0; i < target.length; i++) {
+            if (target[i] == 0) {
+                target[i] = in.getShape().get(i);
+            }
+        }
+        return own(JniUtils.reshape(in, target));
+    }
+
+    @Override
+    public Tensor transpose(Tensor x, int... perm) {
+        long[] p = new long[perm.length];
+        for (int i = 0; i < perm.length; i++) {
+            p[i] = perm[i];
+        }
+        return own(JniUtils.permute(a(x), p));
+    }
+
+    @Override
+    public Tensor unsqueeze(Tensor x, int axis) {
+        return own(JniUtils.unsqueeze(a(x), axis));
+    }
+
+    @Override
+    public Tensor select(Tensor x, int axis, long index) {
+        PtNDArray in = a(x);
+        int ax = axis < 0 ? axis + in.getShape().dimension() : axis;
+        PtNDArray s = JniUtils.slice(in, ax, index, index + 1, 1);
+        PtNDArray r = JniUtils.squeeze(s, ax);
+        own(s);
+        return own(r);
+    }
+
+    @Override
+    public Tensor slice(Tensor x, int axis, long start, long end) {
+        PtNDArray in = a(x);
+        int ax = axis < 0 ? axis + in.getShape().dimension() : axis;
+        return own(JniUtils.slice(in, ax, start, end, 1));
+    }
+
+    @Override
+    public Tensor concat(int axis, Tensor... xs) {
+        PtNDArray[] arrays = new PtNDArray[xs.length];
+        for (int i = 0; i < xs.length; i++) {
+            arrays[i] = a(xs[i]);
+        }
+        return own(JniUtils.cat(arrays, axis));
+    }
+
+    @Override
+    public Tensor gather(Tensor x, int axis, Tensor indices) {
+        PtNDArray in = a(x);
+        int ax = axis < 0 ? axis + in.getShape().dimension() : axis;
+        return own(JniUtils.gather(in, a(indices), ax));
+    }
+
+    @Override
+    public Tensor range(Tensor like, int axis) {
+        PtNDArray in = a(like);
+        int ax = axis < 0 ? axis + in.getShape().dimension() : axis;
+        long n = in.getShape().get(ax);
+        return own((PtNDArray) step.arange(0, Math.toIntExact(n), 1, DataType.INT64));
+    }
+
+    @Override
+    public Tensor cast(Tensor x, DType type) {
+        PtNDArray in = a(x);
+        DataType target = dataType(type);
+        if (in.getDataType() == target) {
+            return x;
+        }
+        return own(JniUtils.to(in, target, in.getDevice()));
+    }
+
+    @Override
+    public Tensor notEqual(Tensor x, long value) {
+        PtNDArray in = a(x);
+        PtNDArray v = (PtNDArray) step.create(value).toType(in.getDataType(), false);
+        return own(JniUtils.neq(in, v));
+    }
+
+    @Override
+    public Tensor where(Tensor condition, Tensor x, Tensor y) {
+        return own(JniUtils.where(a(condition), a(x), a(y)));
+    }
+
+    @Override
+    public Tensor sum(Tensor x, int axis, boolean keepDims) {
+        return own(JniUtils.sum(a(x), new long[] {axis}, keepDims));
+    }
+
+    @Override
+    public Tensor mean(Tensor x, int axis, boolean keepDims) {
+        return own(JniUtils.mean(a(x), axis, keepDims));
+    }
+
+    @Override
+    public Tensor sumAll(Tensor x) {
+        return own(JniUtils.sum(a(x)));
+    }
+
+    static DataType dataType(DType type) {
+        return switch (type) {
+            case FLOAT32 -> DataType.FLOAT32;
+            case FLOAT16 -> DataType.FLOAT16;
+            case INT64 -> DataType.INT64;
+            case INT32 -> DataType.INT32;
+            case BOOL -> DataType.BOOLEAN;
+            case BFLOAT16 -> throw new IllegalArgumentException(
+                    "BFLOAT16 never reaches DJL (its native type map has none); widen to FLOAT32 first");
+        };
+    }
+
+    static ByteBuffer direct(ByteBuffer heap) {
+        ByteBuffer d = ByteBuffer.allocateDirect(heap.remaining()).order(ByteOrder.nativeOrder());
+        d.put(heap.duplicate());
+        d.flip();
+        return d;
+    }
+}

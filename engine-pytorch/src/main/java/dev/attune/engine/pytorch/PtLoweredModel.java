@@ -1,0 +1,162 @@
+package dev.attune.engine.pytorch;
+
+import ai.djl.Device;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.pytorch.engine.PtNDArray;
+import ai.djl.pytorch.engine.PtNDManager;
+import ai.djl.pytorch.jni.JniUtils;
+import dev.attune.engine.Batch;
+import dev.attune.engine.LoweredModel;
+import dev.attune.engine.OptimizerSettings;
+import dev.attune.engine.ParameterSource;
+import dev.attune.engine.TrainingSession;
+import dev.attune.error.EngineException;
+import dev.attune.error.InvalidCheckpointException;
+import dev.attune.model.InputSpec;
+import dev.attune.model.ModelDefinition;
+import dev.attune.ops.DType;
+import dev.attune.ops.Parameter;
+import dev.attune.ops.Tensor;
+import dev.attune.ops.TensorData;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/** A definition on the PyTorch engine: parameters as libtorch tensors, forward run eagerly. */
+final class PtLoweredModel implements LoweredModel {
+    private final ModelDefinition definition;
+    private final PtNDManager root;
+    private final Device device;
+    private final Map<String, PtNDArray> values = new LinkedHashMap<>();
+    private final Object trainingLock = new Object();
+    private PtTrainingSession session;
+
+    PtLoweredModel(ModelDefinition definition, ParameterSource source, PtNDManager root, Device device) {
+        this.definition = definition;
+        this.root = root;
+        this.device = device;
+        for (Parameter p : definition.parameters().all()) {
+            TensorData data = source.valueOf(p).toFloat32();
+            if (!Arrays.equals(data.shape(), p.shape())) {
+                throw new InvalidCheckpointException(
+                        "parameter " + p.name() + " has shape " + Arrays.toString(data.shape())
+                                + " but the model declares " + Arrays.toString(p.shape()));
+            }
+            values.put(p.name(), toDevice(root, data));
+        }
+    }
+
+    PtNDArray value(Parameter p) {
+        PtNDArray v = values.get(p.name());
+        if (v == null) {
+            throw new IllegalStateException("parameter " + p.name() + " was not declared by " + definition.architecture());
+        }
+        return v;
+    }
+
+    Map<String, PtNDArray> values() {
+        return values;
+    }
+
+    PtNDManager root() {
+        return root;
+    }
+
+    PtNDArray toDevice(PtNDManager manager, TensorData data) {
+        ByteBuffer direct = EagerOps.direct(data.buffer());
+        DataType type = EagerOps.dataType(data.dtype());
+        return (PtNDArray) manager.create(direct, new Shape(data.shape()), type).toDevice(device, false);
+    }
+
+    /** Runs the forward pass on a fresh step manager; the caller closes it. */
+    Map<String, Tensor> forward(EagerOps ops, PtNDManager step, Batch batch) {
+        Map<String, Tensor> inputs = new HashMap<>();
+        for (InputSpec spec : definition.inputs()) {
+            TensorData t = batch.get(spec.name());
+            if (t == null) {
+                if (!spec.optional()) {
+                    throw new IllegalArgumentException("batch lacks required input " + spec.name());
+                }
+                continue;
+            }
+            inputs.put(spec.name(), ops.wrap(toDevice(step, t)));
+        }
+        return definition.forward(ops, inputs);
+    }
+
+    static TensorData toHost(PtNDArray array) {
+        PtNDArray cpu = array;
+        if (!array.getDevice().equals(Device.cpu())) {
+            cpu = (PtNDArray) array.toDevice(Device.cpu(), false);
+        }
+        long[] shape = cpu.getShape().getShape();
+        DType type = switch (cpu.getDataType()) {
+            case FLOAT32 -> DType.FLOAT32;
+            case INT64 -> DType.INT64;
+            case INT32 -> DType.INT32;
+            case BOOLEAN -> DType.BOOL;
+            case FLOAT16 -> DType.FLOAT16;
+            default -> throw new EngineException("unexpected output type " + cpu.getDataType());
+        };
+        ByteBuffer bytes = cpu.toByteBuffer();
+        ByteBuffer copy = ByteBuffer.allocate(bytes.remaining()).order(ByteOrder.LITTLE_ENDIAN);
+        copy.put(bytes.order(ByteOrder.LITTLE_ENDIAN));
+        copy.flip();
+        return new TensorData(type, shape, copy);
+    }
+
+    @Override
+    public ModelDefinition definition() {
+        return definition;
+    }
+
+    @Override
+    public String device() {
+        return device.toString();
+    }
+
+    @Override
+    public Map<String, TensorData> predict(Batch batch) {
+        boolean grad = JniUtils.isGradMode();
+        JniUtils.setGradMode(false);
+        try (PtNDManager step = (PtNDManager) root.newSubManager()) {
+            EagerOps ops = new EagerOps(step, this::value, false);
+            Map<String, Tensor> out = forward(ops, step, batch);
+            Map<String, TensorData> host = new LinkedHashMap<>();
+            for (Map.Entry<String, Tensor> e : out.entrySet()) {
+                host.put(e.getKey(), toHost(EagerOps.a(e.getValue())));
+            }
+            return host;
+        } finally {
+            JniUtils.setGradMode(grad);
+        }
+    }
+
+    @Override
+    public TrainingSession startTraining(OptimizerSettings settings) {
+        synchronized (trainingLock) {
+            if (session != null && session.isOpen()) {
+                throw new IllegalStateException("a training session is already open on this model");
+            }
+            session = new PtTrainingSession(this, settings);
+            return session;
+        }
+    }
+
+    @Override
+    public TensorData read(Parameter parameter) {
+        return toHost(value(parameter));
+    }
+
+    @Override
+    public void close() {
+        if (session != null) {
+            session.close();
+        }
+        root.close();
+    }
+}
