@@ -1,0 +1,78 @@
+package dev.attune;
+
+import com.google.inject.AbstractModule;
+import com.google.inject.Provides;
+import com.google.inject.Singleton;
+import com.google.inject.multibindings.MapBinder;
+import dev.attune.engine.EngineProvider;
+import dev.attune.model.ModelFamily;
+import dev.attune.task.TaskProvider;
+import java.util.Map;
+import java.util.ServiceLoader;
+
+/**
+ * Guice wiring of what {@link ServiceLoader} discovers: engines, model families and tasks are bound
+ * by name in {@link MapBinder}s (so an application or a plugin's own module can add more), a
+ * {@link PluginRegistry} is built from those maps, and plugin modules listed under {@code
+ * META-INF/services/com.google.inject.Module} are installed.
+ */
+public final class AttuneModule extends AbstractModule {
+    private final ClassLoader loader;
+
+    /** Discovers from the context class loader. */
+    public AttuneModule() {
+        this(Thread.currentThread().getContextClassLoader());
+    }
+
+    /** @param loader where to discover plugins */
+    public AttuneModule(ClassLoader loader) {
+        this.loader = loader != null ? loader : AttuneModule.class.getClassLoader();
+    }
+
+    /**
+     * @param binder the Guice binder
+     * @return the engine map binder, for modules that add engines
+     */
+    public static MapBinder<String, EngineProvider> engines(com.google.inject.Binder binder) {
+        return MapBinder.newMapBinder(binder, String.class, EngineProvider.class);
+    }
+
+    /**
+     * @param binder the Guice binder
+     * @return the family map binder
+     */
+    public static MapBinder<String, ModelFamily> families(com.google.inject.Binder binder) {
+        return MapBinder.newMapBinder(binder, String.class, ModelFamily.class);
+    }
+
+    /**
+     * @param binder the Guice binder
+     * @return the task map binder
+     */
+    public static MapBinder<String, TaskProvider> tasks(com.google.inject.Binder binder) {
+        return MapBinder.newMapBinder(binder, String.class, TaskProvider.class);
+    }
+
+    @Override
+    protected void configure() {
+        MapBinder<String, EngineProvider> engines = engines(binder());
+        PluginRegistry.load(EngineProvider.class, EngineProvider::name, loader)
+                .forEach((name, p) -> engines.addBinding(name).toInstance(p));
+        MapBinder<String, ModelFamily> families = families(binder());
+        PluginRegistry.load(ModelFamily.class, ModelFamily::modelType, loader)
+                .forEach((name, f) -> families.addBinding(name).toInstance(f));
+        MapBinder<String, TaskProvider> tasks = tasks(binder());
+        PluginRegistry.load(TaskProvider.class, TaskProvider::name, loader)
+                .forEach((name, t) -> tasks.addBinding(name).toInstance(t));
+        for (com.google.inject.Module plugin : ServiceLoader.load(com.google.inject.Module.class, loader)) {
+            install(plugin);
+        }
+    }
+
+    @Provides
+    @Singleton
+    PluginRegistry registry(
+            Map<String, EngineProvider> engines, Map<String, ModelFamily> families, Map<String, TaskProvider> tasks) {
+        return new PluginRegistry(engines, families, tasks);
+    }
+}
