@@ -1,0 +1,134 @@
+package dev.attune.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.attune.Attune;
+import dev.attune.FineTunedModel;
+import dev.attune.engine.Batch;
+import dev.attune.engine.OptimizerSettings;
+import dev.attune.engine.TrainingSession;
+import dev.attune.model.ModelSource;
+import dev.attune.model.PretrainedModel;
+import dev.attune.ops.TensorData;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.Set;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code attune bench}: training and inference throughput of a sequence classifier on random tokens,
+ * measured the way {@code shared/bench/hf_reference.py} measures HuggingFace transformers (full
+ * AdamW steps with clipping; median step time after warmup), so the two print comparable JSON.
+ */
+@Command(name = "bench", mixinStandardHelpOptions = true,
+        description = "Training and inference samples/s on random tokens (same shape as hf_reference.py).")
+final class BenchCommand implements Callable<Integer> {
+    @Option(names = "--model", defaultValue = "../shared/models/bert-mini-uncased-mlm",
+            description = "checkpoint folder (default: ${DEFAULT-VALUE})")
+    Path model;
+
+    @Option(names = "--batch", defaultValue = "32") int batch;
+    @Option(names = "--seq", defaultValue = "64") int seq;
+    @Option(names = "--steps", defaultValue = "20") int steps;
+    @Option(names = "--warmup", defaultValue = "3") int warmup;
+    @Option(names = "--labels", defaultValue = "2") int labels;
+
+    @Mixin
+    EngineOptionsMixin engineOptions;
+
+    @Override
+    public Integer call() throws IOException {
+        if (engineOptions.threads == 0) {
+            engineOptions.threads = 2;
+        }
+        try (Attune attune = engineOptions.builder().seed(0).build();
+                PretrainedModel base = attune.load(ModelSource.huggingFace(model), Map.of())) {
+            int vocab = base.config().requireInt("vocab_size");
+            Random rnd = new Random(1);
+            long[] ids = new long[batch * seq];
+            int low = Math.min(1000, vocab / 2);
+            for (int i = 0; i < ids.length; i++) {
+                ids[i] = low + rnd.nextInt(vocab - low);
+            }
+            long[] y = new long[batch];
+            for (int i = 0; i < batch; i++) {
+                y[i] = rnd.nextInt(labels);
+            }
+            List<String> names = new ArrayList<>();
+            for (int i = 0; i < labels; i++) {
+                names.add(Integer.toString(i));
+            }
+            Map<String, TensorData> inputs = new LinkedHashMap<>();
+            inputs.put("input_ids", TensorData.ofLongs(new long[] {batch, seq}, ids));
+            Batch inference = new Batch(inputs, batch);
+            Map<String, TensorData> labelled = new LinkedHashMap<>(inputs);
+            labelled.put("labels", TensorData.ofLongs(new long[] {batch}, y));
+            Batch training = new Batch(labelled, batch);
+
+            try (FineTunedModel m = attune.prepare(base,
+                    attune.task("text-classification", Map.of()).withLabels(names), seq)) {
+                List<Double> trainTimes = new ArrayList<>();
+                try (TrainingSession session = m.lowered().startTraining(
+                        new OptimizerSettings(0.9, 0.999, 1e-8, 0.01, 1.0, Set.of()))) {
+                    for (int i = 0; i < warmup + steps; i++) {
+                        long t = System.nanoTime();
+                        session.forwardBackward(training, 1f);
+                        session.step(1e-4);
+                        if (i >= warmup) {
+                            trainTimes.add((System.nanoTime() - t) / 1e9);
+                        }
+                    }
+                }
+                List<Double> inferTimes = new ArrayList<>();
+                for (int i = 0; i < warmup + steps; i++) {
+                    long t = System.nanoTime();
+                    m.lowered().predict(inference);
+                    if (i >= warmup) {
+                        inferTimes.add((System.nanoTime() - t) / 1e9);
+                    }
+                }
+                double step = median(trainTimes);
+                Map<String, Object> out = new LinkedHashMap<>();
+                out.put("impl", "attune/" + attune.engine().describe());
+                out.put("batch", batch);
+                out.put("seq", seq);
+                out.put("threads", engineOptions.threads);
+                out.put("step_ms", Math.round(step * 1e5) / 100.0);
+                out.put("train_samples_per_s", Math.round(batch / step * 10) / 10.0);
+                out.put("infer_samples_per_s", Math.round(batch / median(inferTimes) * 10) / 10.0);
+                out.put("peak_rss_mb", peakRssMb());
+                System.out.println(new ObjectMapper().writeValueAsString(out));
+            }
+        }
+        return 0;
+    }
+
+    static double median(List<Double> values) {
+        List<Double> sorted = new ArrayList<>(values);
+        Collections.sort(sorted);
+        int n = sorted.size();
+        return n % 2 == 1 ? sorted.get(n / 2) : (sorted.get(n / 2 - 1) + sorted.get(n / 2)) / 2;
+    }
+
+    static double peakRssMb() {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+                if (line.startsWith("VmHWM:")) {
+                    return Math.round(Long.parseLong(line.replaceAll("[^0-9]", "")) / 102.4) / 10.0;
+                }
+            }
+        } catch (IOException | NumberFormatException e) {
+            return -1;
+        }
+        return -1;
+    }
+}

@@ -1,0 +1,182 @@
+package dev.attune.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import dev.attune.Attune;
+import dev.attune.FineTunedModel;
+import dev.attune.error.AttuneException;
+import dev.attune.model.ModelSource;
+import dev.attune.model.PretrainedModel;
+import dev.attune.task.Dataset;
+import dev.attune.task.Task;
+import dev.attune.train.EvalStrategy;
+import dev.attune.train.SchedulerType;
+import dev.attune.train.TrainingConfig;
+import dev.attune.train.TrainingResult;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/** {@code attune fine-tune}: load a checkpoint, train a task head, evaluate, save. */
+@Command(name = "fine-tune", mixinStandardHelpOptions = true,
+        description = "Fine-tune a HuggingFace checkpoint on a task and save the result as a HuggingFace folder.")
+final class FineTuneCommand implements Callable<Integer> {
+    @Option(names = "--model", required = true, description = "HuggingFace model folder to start from")
+    Path model;
+
+    @Option(names = "--task", defaultValue = "text-classification",
+            description = "task plugin (default: ${DEFAULT-VALUE}); see the README for the list")
+    String task;
+
+    @Option(names = "--train", required = true, description = "training data (.tsv, .csv, .jsonl)")
+    Path train;
+
+    @Option(names = "--eval", description = "evaluation data, scored at every epoch end")
+    Path eval;
+
+    @Option(names = "--text-column", description = "column with the text")
+    String textColumn;
+
+    @Option(names = "--text-pair-column", description = "column with the second text (pair tasks)")
+    String textPairColumn;
+
+    @Option(names = "--label-column", description = "column with the label")
+    String labelColumn;
+
+    @Option(names = "--positive-label", description = "label scored by binary precision/recall/F1")
+    String positiveLabel;
+
+    @Option(names = "--task-option", description = "other task option key=value (repeatable)")
+    Map<String, String> taskOptions = new LinkedHashMap<>();
+
+    @Option(names = "--output", required = true, description = "folder for the fine-tuned model, logs and metrics")
+    Path output;
+
+    @Option(names = "--metrics", description = "metrics JSON file (default: <output>/metrics.json)")
+    Path metrics;
+
+    @Option(names = "--learning-rate", defaultValue = "5e-5") double learningRate;
+    @Option(names = "--epochs", defaultValue = "3") double epochs;
+    @Option(names = "--max-steps", defaultValue = "-1") long maxSteps;
+    @Option(names = "--batch-size", defaultValue = "8") int batchSize;
+    @Option(names = "--eval-batch-size", defaultValue = "32") int evalBatchSize;
+    @Option(names = "--gradient-accumulation-steps", defaultValue = "1") int accumulation;
+    @Option(names = "--warmup-steps", defaultValue = "0") long warmupSteps;
+    @Option(names = "--warmup-ratio", defaultValue = "0") double warmupRatio;
+    @Option(names = "--weight-decay", defaultValue = "0") double weightDecay;
+    @Option(names = "--max-grad-norm", defaultValue = "1.0") double maxGradNorm;
+    @Option(names = "--lr-scheduler-type", defaultValue = "linear",
+            description = "linear, cosine, constant, constant_with_warmup") String scheduler;
+    @Option(names = "--logging-steps", defaultValue = "50") int loggingSteps;
+    @Option(names = "--eval-strategy", defaultValue = "epoch", description = "no, steps, epoch") String evalStrategy;
+    @Option(names = "--eval-steps", defaultValue = "0") int evalSteps;
+    @Option(names = "--save-steps", defaultValue = "0", description = "save <output>/checkpoint-N every N steps")
+    int saveSteps;
+    @Option(names = "--seed", defaultValue = "42") long seed;
+    @Option(names = "--max-length", defaultValue = "128") int maxLength;
+    @Option(names = "--pad-to-max-length", description = "pad every batch to --max-length") boolean padToMax;
+    @Option(names = "--no-shuffle", description = "keep the training data in file order") boolean noShuffle;
+    @Option(names = "--no-progress", description = "no console progress bar") boolean noProgress;
+
+    @Option(names = "--set", description = "config.json override key=value, e.g. hidden_dropout_prob=0 (repeatable)")
+    Map<String, String> overrides = new LinkedHashMap<>();
+
+    @Mixin
+    EngineOptionsMixin engineOptions;
+
+    @Override
+    public Integer call() throws IOException {
+        TrainingConfig config = TrainingConfig.builder()
+                .outputDir(output)
+                .learningRate(learningRate)
+                .numTrainEpochs(epochs)
+                .maxSteps(maxSteps)
+                .perDeviceTrainBatchSize(batchSize)
+                .perDeviceEvalBatchSize(evalBatchSize)
+                .gradientAccumulationSteps(accumulation)
+                .warmupSteps(warmupSteps)
+                .warmupRatio(warmupRatio)
+                .weightDecay(weightDecay)
+                .maxGradNorm(maxGradNorm)
+                .lrSchedulerType(SchedulerType.parse(scheduler))
+                .loggingSteps(loggingSteps)
+                .evalStrategy(parseStrategy(evalStrategy))
+                .evalSteps(evalSteps)
+                .saveSteps(saveSteps)
+                .seed(seed)
+                .shuffle(!noShuffle)
+                .maxLength(maxLength)
+                .padToMaxLength(padToMax)
+                .disableTqdm(noProgress)
+                .build();
+        Map<String, String> options = new LinkedHashMap<>(taskOptions);
+        putIfSet(options, "text_column", textColumn);
+        putIfSet(options, "text_pair_column", textPairColumn);
+        putIfSet(options, "label_column", labelColumn);
+        putIfSet(options, "positive_label", positiveLabel);
+
+        try (Attune attune = engineOptions.builder().seed(seed).build();
+                PretrainedModel base = attune.load(ModelSource.huggingFace(model), overrides)) {
+            Task t = attune.task(task, options);
+            Dataset trainData = t.read(train);
+            Dataset evalData = eval == null ? null : t.read(eval);
+            long start = System.nanoTime();
+            Attune.Result result = attune.fineTune(base, t, trainData, evalData, config);
+            try (FineTunedModel tuned = result.model()) {
+                tuned.save(output);
+                TrainingResult r = result.training();
+                Map<String, Object> report = new LinkedHashMap<>();
+                report.put("model", model.toString());
+                report.put("task", task);
+                report.put("engine", attune.engine().describe());
+                report.put("device", tuned.lowered().device());
+                report.put("train_file", train.toString());
+                report.put("train_examples", trainData.size());
+                report.put("eval_file", eval == null ? null : eval.toString());
+                report.put("eval_examples", evalData == null ? 0 : evalData.size());
+                report.put("labels", tuned.task().labels());
+                report.put("global_steps", r.globalSteps());
+                report.put("epochs", r.epochs());
+                report.put("train_loss", r.trainLoss());
+                report.put("train_seconds", r.trainSeconds());
+                report.put("train_samples_per_second", r.trainSamplesPerSecond());
+                report.put("wall_seconds", (System.nanoTime() - start) / 1e9);
+                Map<String, Double> evalMetrics = new LinkedHashMap<>();
+                r.evalMetrics().forEach((k, v) -> evalMetrics.put("eval_" + k, v));
+                report.putAll(evalMetrics);
+                report.put("eval_history", r.evalHistory());
+                ObjectMapper json = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+                Path metricsFile = metrics != null ? metrics : output.resolve("metrics.json");
+                if (metricsFile.toAbsolutePath().getParent() != null) {
+                    Files.createDirectories(metricsFile.toAbsolutePath().getParent());
+                }
+                Files.writeString(metricsFile, json.writeValueAsString(report) + "\n");
+                System.out.println(json.writeValueAsString(evalMetrics.isEmpty() ? Map.of("train_loss", r.trainLoss()) : evalMetrics));
+                System.err.printf(Locale.ROOT, "saved %s; metrics in %s; %.1f s%n", output, metricsFile,
+                        (System.nanoTime() - start) / 1e9);
+            }
+        }
+        return 0;
+    }
+
+    private static void putIfSet(Map<String, String> options, String key, String value) {
+        if (value != null) {
+            options.put(key, value);
+        }
+    }
+
+    static EvalStrategy parseStrategy(String s) {
+        try {
+            return EvalStrategy.valueOf(s.trim().toUpperCase(Locale.ROOT));
+        } catch (IllegalArgumentException e) {
+            throw new AttuneException("--eval-strategy must be no, steps or epoch, not '" + s + "'");
+        }
+    }
+}

@@ -1,0 +1,103 @@
+package dev.attune.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.attune.Attune;
+import dev.attune.FineTunedModel;
+import dev.attune.model.Encoding;
+import dev.attune.model.ModelSource;
+import dev.attune.model.PretrainedModel;
+import dev.attune.ops.TensorData;
+import dev.attune.engine.Batch;
+import java.io.BufferedWriter;
+import java.io.IOException;
+import java.io.OutputStreamWriter;
+import java.io.Writer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/** {@code attune logits}: raw model outputs for checking fidelity against other implementations. */
+@Command(name = "logits", mixinStandardHelpOptions = true,
+        description = "Token ids and raw logits for each {\"text\", optional \"text_pair\"} line of a JSONL file.")
+final class LogitsCommand implements Callable<Integer> {
+    @Option(names = "--model", required = true,
+            description = "a HuggingFace folder (fine-tuned by attune, or a *ForSequenceClassification checkpoint)")
+    Path model;
+
+    @Option(names = "--input", required = true, description = "JSONL input")
+    Path input;
+
+    @Option(names = "--output", description = "JSONL output (default: standard output)")
+    Path output;
+
+    @Option(names = "--max-length", defaultValue = "512")
+    int maxLength;
+
+    @Mixin
+    EngineOptionsMixin engineOptions;
+
+    @Override
+    public Integer call() throws IOException {
+        List<Map<String, String>> inputs = PredictCommand.readJsonl(input);
+        ObjectMapper json = new ObjectMapper();
+        try (Attune attune = engineOptions.builder().build();
+                FineTunedModel m = openAny(attune, model, maxLength);
+                Writer out = output == null
+                        ? new BufferedWriter(new OutputStreamWriter(System.out, StandardCharsets.UTF_8))
+                        : Files.newBufferedWriter(output, StandardCharsets.UTF_8)) {
+            for (Map<String, String> row : inputs) {
+                Encoding enc = m.tokenizer().encode(row.get("text"), row.get("text_pair"), maxLength);
+                long[] shape = {1, enc.length()};
+                Map<String, TensorData> in = new LinkedHashMap<>();
+                in.put("input_ids", TensorData.ofLongs(shape, enc.ids()));
+                in.put("attention_mask", TensorData.ofLongs(shape, enc.attentionMask()));
+                in.put("token_type_ids", TensorData.ofLongs(shape, enc.typeIds()));
+                Map<String, TensorData> result = m.lowered().predict(new Batch(in, 1));
+                Map<String, Object> line = new LinkedHashMap<>();
+                line.put("text", row.get("text"));
+                if (row.get("text_pair") != null) {
+                    line.put("text_pair", row.get("text_pair"));
+                }
+                line.put("input_ids", enc.ids());
+                for (Map.Entry<String, TensorData> e : result.entrySet()) {
+                    if (!e.getKey().equals("loss")) {
+                        line.put(e.getKey(), e.getValue().toFloatArray());
+                    }
+                }
+                out.write(json.writeValueAsString(line));
+                out.write('\n');
+            }
+            out.flush();
+        }
+        return 0;
+    }
+
+    /**
+     * Opens a folder saved by attune, or a plain HuggingFace classification checkpoint (labels from
+     * its id2label, else HuggingFace's default of two).
+     */
+    static FineTunedModel openAny(Attune attune, Path folder, int maxLength) {
+        PretrainedModel base = attune.load(ModelSource.huggingFace(folder), Map.of());
+        if (base.config().has(FineTunedModel.CONFIG_KEY)) {
+            base.close();
+            return attune.open(folder);
+        }
+        List<String> labels = base.config().labels().orElseGet(() -> {
+            int n = base.config().getInt("num_labels", 2);
+            List<String> names = new ArrayList<>();
+            for (int i = 0; i < n; i++) {
+                names.add("LABEL_" + i);
+            }
+            return names;
+        });
+        return attune.prepare(base, attune.task("text-classification", Map.of()).withLabels(labels), maxLength);
+    }
+}

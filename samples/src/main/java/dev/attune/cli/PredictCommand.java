@@ -1,0 +1,104 @@
+package dev.attune.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.attune.Attune;
+import dev.attune.FineTunedModel;
+import dev.attune.Predictor;
+import dev.attune.error.InvalidDataException;
+import dev.attune.task.Prediction;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/** {@code attune predict}: text in, label and probabilities out. */
+@Command(name = "predict", mixinStandardHelpOptions = true,
+        description = "Predict with a model saved by fine-tune: one --text, or a JSONL file of inputs.")
+final class PredictCommand implements Callable<Integer> {
+    @Option(names = "--model", required = true, description = "folder written by fine-tune")
+    Path model;
+
+    @Option(names = "--text", description = "the text to classify")
+    String text;
+
+    @Option(names = "--text-pair", description = "second text, for pair tasks")
+    String textPair;
+
+    @Option(names = "--input", description = "JSONL file of {\"text\": ..., \"text_pair\": ...} objects")
+    Path input;
+
+    @Mixin
+    EngineOptionsMixin engineOptions;
+
+    @Override
+    public Integer call() throws IOException {
+        List<Map<String, String>> inputs = new ArrayList<>();
+        if (text != null) {
+            Map<String, String> one = new LinkedHashMap<>();
+            one.put("text", text);
+            if (textPair != null) {
+                one.put("text_pair", textPair);
+            }
+            inputs.add(one);
+        }
+        if (input != null) {
+            inputs.addAll(readJsonl(input));
+        }
+        if (inputs.isEmpty()) {
+            throw new InvalidDataException("nothing to predict: give --text or --input");
+        }
+        ObjectMapper json = new ObjectMapper();
+        try (Attune attune = engineOptions.builder().build(); FineTunedModel m = attune.open(model)) {
+            Predictor predictor = m.predictor();
+            for (Prediction p : predictor.predictAll(inputs)) {
+                System.out.println(json.writeValueAsString(p.toMap()));
+            }
+        }
+        return 0;
+    }
+
+    static List<Map<String, String>> readJsonl(Path file) throws IOException {
+        if (!Files.isRegularFile(file)) {
+            throw new InvalidDataException(file + ": no such file");
+        }
+        ObjectMapper json = new ObjectMapper();
+        List<Map<String, String>> out = new ArrayList<>();
+        try (BufferedReader r = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
+            String line;
+            int n = 0;
+            while ((line = r.readLine()) != null) {
+                n++;
+                if (line.isBlank()) {
+                    continue;
+                }
+                JsonNode node;
+                try {
+                    node = json.readTree(line);
+                } catch (IOException e) {
+                    throw new InvalidDataException(file + ":" + n + ": not valid JSON: " + e.getMessage());
+                }
+                if (node == null || !node.isObject() || !node.path("text").isTextual()) {
+                    throw new InvalidDataException(file + ":" + n + ": expected an object with a string \"text\"");
+                }
+                Map<String, String> row = new LinkedHashMap<>();
+                node.fields().forEachRemaining(e -> {
+                    if (!e.getValue().isNull()) {
+                        row.put(e.getKey(), e.getValue().asText());
+                    }
+                });
+                out.add(row);
+            }
+        }
+        return out;
+    }
+}
