@@ -95,8 +95,8 @@ public final class Row {
      * @return the exception, which also mentions the {@code on_bad_row=skip} way out
      */
     public InvalidDataException error(String problem, String fix) {
-        return new InvalidDataException(location() + ": " + problem + ". " + fix + ", or set "
-                + BadRowPolicy.OPTION + "=skip to leave out such rows");
+        return new BadRowException(location() + ": " + problem + ". " + fix,
+                ", or set " + BadRowPolicy.OPTION + "=skip to leave out such rows");
     }
 
     private static String setBy(Column column) {

@@ -116,7 +116,7 @@ public final class TableReader {
         if (sink.rows.isEmpty()) {
             if (sink.skipped > 0) {
                 throw new InvalidDataException("no usable rows in " + file + ": all " + sink.skipped
-                        + " rows were bad and skipped; the first: " + sink.firstBad.getMessage());
+                        + " rows were bad and skipped; the first: " + sink.firstBad);
             }
             throw new InvalidDataException(file + " has no data rows; a data set needs at least one example");
         }
@@ -289,7 +289,7 @@ public final class TableReader {
         private final RowMapper<T> mapper;
         private final List<T> rows = new ArrayList<>();
         private int skipped;
-        private InvalidDataException firstBad;
+        private String firstBad;
 
         Sink(Path file, RowMapper<T> mapper) {
             this.file = file;
@@ -311,12 +311,13 @@ public final class TableReader {
             if (policy == BadRowPolicy.FAIL) {
                 throw e;
             }
+            String problem = e instanceof BadRowException b ? b.problem() : e.getMessage();
             if (firstBad == null) {
-                firstBad = e;
+                firstBad = problem;
             }
             skipped++;
             if (skipped <= LOGGED_BAD_ROWS) {
-                LOG.warn("skipping a bad row: {}", e.getMessage());
+                LOG.warn("skipping a bad row: {}", problem);
             } else if (skipped == LOGGED_BAD_ROWS + 1) {
                 LOG.warn("{}: more bad rows; counting them without logging each", file);
             }
