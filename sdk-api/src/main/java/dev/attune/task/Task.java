@@ -35,6 +35,16 @@ public interface Task {
      */
     List<String> inferLabels(Dataset train);
 
+    /**
+     * Checks a data set against this task's fixed labels before any training or evaluation starts,
+     * so that an evaluation file with a label the model does not have fails at once, naming the
+     * file and line, rather than at the first evaluation. The default accepts everything.
+     *
+     * @param data a data set read by this task
+     * @throws dev.attune.error.InvalidDataException naming the file, line and value at fault
+     */
+    default void validate(Dataset data) {}
+
     /** @return the head to put on the model (labels must be fixed) */
     HeadSpec head();
 

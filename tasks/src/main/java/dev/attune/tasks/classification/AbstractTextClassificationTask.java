@@ -1,0 +1,467 @@
+package dev.attune.tasks.classification;
+
+import dev.attune.error.ConfigurationException;
+import dev.attune.error.InvalidDataException;
+import dev.attune.model.Encoding;
+import dev.attune.model.HeadKind;
+import dev.attune.model.HeadSpec;
+import dev.attune.model.InputSpec;
+import dev.attune.model.TextTokenizer;
+import dev.attune.ops.DType;
+import dev.attune.ops.Ops;
+import dev.attune.ops.Tensor;
+import dev.attune.task.Dataset;
+import dev.attune.task.Evaluator;
+import dev.attune.task.Example;
+import dev.attune.task.Features;
+import dev.attune.task.Prediction;
+import dev.attune.task.Task;
+import dev.attune.task.TaskOptions;
+import dev.attune.tasks.io.BadRowPolicy;
+import dev.attune.tasks.io.Column;
+import dev.attune.tasks.io.DataFormat;
+import dev.attune.tasks.io.Table;
+import dev.attune.tasks.io.TableReader;
+import dev.attune.tasks.metrics.ClassificationEvaluator;
+import dev.attune.tasks.metrics.ClassificationMetrics;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+
+/**
+ * Sequence classification of one text or a text pair: the common implementation of {@link
+ * TextClassificationTask} and {@link TextPairClassificationTask}. Immutable.
+ */
+abstract class AbstractTextClassificationTask implements Task {
+    static final String TEXT_COLUMN = "text_column";
+    static final String TEXT_PAIR_COLUMN = "text_pair_column";
+    static final String LABEL_COLUMN = "label_column";
+    static final String FORMAT = "format";
+    static final String POSITIVE_LABEL = "positive_label";
+    static final String LABELS = "labels";
+
+    /** Label value the loss ignores, as in HuggingFace. */
+    static final long IGNORE_INDEX = -100;
+
+    private static final String INPUT_IDS = "input_ids";
+    private static final String TOKEN_TYPE_IDS = "token_type_ids";
+    private static final String ATTENTION_MASK = "attention_mask";
+
+    private final String name;
+    private final TaskOptions options;
+    private final Column text;
+    private final Column textPair;
+    private final Column label;
+    private final DataFormat format;
+    private final BadRowPolicy policy;
+    private final String positiveLabel;
+    private final List<String> labels;
+    private final Map<String, Integer> labelIds;
+
+    /**
+     * @param name task name
+     * @param options its options
+     * @param pair whether it reads a second text
+     * @param labels labels to fix, or null for those of the {@code labels} option (if any)
+     */
+    AbstractTextClassificationTask(String name, TaskOptions options, boolean pair, List<String> labels) {
+        this.name = name;
+        this.options = Objects.requireNonNull(options, "options");
+        Set<String> known = new LinkedHashSet<>(List.of(TEXT_COLUMN, LABEL_COLUMN, FORMAT, BadRowPolicy.OPTION,
+                POSITIVE_LABEL, LABELS));
+        if (pair) {
+            known.add(TEXT_PAIR_COLUMN);
+        }
+        options.requireOnly(known, name);
+
+        this.text = new Column(option(TEXT_COLUMN, "text"), TEXT_COLUMN);
+        this.textPair = pair ? new Column(option(TEXT_PAIR_COLUMN, "text_pair"), TEXT_PAIR_COLUMN) : null;
+        this.label = new Column(option(LABEL_COLUMN, "label"), LABEL_COLUMN);
+        Set<String> columns = new HashSet<>();
+        for (Column c : columns()) {
+            if (!columns.add(c.name())) {
+                throw new ConfigurationException("task '" + name + "' reads column '" + c.name()
+                        + "' for two purposes; give " + c.option() + " its own column");
+            }
+        }
+        String fmt = options.values().get(FORMAT);
+        this.format = fmt == null ? null : DataFormat.parse(fmt);
+        this.policy = BadRowPolicy.parse(options.values().get(BadRowPolicy.OPTION));
+        String positive = options.values().get(POSITIVE_LABEL);
+        if (positive != null && positive.isBlank()) {
+            throw new ConfigurationException("option " + POSITIVE_LABEL + " is empty; name one of the labels");
+        }
+        this.positiveLabel = positive == null ? null : positive.strip();
+
+        String labelsOption = options.values().get(LABELS);
+        if (labels != null) {
+            this.labels = Labels.check(labels, "the label list " + labels);
+        } else if (labelsOption != null) {
+            this.labels = Labels.parseOption(labelsOption);
+        } else {
+            this.labels = List.of();
+        }
+        Map<String, Integer> ids = new HashMap<>();
+        for (int i = 0; i < this.labels.size(); i++) {
+            ids.put(this.labels.get(i), i);
+        }
+        this.labelIds = Map.copyOf(ids);
+        if (positiveLabel != null && !this.labels.isEmpty()) {
+            if (this.labels.size() != 2) {
+                throw new ConfigurationException("option " + POSITIVE_LABEL + " applies to tasks with two labels, but"
+                        + " this one has " + this.labels.size() + " " + this.labels + " (macro-averaged metrics are"
+                        + " reported); remove the option");
+            }
+            if (!labelIds.containsKey(positiveLabel)) {
+                throw new ConfigurationException(POSITIVE_LABEL + "=" + positiveLabel + " is not one of the labels "
+                        + this.labels + "; name one of them");
+            }
+        }
+    }
+
+    private String option(String key, String fallback) {
+        String v = options.get(key, fallback);
+        if (v.isBlank()) {
+            throw new ConfigurationException("option " + key + " of task '" + name + "' is empty; name a column");
+        }
+        return v.strip();
+    }
+
+    /**
+     * @param labels labels to fix
+     * @return a copy of this task with them
+     */
+    abstract AbstractTextClassificationTask copy(List<String> labels);
+
+    private List<Column> columns() {
+        List<Column> cols = new ArrayList<>();
+        cols.add(text);
+        if (textPair != null) {
+            cols.add(textPair);
+        }
+        cols.add(label);
+        return cols;
+    }
+
+    @Override
+    public String name() {
+        return name;
+    }
+
+    @Override
+    public TaskOptions options() {
+        return options;
+    }
+
+    @Override
+    public List<String> labels() {
+        return labels;
+    }
+
+    /**
+     * @throws ConfigurationException when the list has fewer than two labels, a blank or repeated
+     *     one, or does not contain the {@code positive_label}
+     */
+    @Override
+    public Task withLabels(List<String> labels) {
+        return copy(Objects.requireNonNull(labels, "labels"));
+    }
+
+    /**
+     * When labels are fixed (by the {@code labels} option or {@link #withLabels}) they are returned
+     * as they are, after checking that every training label is among them. Otherwise the labels are
+     * the distinct label values of the data, sorted by numeric value when all are integers
+     * ({@code 0, 1, 10}), else by text.
+     *
+     * @throws InvalidDataException when the data has fewer than two distinct labels, or a label
+     *     outside the fixed ones
+     */
+    @Override
+    public List<String> inferLabels(Dataset train) {
+        if (!labels.isEmpty()) {
+            validate(train);
+            return labels;
+        }
+        Set<String> distinct = new LinkedHashSet<>();
+        for (TextExample e : examples(train)) {
+            if (e.label() != null) {
+                distinct.add(e.label());
+            }
+        }
+        if (distinct.size() < 2) {
+            throw new InvalidDataException("the training data " + train.source() + " has " + distinct.size()
+                    + " distinct label(s) " + distinct + " in column '" + label.name() + "'; a classifier needs at"
+                    + " least two. Check " + LABEL_COLUMN + " names the label column");
+        }
+        return Labels.sorted(distinct);
+    }
+
+    /**
+     * Checks every labelled example against the fixed labels; does nothing while labels are not
+     * fixed.
+     *
+     * @throws InvalidDataException naming the first row with an unknown label, the label, the known
+     *     labels and how many rows are affected
+     */
+    @Override
+    public void validate(Dataset data) {
+        if (labels.isEmpty()) {
+            return;
+        }
+        TextExample first = null;
+        Map<String, Integer> unknown = new LinkedHashMap<>();
+        for (TextExample e : examples(data)) {
+            if (e.label() != null && !labelIds.containsKey(e.label())) {
+                if (first == null) {
+                    first = e;
+                }
+                unknown.merge(e.label(), 1, Integer::sum);
+            }
+        }
+        if (first != null) {
+            int rows = unknown.values().stream().mapToInt(Integer::intValue).sum();
+            throw new InvalidDataException(first.location() + ": " + unknownLabel(first.label()) + " (" + rows
+                    + " row(s) of " + data.source() + " have labels outside that list, by label: " + unknown + "). "
+                    + fixUnknownLabel());
+        }
+    }
+
+    private String unknownLabel(String value) {
+        return "label '" + value + "' is not one of the task's labels " + labels;
+    }
+
+    private static String fixUnknownLabel() {
+        return "Correct those rows, or train with every label listed in the option " + LABELS + "=a,b,c";
+    }
+
+    @Override
+    public HeadSpec head() {
+        requireLabels();
+        return new HeadSpec(HeadKind.SEQUENCE_CLASSIFICATION, labels.size());
+    }
+
+    @Override
+    public Dataset read(Path file) {
+        TableReader reader = new TableReader(format, policy);
+        Table<TextExample> table = reader.read(file, columns(), row -> {
+            String t = row.require(text);
+            String p = textPair == null ? null : row.require(textPair);
+            String l = row.require(label).strip();
+            if (!labels.isEmpty() && !labelIds.containsKey(l)) {
+                throw row.error(unknownLabel(l), fixUnknownLabel());
+            }
+            return new TextExample(t, p, l, row.location());
+        });
+        return new Dataset(file.toString(), table.rows(), table.skipped());
+    }
+
+    /**
+     * Accepts {@code text} (or the {@code text_column} name), {@code text_pair} (or the {@code
+     * text_pair_column} name) for pair tasks, and an optional {@code label} (or the {@code
+     * label_column} name).
+     *
+     * @throws InvalidDataException when a text is missing or blank, or another field is given
+     */
+    @Override
+    public Example parseInput(Map<String, String> input) {
+        Set<String> used = new LinkedHashSet<>();
+        String t = field(input, "text", text, used, true);
+        String p = textPair == null ? null : field(input, "text_pair", textPair, used, true);
+        String l = field(input, "label", label, used, false);
+        Set<String> extra = new LinkedHashSet<>(input.keySet());
+        extra.removeAll(used);
+        if (!extra.isEmpty()) {
+            throw new InvalidDataException("input has field(s) " + extra + " that task '" + name + "' does not read;"
+                    + " give " + (textPair == null ? "{\"text\": ...}" : "{\"text\": ..., \"text_pair\": ...}")
+                    + (textPair == null && extra.contains("text_pair")
+                            ? " (for pairs of texts use the text-pair-classification task)" : ""));
+        }
+        return new TextExample(t, p, l == null ? null : l.strip(), "input");
+    }
+
+    private static String field(Map<String, String> input, String key, Column column, Set<String> used, boolean required) {
+        String k = input.containsKey(key) ? key : column.name();
+        String v = input.get(k);
+        if (input.containsKey(k)) {
+            used.add(k);
+        }
+        if (v == null || v.isBlank()) {
+            if (!required && v == null) {
+                return null;
+            }
+            throw new InvalidDataException("input has " + (v == null ? "no" : "an empty") + " '" + key + "' field;"
+                    + " give it as {\"" + key + "\": ...}");
+        }
+        return v;
+    }
+
+    /**
+     * @throws InvalidDataException naming the example's location when its label is not among the
+     *     fixed labels
+     */
+    @Override
+    public List<Features> encode(Example example, int exampleIndex, TextTokenizer tokenizer, int maxLength) {
+        TextExample e = cast(example);
+        if (textPair != null && e.textPair() == null) {
+            throw new InvalidDataException(e.location() + ": the example has no second text; task '" + name
+                    + "' classifies pairs of texts");
+        }
+        Map<String, long[]> fields = new LinkedHashMap<>();
+        Encoding enc = tokenizer.encode(e.text(), textPair == null ? null : e.textPair(), maxLength);
+        long[] ids = enc.ids();
+        fields.put(INPUT_IDS, ids);
+        fields.put(TOKEN_TYPE_IDS, enc.typeIds() != null ? enc.typeIds() : new long[ids.length]);
+        long[] mask = enc.attentionMask();
+        if (mask == null) {
+            mask = new long[ids.length];
+            Arrays.fill(mask, 1);
+        }
+        fields.put(ATTENTION_MASK, mask);
+        if (e.label() != null) {
+            requireLabels();
+            Integer id = labelIds.get(e.label());
+            if (id == null) {
+                throw new InvalidDataException(e.location() + ": " + unknownLabel(e.label()) + ". " + fixUnknownLabel());
+            }
+            fields.put(ClassificationEvaluator.LABELS, new long[] {id});
+        }
+        return List.of(new Features(exampleIndex, fields, null));
+    }
+
+    /** @return {@code input_ids} padded with the tokenizer's pad id, the type ids and mask with 0 */
+    @Override
+    public Map<String, Long> padding(TextTokenizer tokenizer) {
+        Map<String, Long> m = new LinkedHashMap<>();
+        m.put(INPUT_IDS, tokenizer.padTokenId());
+        m.put(TOKEN_TYPE_IDS, 0L);
+        m.put(ATTENTION_MASK, 0L);
+        return m;
+    }
+
+    /** @return {@code labels}: one INT64 label id per sequence, absent at inference */
+    @Override
+    public List<InputSpec> labelInputs() {
+        return List.of(new InputSpec(ClassificationEvaluator.LABELS, DType.INT64, 1, true));
+    }
+
+    /** @return mean cross-entropy of {@code logits} against {@code labels}, ignoring label -100 */
+    @Override
+    public Tensor loss(Ops ops, Map<String, Tensor> outputs, Map<String, Tensor> inputs) {
+        Tensor logits = outputs.get(ClassificationEvaluator.LOGITS);
+        if (logits == null) {
+            throw new IllegalArgumentException("the head's outputs have no 'logits'; they are " + outputs.keySet());
+        }
+        Tensor gold = inputs.get(ClassificationEvaluator.LABELS);
+        if (gold == null) {
+            throw new IllegalArgumentException("the inputs have no 'labels'; the loss needs labelled data");
+        }
+        return ops.crossEntropy(logits, gold, IGNORE_INDEX);
+    }
+
+    /**
+     * @return an evaluator reporting {@code accuracy}, {@code f1} and the rest of {@link
+     *     ClassificationMetrics}; binary metrics are for the positive label ({@code positive_label},
+     *     else the label with id 1) when there are two labels
+     */
+    @Override
+    public Evaluator evaluator(Dataset data) {
+        requireLabels();
+        return new ClassificationEvaluator(labels.size(), positiveId());
+    }
+
+    /** @return the id of the positive label for binary metrics, or -1 with more than two labels */
+    int positiveId() {
+        if (labels.size() != 2) {
+            return -1;
+        }
+        return positiveLabel == null ? 1 : labelIds.get(positiveLabel);
+    }
+
+    /** @return the most probable label and the softmax of the logits of the (single) feature */
+    @Override
+    public Prediction decode(Example example, List<Features> features, List<Map<String, float[]>> outputs) {
+        requireLabels();
+        if (outputs.size() != 1) {
+            throw new IllegalArgumentException("classification decodes one output per example, got " + outputs.size());
+        }
+        float[] logits = outputs.get(0).get(ClassificationEvaluator.LOGITS);
+        if (logits == null) {
+            throw new IllegalArgumentException("the model's outputs have no 'logits'; they are " + outputs.get(0).keySet());
+        }
+        if (logits.length != labels.size()) {
+            throw new IllegalArgumentException("'logits' has " + logits.length + " values but the task has "
+                    + labels.size() + " labels " + labels);
+        }
+        double[] p = softmax(logits);
+        int best = ClassificationEvaluator.argmax(logits);
+        Map<String, Double> probabilities = new LinkedHashMap<>();
+        for (int i = 0; i < p.length; i++) {
+            probabilities.put(labels.get(i), p[i]);
+        }
+        return new ClassificationPrediction(labels.get(best), best, probabilities);
+    }
+
+    /**
+     * @param logits scores
+     * @return their softmax, computed in double after subtracting the maximum so that no exponent
+     *     overflows
+     */
+    static double[] softmax(float[] logits) {
+        double max = Double.NEGATIVE_INFINITY;
+        for (float v : logits) {
+            max = Math.max(max, v);
+        }
+        double[] out = new double[logits.length];
+        double sum = 0;
+        for (int i = 0; i < logits.length; i++) {
+            out[i] = Math.exp(logits[i] - max);
+            sum += out[i];
+        }
+        for (int i = 0; i < out.length; i++) {
+            out[i] /= sum;
+        }
+        return out;
+    }
+
+    /** @return {@code f1} for two labels, {@code accuracy} otherwise (and while labels are not fixed) */
+    @Override
+    public String primaryMetric() {
+        return labels.size() == 2 ? ClassificationMetrics.F1 : ClassificationMetrics.ACCURACY;
+    }
+
+    private void requireLabels() {
+        if (labels.isEmpty()) {
+            throw new IllegalStateException("task '" + name + "' has no labels yet; fix them with withLabels"
+                    + " (for example withLabels(inferLabels(train))) or the option " + LABELS + "=...");
+        }
+    }
+
+    private List<TextExample> examples(Dataset data) {
+        List<TextExample> out = new ArrayList<>(data.size());
+        for (Example e : data.examples()) {
+            out.add(cast(e));
+        }
+        return out;
+    }
+
+    private TextExample cast(Example e) {
+        if (e instanceof TextExample t) {
+            return t;
+        }
+        throw new IllegalArgumentException("task '" + name + "' needs examples it read or parsed itself, got "
+                + (e == null ? "null" : e.getClass().getName()));
+    }
+
+    @Override
+    public String toString() {
+        return name + options.values() + (labels.isEmpty() ? "" : " labels=" + labels);
+    }
+}
