@@ -107,6 +107,28 @@ class SafetensorsWriterTest {
     }
 
     @Test
+    void rewritingAHuggingFaceFileInItsOrderReproducesItByteForByte() throws IOException {
+        // the fixture was written by Python safetensors; same tensors in the same order -> same bytes
+        Path source = SharedFiles.path("fixtures/hf/bert-seqcls/model.safetensors");
+        Path out = dir.resolve("model.safetensors");
+        try (SafetensorsStore store = SafetensorsStore.openFile(source)) {
+            Map<String, TensorData> all = new LinkedHashMap<>();
+            store.names().forEach(n -> all.put(n, store.read(n)));
+            SafetensorsWriter.write(out, all);
+        }
+        assertThat(out).hasSameBinaryContentAs(source);
+    }
+
+    @Test
+    void writtenFilesGetOrdinaryPermissions() throws IOException {
+        Path file = dir.resolve("model.safetensors");
+        SafetensorsWriter.write(file, Map.of("a", TensorData.ofFloats(new long[] {1}, new float[] {1})));
+        if (Files.getFileStore(file).supportsFileAttributeView("posix")) {
+            assertThat(Files.getPosixFilePermissions(file)).contains(java.nio.file.attribute.PosixFilePermission.OTHERS_READ);
+        }
+    }
+
+    @Test
     void rewritingAHuggingFaceFilePreservesEveryTensor() {
         Path source = SharedFiles.path("fixtures/hf/bert-seqcls/model.safetensors");
         Path out = dir.resolve("model.safetensors");
