@@ -24,9 +24,9 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
-import java.util.function.IntFunction;
 import java.util.concurrent.locks.ReadWriteLock;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
+import java.util.function.IntFunction;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -62,7 +62,7 @@ public final class HfTokenizer implements TextTokenizer {
     private static final int[] IDENTITY = new int[0];
 
     private final String origin;
-    private final String tokenizerJson;
+    private final byte[] tokenizerJson;
     private final Map<String, byte[]> files;
     private final Map<String, Long> vocab;
     private final int vocabularySize;
@@ -75,11 +75,11 @@ public final class HfTokenizer implements TextTokenizer {
     private boolean warnedEviction; // guarded by byMaxLength
     private boolean closed;
 
-    private HfTokenizer(String origin, String tokenizerJson, Map<String, byte[]> files, JsonNode config) {
+    private HfTokenizer(String origin, Map<String, byte[]> files, JsonNode config) {
         this.origin = origin;
-        this.tokenizerJson = tokenizerJson;
         this.files = files;
-        JsonNode json = parseJson(origin, tokenizerJson);
+        this.tokenizerJson = files.get(TOKENIZER_JSON);
+        JsonNode json = parseJson(origin, new String(tokenizerJson, StandardCharsets.UTF_8));
         this.vocab = readVocabulary(origin, json);
         long maxId = vocab.values().stream().mapToLong(Long::longValue).max().orElse(-1);
         this.vocabularySize = Math.toIntExact(maxId + 1);
@@ -117,22 +117,23 @@ public final class HfTokenizer implements TextTokenizer {
                         new String(files.get(TOKENIZER_CONFIG), StandardCharsets.UTF_8))
                 : null;
         Path tokenizerFile = directory.resolve(TOKENIZER_JSON);
-        String json;
+        byte[] json;
         String origin;
         if (Files.isRegularFile(tokenizerFile)) {
-            json = new String(readBytes(tokenizerFile), StandardCharsets.UTF_8);
+            json = readBytes(tokenizerFile);
             origin = tokenizerFile.toString();
         } else if (files.containsKey(VOCAB_TXT)) {
             Path vocabFile = directory.resolve(VOCAB_TXT);
-            json = BertWordPieceJson.build(vocabFile, BertWordPieceJson.decode(files.get(VOCAB_TXT)), config);
+            json = BertWordPieceJson.build(vocabFile, BertWordPieceJson.decode(files.get(VOCAB_TXT)), config)
+                    .getBytes(StandardCharsets.UTF_8);
             origin = vocabFile.toString();
             LOG.info("{} has no {}; built a BERT WordPiece tokenizer from {}", directory, TOKENIZER_JSON, VOCAB_TXT);
         } else {
             throw new InvalidCheckpointException(directory + ": no " + TOKENIZER_JSON + " or " + VOCAB_TXT
                     + " found; download the model's tokenizer files into this folder");
         }
-        files.put(TOKENIZER_JSON, json.getBytes(StandardCharsets.UTF_8));
-        return new HfTokenizer(origin, json, Collections.unmodifiableMap(files), config);
+        files.put(TOKENIZER_JSON, json); // saveTo writes it back, generated or as shipped
+        return new HfTokenizer(origin, Collections.unmodifiableMap(files), config);
     }
 
     @Override
@@ -307,8 +308,7 @@ public final class HfTokenizer implements TextTokenizer {
         options.put("padding", "false");
         options.put("stride", "0");
         try {
-            return HuggingFaceTokenizer.newInstance(
-                    new ByteArrayInputStream(tokenizerJson.getBytes(StandardCharsets.UTF_8)), options);
+            return HuggingFaceTokenizer.newInstance(new ByteArrayInputStream(tokenizerJson), options);
         } catch (IOException e) {
             throw new InvalidCheckpointException(origin + ": cannot be read (" + e + ")", e);
         } catch (RuntimeException e) {
