@@ -63,6 +63,10 @@ public final class Trainer {
         if (train.size() == 0) {
             throw new InvalidDataException(train.source() + ": the training set is empty; nothing to train on");
         }
+        model.task().validate(train);
+        if (eval != null) {
+            model.task().validate(eval);
+        }
         List<Features> trainFeatures = model.encode(train, config.maxLength());
         List<Features> evalFeatures = eval == null ? List.of() : model.encode(eval, config.maxLength());
         int batchSize = config.perDeviceTrainBatchSize();

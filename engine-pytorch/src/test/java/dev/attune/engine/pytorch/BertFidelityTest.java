@@ -17,7 +17,7 @@ import dev.attune.model.ModelSource;
 import dev.attune.model.PretrainedModel;
 import dev.attune.models.Bert;
 import dev.attune.ops.TensorData;
-import java.nio.file.Files;
+import dev.attune.testing.SharedFiles;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -33,19 +33,10 @@ import org.junit.jupiter.params.provider.MethodSource;
 /** BERT on the PyTorch engine against HuggingFace's reference outputs (fixtures/hf/bert-seqcls). */
 class BertFidelityTest {
     private static final double TOLERANCE = 1e-5;
-    private static final Path FIXTURE = shared().resolve("fixtures/hf/bert-seqcls");
+    static final Path FIXTURE = SharedFiles.path("fixtures/hf/bert-seqcls");
 
     private static PretrainedModel base;
     private static LoweredModel model;
-
-    static Path shared() {
-        String p = System.getProperty("attune.shared");
-        Path path = Path.of(p == null ? "../shared" : p).toAbsolutePath().normalize();
-        if (!Files.isDirectory(path)) {
-            throw new IllegalStateException("shared folder " + path + " is missing; CI always has it beside the project");
-        }
-        return path;
-    }
 
     @BeforeAll
     static void lower() {

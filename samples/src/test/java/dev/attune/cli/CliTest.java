@@ -1,0 +1,118 @@
+package dev.attune.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.google.inject.Guice;
+import com.google.inject.Injector;
+import com.google.inject.Key;
+import com.google.inject.TypeLiteral;
+import dev.attune.AttuneModule;
+import dev.attune.PluginRegistry;
+import dev.attune.engine.EngineProvider;
+import dev.attune.testing.SharedFiles;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The command line end to end on the tiny fixture BERT, and the plugin wiring it relies on. */
+class CliTest {
+    static final Path FIXTURE = SharedFiles.path("fixtures/hf/bert-seqcls");
+
+    @TempDir
+    Path tmp;
+
+    /** Runs the CLI, capturing standard output. */
+    static String run(String... args) {
+        PrintStream old = System.out;
+        ByteArrayOutputStream buf = new ByteArrayOutputStream();
+        System.setOut(new PrintStream(buf, true, StandardCharsets.UTF_8));
+        int code;
+        try {
+            code = AttuneCli.execute(args);
+        } finally {
+            System.setOut(old);
+        }
+        assertThat(code).as("exit code of attune " + String.join(" ", args)).isZero();
+        return buf.toString(StandardCharsets.UTF_8);
+    }
+
+    @Test
+    void fineTunePredictAndLogits() throws Exception {
+        StringBuilder data = new StringBuilder("sentence\tsentiment\n");
+        for (int i = 0; i < 24; i++) {
+            data.append(i % 2 == 0 ? "the movie was wonderful\tpos\n" : "terrible plot and boring\tneg\n");
+        }
+        Path train = Files.writeString(tmp.resolve("train.tsv"), data.toString());
+        Path out = tmp.resolve("model");
+        run("fine-tune", "--model", FIXTURE.toString(), "--train", train.toString(), "--eval", train.toString(),
+                "--text-column", "sentence", "--label-column", "sentiment", "--positive-label", "pos",
+                "--epochs", "8", "--batch-size", "8", "--learning-rate", "5e-3", "--max-length", "16",
+                "--output", out.toString(), "--no-progress", "--device", "cpu", "--set", "hidden_dropout_prob=0");
+        JsonNode metrics = new ObjectMapper().readTree(out.resolve("metrics.json").toFile());
+        assertThat(metrics.get("global_steps").asInt()).isEqualTo(24);
+        assertThat(metrics.get("eval_accuracy").asDouble()).isGreaterThanOrEqualTo(0.9);
+        JsonNode config = new ObjectMapper().readTree(out.resolve("config.json").toFile());
+        assertThat(config.get("hidden_dropout_prob").asDouble()).isZero();
+        assertThat(config.get("id2label").get("1").asText()).isEqualTo("pos");
+
+        JsonNode p = new ObjectMapper().readTree(run("predict", "--model", out.toString(), "--text", "the movie was wonderful"));
+        assertThat(p.get("label").asText()).isEqualTo("pos");
+        assertThat(p.get("probabilities").get("pos").asDouble()).isGreaterThan(0.5);
+
+        Path inputs = Files.writeString(tmp.resolve("in.jsonl"),
+                "{\"text\": \"I loved this movie, the acting was wonderful.\"}\n"
+                        + "{\"text\": \"The cat sat on the mat.\", \"text_pair\": \"A cat was sitting on the mat.\"}\n");
+        Path logits = tmp.resolve("logits.jsonl");
+        run("logits", "--model", FIXTURE.toString(), "--input", inputs.toString(), "--output", logits.toString());
+        List<String> lines = Files.readAllLines(logits);
+        assertThat(lines).hasSize(2);
+        JsonNode reference = new ObjectMapper().readTree(FIXTURE.resolve("reference.json").toFile()).get("cases");
+        JsonNode first = new ObjectMapper().readTree(lines.get(0));
+        JsonNode pair = new ObjectMapper().readTree(lines.get(1));
+        assertThat(first.get("input_ids")).isEqualTo(reference.get(0).get("input_ids"));
+        assertThat(pair.get("input_ids")).isEqualTo(reference.get(4).get("input_ids"));
+        for (int i = 0; i < 2; i++) {
+            assertThat(first.get("logits").get(i).asDouble())
+                    .isCloseTo(reference.get(0).get("logits").get(i).asDouble(), org.assertj.core.api.Assertions.within(1e-5));
+            assertThat(pair.get("logits").get(i).asDouble())
+                    .isCloseTo(reference.get(4).get("logits").get(i).asDouble(), org.assertj.core.api.Assertions.within(1e-5));
+        }
+    }
+
+    @Test
+    void badInputExitsWithAMessageNotAStackTrace() throws Exception {
+        Path train = Files.writeString(tmp.resolve("train.tsv"), "text\tlabel\nhello\n");
+        PrintStream oldErr = System.err;
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
+        int code;
+        try {
+            code = AttuneCli.execute("fine-tune", "--model", FIXTURE.toString(), "--train", train.toString(),
+                    "--output", tmp.resolve("o").toString(), "--no-progress");
+        } finally {
+            System.setErr(oldErr);
+        }
+        assertThat(code).isEqualTo(2);
+        assertThat(err.toString(StandardCharsets.UTF_8)).contains("train.tsv:2").doesNotContain("\tat ");
+        assertThat(tmp.resolve("o").resolve("model.safetensors")).doesNotExist();
+    }
+
+    @Test
+    void guiceExposesWhatServiceLoaderFinds() {
+        Injector injector = Guice.createInjector(new AttuneModule());
+        Map<String, EngineProvider> engines = injector.getInstance(Key.get(new TypeLiteral<Map<String, EngineProvider>>() { }));
+        assertThat(engines).containsKey("pytorch");
+        PluginRegistry registry = injector.getInstance(PluginRegistry.class);
+        assertThat(registry.families()).containsKey("bert");
+        assertThat(registry.tasks()).containsKeys("text-classification", "text-pair-classification");
+        assertThat(registry.engine(null).name()).isEqualTo("pytorch");
+    }
+}
