@@ -104,7 +104,7 @@ public final class SafetensorsStore implements WeightStore {
      */
     public static SafetensorsStore openIndex(Path indexFile) {
         Map<String, String> weightMap = readWeightMap(indexFile);
-        Path dir = indexFile.toAbsolutePath().getParent();
+        Path dir = indexFile.toAbsolutePath().normalize().getParent();
         Map<String, SafetensorsFile> shards = new LinkedHashMap<>();
         try {
             Map<String, SafetensorsFile> byName = new LinkedHashMap<>();

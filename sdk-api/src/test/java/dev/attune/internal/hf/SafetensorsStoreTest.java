@@ -27,6 +27,19 @@ class SafetensorsStoreTest {
     @TempDir Path dir;
 
     @Test
+    void shardedCheckpointOpensThroughARelativePathWithDotDot() {
+        // the README's commands name ../shared/...; the shard containment check must normalise both sides
+        Path model = SharedFiles.path("models/bert-mini-uncased-mlm");
+        Path cwd = Path.of("").toAbsolutePath();
+        Path viaDotDot = cwd.relativize(model.getParent().resolve("..").resolve(model.getParent().getFileName())
+                .resolve(model.getFileName()));
+        assertThat(viaDotDot.toString()).contains("..");
+        try (SafetensorsStore store = SafetensorsStore.open(viaDotDot)) {
+            assertThat(store.names()).contains("bert.embeddings.word_embeddings.weight");
+        }
+    }
+
+    @Test
     void shardedCheckpointLoadsEveryIndexedTensorWithItsShape() throws IOException {
         Path model = SharedFiles.path("models/bert-mini-uncased-mlm");
         JsonNode index = new ObjectMapper().readTree(model.resolve(SafetensorsStore.INDEX_FILE).toFile());
