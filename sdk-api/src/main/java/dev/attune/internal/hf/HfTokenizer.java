@@ -58,6 +58,14 @@ public final class HfTokenizer implements TextTokenizer {
     private static final int MAX_CACHED_LENGTHS = 16;
 
     private static final Logger LOG = LoggerFactory.getLogger(HfTokenizer.class);
+
+    static {
+        // DJL's tokenizer factory reports usage over the network unless offline; Attune never
+        // downloads through DJL, so offline is right for every user (an explicit setting wins).
+        if (System.getProperty("ai.djl.offline") == null) {
+            System.setProperty("ai.djl.offline", "true");
+        }
+    }
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final int[] IDENTITY = new int[0];
 
