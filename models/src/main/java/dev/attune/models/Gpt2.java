@@ -316,8 +316,9 @@ public final class Gpt2 implements ModelFamily {
     /**
      * {@code GPT2ForSequenceClassification}: {@code score} (no bias) on every token, read at the
      * rightmost token that is not {@code pad_token_id} (HuggingFace's rule, which works for left and
-     * right padding). Without a {@code pad_token_id} the last position is read, where HuggingFace
-     * refuses batches of more than one sequence.
+     * right padding). Without a {@code pad_token_id} HuggingFace reads the last position and refuses
+     * batches of more than one sequence; here the last position the attention mask keeps is read
+     * instead (the same token for unpadded input), so padded batches still work.
      */
     static final class ForSequenceClassification extends Head {
         final Linear score;
@@ -341,13 +342,15 @@ public final class Gpt2 implements ModelFamily {
             Tensor ids = inputs.get("input_ids");
             Tensor logits = score.forward(ops, transformer.forward(ops, inputs));
             Tensor positions = ops.range(ids, 1);
-            Tensor last;
-            if (config.padTokenId == null) {
-                last = ops.max(positions, 0, true);
+            Tensor notPad;
+            if (config.padTokenId != null) {
+                notPad = ops.cast(ops.notEqual(ids, config.padTokenId), DType.INT64);
             } else {
-                Tensor notPad = ops.cast(ops.notEqual(ids, config.padTokenId), DType.INT64);
-                last = ops.max(ops.mul(positions, notPad), 1, true);
+                notPad = inputs.get("attention_mask"); // HF refuses padded batches here; the mask is the same rule
             }
+            Tensor last = notPad == null
+                    ? ops.max(positions, 0, true)
+                    : ops.max(ops.mul(positions, ops.cast(notPad, DType.INT64)), 1, true);
             Tensor pick = ops.cast(ops.equal(positions, last), DType.FLOAT32);
             Map<String, Tensor> out = new LinkedHashMap<>();
             out.put("logits", ops.sum(ops.mul(logits, ops.unsqueeze(pick, -1)), 1, false));

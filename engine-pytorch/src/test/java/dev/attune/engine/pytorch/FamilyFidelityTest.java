@@ -36,6 +36,7 @@ import java.util.TreeMap;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Named;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -224,6 +225,35 @@ class FamilyFidelityTest {
         inputs.put("attention_mask", TensorData.ofLongs(new long[] {b, t}, mask));
         Map<String, TensorData> out = l.model().predict(new Batch(inputs, b));
         assertClose(f.name() + " (batch)", "logits", out.get("logits"), batch.get("logits"));
+    }
+
+    /**
+     * GPT-2 without {@code pad_token_id}: HuggingFace refuses padded batches, Attune reads the last
+     * token the attention mask keeps, which is the token HuggingFace reads with the pad id set.
+     */
+    @Test
+    void gpt2ClassifierWithoutPadTokenReadsTheLastAttendedToken() {
+        Fixture f = FIXTURES.stream().filter(x -> x.name().equals("gpt2-seqcls")).findFirst().orElseThrow();
+        JsonNode batch = f.reference().get("batch");
+        int b = batch.get("input_ids").size();
+        int t = batch.get("input_ids").get(0).size();
+        long[] ids = new long[b * t];
+        long[] mask = new long[b * t];
+        for (int i = 0; i < b; i++) {
+            System.arraycopy(longs(batch.get("input_ids").get(i)), 0, ids, i * t, t);
+            System.arraycopy(longs(batch.get("attention_mask").get(i)), 0, mask, i * t, t);
+        }
+        try (PretrainedModel base = ModelSource.huggingFace(f.path()).open(Map.of())) {
+            ModelDefinition def = new Gpt2().define(base.config().with("pad_token_id", null), f.head());
+            try (LoweredModel model = new PyTorchEngineProvider().create()
+                    .lower(def, new WeightBinder(def, base.weights(), 42), EngineOptions.defaults())) {
+                Map<String, TensorData> inputs = new LinkedHashMap<>();
+                inputs.put("input_ids", TensorData.ofLongs(new long[] {b, t}, ids));
+                inputs.put("attention_mask", TensorData.ofLongs(new long[] {b, t}, mask));
+                assertClose("gpt2-seqcls (no pad_token_id)", "logits",
+                        model.predict(new Batch(inputs, b)).get("logits"), batch.get("logits"));
+            }
+        }
     }
 
     @ParameterizedTest(name = "{0}")
