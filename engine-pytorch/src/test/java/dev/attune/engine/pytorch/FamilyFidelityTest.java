@@ -9,6 +9,7 @@ import dev.attune.engine.Batch;
 import dev.attune.engine.EngineOptions;
 import dev.attune.engine.LoweredModel;
 import dev.attune.internal.WeightBinder;
+import dev.attune.internal.hf.SafetensorsWriter;
 import dev.attune.model.Encoding;
 import dev.attune.model.HeadKind;
 import dev.attune.model.HeadSpec;
@@ -21,10 +22,12 @@ import dev.attune.models.Bert;
 import dev.attune.models.DistilBert;
 import dev.attune.models.Gpt2;
 import dev.attune.models.Roberta;
+import dev.attune.ops.Parameter;
 import dev.attune.ops.TensorData;
 import dev.attune.testing.SharedFiles;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -37,6 +40,7 @@ import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Named;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -252,6 +256,42 @@ class FamilyFidelityTest {
                 inputs.put("attention_mask", TensorData.ofLongs(new long[] {b, t}, mask));
                 assertClose("gpt2-seqcls (no pad_token_id)", "logits",
                         model.predict(new Batch(inputs, b)).get("logits"), batch.get("logits"));
+            }
+        }
+    }
+
+    /**
+     * Saving writes the declared parameters only (as FineTunedModel.stateDict does), so tied aliases
+     * are left out as HuggingFace leaves them out; the saved folder binds completely and gives the
+     * same outputs.
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("fixtures")
+    void savedWeightsReloadWithoutMissingOrUnusedTensors(Fixture f, @TempDir Path dir) throws IOException {
+        Loaded l = load(f);
+        ModelDefinition def = l.model().definition();
+        Map<String, TensorData> state = new LinkedHashMap<>();
+        for (Parameter p : def.parameters().all()) {
+            state.put(p.name(), l.model().read(p));
+        }
+        for (String file : List.of("config.json", "tokenizer.json", "tokenizer_config.json")) {
+            Files.copy(f.path().resolve(file), dir.resolve(file));
+        }
+        SafetensorsWriter.write(dir.resolve("model.safetensors"), state);
+        try (PretrainedModel saved = ModelSource.huggingFace(dir).open(Map.of())) {
+            assertThat(saved.weights().names().stream().filter(def.parameters().tiedNames()::containsKey))
+                    .as("tied aliases saved").isEmpty();
+            ModelDefinition again = f.family().define(saved.config(), f.head());
+            WeightBinder binder = new WeightBinder(again, saved.weights(), 7);
+            assertThat(binder.report().missing()).as("missing").isEmpty();
+            assertThat(binder.report().unused()).as("unused").isEmpty();
+            try (LoweredModel model = new PyTorchEngineProvider().create().lower(again, binder, EngineOptions.defaults())) {
+                JsonNode c = f.reference().get("cases").get(0);
+                long[] ids = longs(c.get("input_ids"));
+                Batch batch = new Batch(Map.of("input_ids", TensorData.ofLongs(new long[] {1, ids.length}, ids)), 1);
+                for (String out : f.outputs()) {
+                    assertClose(f.name() + " (saved)", out, model.predict(batch).get(out), c.get(out));
+                }
             }
         }
     }
