@@ -13,7 +13,9 @@ import dev.attune.nn.Embedding;
 import dev.attune.nn.LayerNorm;
 import dev.attune.nn.Linear;
 import dev.attune.ops.DType;
+import dev.attune.ops.Init;
 import dev.attune.ops.Ops;
+import dev.attune.ops.Parameter;
 import dev.attune.ops.ParameterSet;
 import dev.attune.ops.Scope;
 import dev.attune.ops.Tensor;
@@ -28,6 +30,10 @@ import java.util.Set;
  * BERT as HuggingFace's {@code modeling_bert.py} defines it: word, position and token-type
  * embeddings, a post-LayerNorm encoder, the pooler, and task heads. The class tree mirrors the
  * parameter tree ({@code bert.embeddings}, {@code bert.encoder.layer.N.attention.self.query}, ...).
+ *
+ * <p>Heads: {@code BertForSequenceClassification}, {@code BertForTokenClassification}, {@code
+ * BertForQuestionAnswering} and {@code BertForMaskedLM} (decoder tied to the word embeddings unless
+ * {@code tie_word_embeddings} is false).
  */
 public final class Bert implements ModelFamily {
 
@@ -38,16 +44,20 @@ public final class Bert implements ModelFamily {
 
     @Override
     public Set<HeadKind> supportedHeads() {
-        return EnumSet.of(HeadKind.SEQUENCE_CLASSIFICATION);
+        return EnumSet.of(HeadKind.SEQUENCE_CLASSIFICATION, HeadKind.TOKEN_CLASSIFICATION,
+                HeadKind.QUESTION_ANSWERING, HeadKind.MASKED_LM);
     }
 
     @Override
     public ModelDefinition define(ModelConfig config, HeadSpec head) {
-        if (head.kind() != HeadKind.SEQUENCE_CLASSIFICATION) {
-            throw new UnsupportedArchitectureException(
-                    config.origin() + ": BERT has no " + head.kind() + " head yet; supported: " + supportedHeads());
-        }
-        return new ForSequenceClassification(new Config(config), head.numLabels());
+        return switch (head.kind()) {
+            case SEQUENCE_CLASSIFICATION -> new ForSequenceClassification(new Config(config), head.numLabels());
+            case TOKEN_CLASSIFICATION -> new ForTokenClassification(new Config(config), head.numLabels());
+            case QUESTION_ANSWERING -> new ForQuestionAnswering(new Config(config));
+            case MASKED_LM -> new ForMaskedLM(new Config(config));
+            default -> throw new UnsupportedArchitectureException(
+                    config.origin() + ": BERT has no " + head.kind() + " head; supported: " + supportedHeads());
+        };
     }
 
     /** The config keys BERT reads, with HuggingFace's defaults for the optional ones. */
@@ -66,6 +76,7 @@ public final class Bert implements ModelFamily {
         final float attentionDropout;
         final float classifierDropout;
         final Activation activation;
+        final boolean tieWordEmbeddings;
 
         Config(ModelConfig c) {
             raw = c;
@@ -82,6 +93,7 @@ public final class Bert implements ModelFamily {
             attentionDropout = (float) c.getDouble("attention_probs_dropout_prob", 0.1);
             classifierDropout = (float) c.getDouble("classifier_dropout", hiddenDropout);
             activation = Activations.byName(c.getString("hidden_act", "gelu"), c.origin());
+            tieWordEmbeddings = c.getBoolean("tie_word_embeddings", true);
             if (hidden % heads != 0) {
                 throw new dev.attune.error.InvalidCheckpointException(
                         c.origin() + ": hidden_size " + hidden + " is not a multiple of num_attention_heads " + heads);
@@ -205,12 +217,21 @@ public final class Bert implements ModelFamily {
             Tensor ids = inputs.get("input_ids");
             Tensor x = embeddings.forward(ops, ids, inputs.get("token_type_ids"));
             Tensor mask = inputs.get("attention_mask");
-            Tensor bias = mask == null ? null : maskBias(ops, mask);
-            for (Layer layer : layers) {
-                x = layer.forward(ops, x, bias);
-            }
-            return x;
+            return runLayers(ops, layers, x, mask);
         }
+    }
+
+    /**
+     * Runs a BERT-layout encoder stack (shared with RoBERTa, whose layers are BERT's).
+     *
+     * @return the last hidden state, [B, T, H]
+     */
+    static Tensor runLayers(Ops ops, List<Layer> layers, Tensor x, Tensor attentionMask) {
+        Tensor bias = attentionMask == null ? null : maskBias(ops, attentionMask);
+        for (Layer layer : layers) {
+            x = layer.forward(ops, x, bias);
+        }
+        return x;
     }
 
     /**
@@ -293,6 +314,117 @@ public final class Bert implements ModelFamily {
             Tensor logits = classifier.forward(ops, ops.dropout(pooled, config.classifierDropout));
             Map<String, Tensor> out = new LinkedHashMap<>();
             out.put("logits", logits);
+            return out;
+        }
+    }
+
+    /** {@code BertForTokenClassification}: dropout and {@code classifier} on every token; no pooler. */
+    static final class ForTokenClassification extends Head {
+        final Linear classifier;
+
+        ForTokenClassification(Config c, int numLabels) {
+            super(c);
+            if (numLabels < 1) {
+                throw new IllegalArgumentException("a classifier needs at least one label");
+            }
+            classifier = new Linear(Scope.root(params).child("classifier"), c.hidden, numLabels, true, c.initRange);
+        }
+
+        @Override
+        public String architecture() {
+            return "BertForTokenClassification";
+        }
+
+        @Override
+        public List<String> outputs() {
+            return List.of("logits");
+        }
+
+        /** @return {@code logits} [B, T, numLabels] */
+        @Override
+        public Map<String, Tensor> forward(Ops ops, Map<String, Tensor> inputs) {
+            Tensor hidden = bert.forward(ops, inputs);
+            Map<String, Tensor> out = new LinkedHashMap<>();
+            out.put("logits", classifier.forward(ops, ops.dropout(hidden, config.classifierDropout)));
+            return out;
+        }
+    }
+
+    /** {@code BertForQuestionAnswering}: {@code qa_outputs} Linear(H, 2) split into start and end logits; no pooler. */
+    static final class ForQuestionAnswering extends Head {
+        final Linear qaOutputs;
+
+        ForQuestionAnswering(Config c) {
+            super(c);
+            qaOutputs = new Linear(Scope.root(params).child("qa_outputs"), c.hidden, 2, true, c.initRange);
+        }
+
+        @Override
+        public String architecture() {
+            return "BertForQuestionAnswering";
+        }
+
+        @Override
+        public List<String> outputs() {
+            return List.of("start_logits", "end_logits");
+        }
+
+        /** @return {@code start_logits} and {@code end_logits}, each [B, T] */
+        @Override
+        public Map<String, Tensor> forward(Ops ops, Map<String, Tensor> inputs) {
+            Tensor logits = qaOutputs.forward(ops, bert.forward(ops, inputs));
+            Map<String, Tensor> out = new LinkedHashMap<>();
+            out.put("start_logits", ops.select(logits, -1, 0));
+            out.put("end_logits", ops.select(logits, -1, 1));
+            return out;
+        }
+    }
+
+    /**
+     * {@code BertForMaskedLM}: {@code cls.predictions.transform} (dense, activation, LayerNorm) and a
+     * decoder whose weight is the word embedding table (tied, so checkpoints may omit {@code
+     * cls.predictions.decoder.weight}) and whose bias is {@code cls.predictions.bias} (older
+     * checkpoints also store it as {@code cls.predictions.decoder.bias}); no pooler.
+     */
+    static final class ForMaskedLM extends Head {
+        final Linear transform;
+        final LayerNorm transformNorm;
+        final Parameter decoderWeight;
+        final Parameter decoderBias;
+
+        ForMaskedLM(Config c) {
+            super(c);
+            Scope predictions = Scope.root(params).child("cls").child("predictions");
+            transform = new Linear(predictions.child("transform").child("dense"), c.hidden, c.hidden, true, c.initRange);
+            transformNorm = new LayerNorm(predictions.child("transform").child("LayerNorm"), c.hidden, c.eps);
+            Scope decoder = predictions.child("decoder");
+            if (c.tieWordEmbeddings) {
+                decoderWeight = bert.embeddings.word.weight();
+                params.tie(decoder.qualify("weight"), decoderWeight);
+            } else {
+                decoderWeight = decoder.param("weight", Init.normal(c.initRange), true, c.vocabSize, c.hidden);
+            }
+            decoderBias = predictions.param("bias", Init.zeros(), false, c.vocabSize);
+            params.tie(decoder.qualify("bias"), decoderBias);
+        }
+
+        @Override
+        public String architecture() {
+            return "BertForMaskedLM";
+        }
+
+        @Override
+        public List<String> outputs() {
+            return List.of("logits");
+        }
+
+        /** @return {@code logits} [B, T, vocab_size] */
+        @Override
+        public Map<String, Tensor> forward(Ops ops, Map<String, Tensor> inputs) {
+            Tensor hidden = bert.forward(ops, inputs);
+            Tensor h = transformNorm.forward(ops, config.activation.apply(ops, transform.forward(ops, hidden)));
+            Map<String, Tensor> out = new LinkedHashMap<>();
+            out.put("logits", ops.linear(h, ops.parameter(decoderWeight), ops.parameter(decoderBias)));
             return out;
         }
     }

@@ -228,6 +228,24 @@ public interface Ops {
     /** @return boolean tensor {@code x != value} */
     Tensor notEqual(Tensor x, long value);
 
+    /**
+     * Elementwise equality (ONNX {@code Equal}, {@code tf.equal}).
+     *
+     * @param a input
+     * @param b input of the same element type, broadcast against {@code a}
+     * @return boolean tensor {@code a == b}, shape {@code broadcast(a.shape, b.shape)}
+     */
+    Tensor equal(Tensor a, Tensor b);
+
+    /**
+     * Elementwise comparison (ONNX {@code Greater}, {@code tf.greater}).
+     *
+     * @param a input
+     * @param b input of the same element type, broadcast against {@code a}
+     * @return boolean tensor {@code a > b}, shape {@code broadcast(a.shape, b.shape)}
+     */
+    Tensor greater(Tensor a, Tensor b);
+
     /** @return elementwise {@code condition ? a : b} (broadcasting) */
     Tensor where(Tensor condition, Tensor a, Tensor b);
 
@@ -241,6 +259,26 @@ public interface Ops {
 
     /** @return sum of every element (rank 0) */
     Tensor sumAll(Tensor x);
+
+    /**
+     * Maximum along an axis (ONNX {@code ReduceMax}, {@code tf.reduce_max}); keeps the element type.
+     *
+     * @param x input
+     * @param axis axis to reduce
+     * @param keepDims whether the reduced axis stays with size 1
+     * @return the maxima: {@code x.shape} without {@code axis} (or with it set to 1)
+     */
+    Tensor max(Tensor x, int axis, boolean keepDims);
+
+    /**
+     * Inclusive cumulative sum along an axis (ONNX {@code CumSum}, {@code tf.math.cumsum}); keeps the
+     * element type, so integer inputs stay exact (RoBERTa's position ids).
+     *
+     * @param x input
+     * @param axis axis to accumulate along
+     * @return {@code out[..., i, ...] = sum_{j <= i} x[..., j, ...]}, same shape as {@code x}
+     */
+    Tensor cumsum(Tensor x, int axis);
 
     // ---------------------------------------------------------------- losses
 

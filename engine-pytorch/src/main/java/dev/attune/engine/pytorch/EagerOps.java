@@ -270,6 +270,16 @@ final class EagerOps implements Ops {
     }
 
     @Override
+    public Tensor equal(Tensor x, Tensor y) {
+        return own(JniUtils.eq(a(x), a(y)));
+    }
+
+    @Override
+    public Tensor greater(Tensor x, Tensor y) {
+        return own(JniUtils.gt(a(x), a(y)));
+    }
+
+    @Override
     public Tensor where(Tensor condition, Tensor x, Tensor y) {
         return own(JniUtils.where(a(condition), a(x), a(y)));
     }
@@ -287,6 +297,23 @@ final class EagerOps implements Ops {
     @Override
     public Tensor sumAll(Tensor x) {
         return own(JniUtils.sum(a(x)));
+    }
+
+    @Override
+    public Tensor max(Tensor x, int axis, boolean keepDims) {
+        return own(JniUtils.max(a(x), axis, keepDims));
+    }
+
+    /** libtorch promotes integer cumsum to INT64; cast back so the element type is kept as the contract says. */
+    @Override
+    public Tensor cumsum(Tensor x, int axis) {
+        PtNDArray in = a(x);
+        PtNDArray r = JniUtils.cumSum(in, axis);
+        if (r.getDataType() != in.getDataType()) {
+            own(r);
+            return own(JniUtils.to(r, in.getDataType(), in.getDevice()));
+        }
+        return own(r);
     }
 
     static DataType dataType(DType type) {

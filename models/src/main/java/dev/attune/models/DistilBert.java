@@ -1,0 +1,268 @@
+package dev.attune.models;
+
+import dev.attune.error.InvalidCheckpointException;
+import dev.attune.error.UnsupportedArchitectureException;
+import dev.attune.model.HeadKind;
+import dev.attune.model.HeadSpec;
+import dev.attune.model.InputSpec;
+import dev.attune.model.ModelConfig;
+import dev.attune.model.ModelDefinition;
+import dev.attune.model.ModelFamily;
+import dev.attune.nn.Activations;
+import dev.attune.nn.Activations.Activation;
+import dev.attune.nn.Embedding;
+import dev.attune.nn.LayerNorm;
+import dev.attune.nn.Linear;
+import dev.attune.ops.DType;
+import dev.attune.ops.Ops;
+import dev.attune.ops.ParameterSet;
+import dev.attune.ops.Scope;
+import dev.attune.ops.Tensor;
+import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * DistilBERT as HuggingFace's {@code modeling_distilbert.py} defines it: word and position
+ * embeddings (no token types), a post-LayerNorm encoder whose attention is {@code q_lin}, {@code
+ * k_lin}, {@code v_lin}, {@code out_lin}, and {@code DistilBertForSequenceClassification}'s head
+ * ({@code pre_classifier}, ReLU, dropout, {@code classifier} on the first token). The class tree
+ * mirrors the parameter tree ({@code distilbert.transformer.layer.N.attention.q_lin}, ...).
+ *
+ * <p>{@code sinusoidal_pos_embds} checkpoints store their (fixed) position table like any other, so
+ * they load; a freshly initialised model gets a learned table instead of the sinusoid.
+ */
+public final class DistilBert implements ModelFamily {
+    /** DistilBERT hard-codes this epsilon in every LayerNorm. */
+    private static final double EPS = 1e-12;
+
+    @Override
+    public String modelType() {
+        return "distilbert";
+    }
+
+    @Override
+    public Set<HeadKind> supportedHeads() {
+        return EnumSet.of(HeadKind.SEQUENCE_CLASSIFICATION);
+    }
+
+    @Override
+    public ModelDefinition define(ModelConfig config, HeadSpec head) {
+        if (head.kind() != HeadKind.SEQUENCE_CLASSIFICATION) {
+            throw new UnsupportedArchitectureException(
+                    config.origin() + ": DistilBERT has no " + head.kind() + " head yet; supported: " + supportedHeads());
+        }
+        return new ForSequenceClassification(new Config(config), head.numLabels());
+    }
+
+    /** The config keys DistilBERT reads, with HuggingFace's defaults for the optional ones. */
+    static final class Config {
+        final ModelConfig raw;
+        final int vocabSize;
+        final int dim;
+        final int layers;
+        final int heads;
+        final int hiddenDim;
+        final int maxPositions;
+        final double initRange;
+        final float dropout;
+        final float attentionDropout;
+        final float classifierDropout;
+        final Activation activation;
+
+        Config(ModelConfig c) {
+            raw = c;
+            vocabSize = c.requireInt("vocab_size");
+            dim = c.getInt("dim", 768);
+            layers = c.getInt("n_layers", 6);
+            heads = c.getInt("n_heads", 12);
+            hiddenDim = c.getInt("hidden_dim", 4 * 768);
+            maxPositions = c.getInt("max_position_embeddings", 512);
+            initRange = c.getDouble("initializer_range", 0.02);
+            dropout = (float) c.getDouble("dropout", 0.1);
+            attentionDropout = (float) c.getDouble("attention_dropout", 0.1);
+            classifierDropout = (float) c.getDouble("seq_classif_dropout", 0.2);
+            activation = Activations.byName(c.getString("activation", "gelu"), c.origin());
+            if (dim % heads != 0) {
+                throw new InvalidCheckpointException(
+                        c.origin() + ": dim " + dim + " is not a multiple of n_heads " + heads);
+            }
+        }
+    }
+
+    /** {@code Embeddings}: word and position embeddings, LayerNorm, dropout. */
+    static final class Embeddings {
+        final Embedding word;
+        final Embedding position;
+        final LayerNorm norm;
+        final float dropout;
+
+        Embeddings(Scope s, Config c) {
+            word = new Embedding(s.child("word_embeddings"), c.vocabSize, c.dim, c.initRange);
+            position = new Embedding(s.child("position_embeddings"), c.maxPositions, c.dim, c.initRange);
+            norm = new LayerNorm(s.child("LayerNorm"), c.dim, EPS);
+            dropout = c.dropout;
+        }
+
+        Tensor forward(Ops ops, Tensor inputIds) {
+            Tensor x = ops.add(word.forward(ops, inputIds), position.forward(ops, ops.range(inputIds, 1)));
+            return ops.dropout(norm.forward(ops, x), dropout);
+        }
+    }
+
+    /** {@code DistilBertSelfAttention}: {@code q_lin}, {@code k_lin}, {@code v_lin}, {@code out_lin}. */
+    static final class Attention {
+        final Linear q;
+        final Linear k;
+        final Linear v;
+        final Linear out;
+        final int heads;
+        final int headSize;
+        final float dropout;
+
+        Attention(Scope s, Config c) {
+            q = new Linear(s.child("q_lin"), c.dim, c.dim, true, c.initRange);
+            k = new Linear(s.child("k_lin"), c.dim, c.dim, true, c.initRange);
+            v = new Linear(s.child("v_lin"), c.dim, c.dim, true, c.initRange);
+            out = new Linear(s.child("out_lin"), c.dim, c.dim, true, c.initRange);
+            heads = c.heads;
+            headSize = c.dim / c.heads;
+            dropout = c.attentionDropout;
+        }
+
+        /** [B, T, D] -> [B, heads, T, headSize]. */
+        private Tensor split(Ops ops, Tensor x) {
+            return ops.transpose(ops.reshape(x, 0, 0, heads, headSize), 0, 2, 1, 3);
+        }
+
+        Tensor forward(Ops ops, Tensor x, Tensor maskBias) {
+            Tensor qh = split(ops, q.forward(ops, x));
+            Tensor kh = split(ops, k.forward(ops, x));
+            Tensor vh = split(ops, v.forward(ops, x));
+            Tensor scores = ops.mul(ops.matmul(qh, ops.transpose(kh, 0, 1, 3, 2)), (float) (1 / Math.sqrt(headSize)));
+            if (maskBias != null) {
+                scores = ops.add(scores, maskBias);
+            }
+            Tensor probs = ops.dropout(ops.softmax(scores, -1), dropout);
+            Tensor context = ops.reshape(ops.transpose(ops.matmul(probs, vh), 0, 2, 1, 3), 0, 0, (long) heads * headSize);
+            return out.forward(ops, context);
+        }
+    }
+
+    /** {@code TransformerBlock}: attention, {@code sa_layer_norm}, {@code ffn}, {@code output_layer_norm}. */
+    static final class Block {
+        final Attention attention;
+        final LayerNorm saNorm;
+        final Linear lin1;
+        final Linear lin2;
+        final LayerNorm outputNorm;
+        final Activation activation;
+        final float dropout;
+
+        Block(Scope s, Config c) {
+            attention = new Attention(s.child("attention"), c);
+            saNorm = new LayerNorm(s.child("sa_layer_norm"), c.dim, EPS);
+            lin1 = new Linear(s.child("ffn").child("lin1"), c.dim, c.hiddenDim, true, c.initRange);
+            lin2 = new Linear(s.child("ffn").child("lin2"), c.hiddenDim, c.dim, true, c.initRange);
+            outputNorm = new LayerNorm(s.child("output_layer_norm"), c.dim, EPS);
+            activation = c.activation;
+            dropout = c.dropout;
+        }
+
+        Tensor forward(Ops ops, Tensor x, Tensor maskBias) {
+            Tensor sa = saNorm.forward(ops, ops.add(attention.forward(ops, x, maskBias), x));
+            Tensor ffn = ops.dropout(lin2.forward(ops, activation.apply(ops, lin1.forward(ops, sa))), dropout);
+            return outputNorm.forward(ops, ops.add(ffn, sa));
+        }
+    }
+
+    /** {@code DistilBertModel}: embeddings and {@code transformer.layer}. */
+    static final class Encoder {
+        final Embeddings embeddings;
+        final List<Block> layers = new ArrayList<>();
+
+        Encoder(Scope s, Config c) {
+            embeddings = new Embeddings(s.child("embeddings"), c);
+            Scope layerScope = s.child("transformer").child("layer");
+            for (int i = 0; i < c.layers; i++) {
+                layers.add(new Block(layerScope.child(i), c));
+            }
+        }
+
+        /** @return the last hidden state, [B, T, D] */
+        Tensor forward(Ops ops, Map<String, Tensor> inputs) {
+            Tensor x = embeddings.forward(ops, inputs.get("input_ids"));
+            Tensor mask = inputs.get("attention_mask");
+            Tensor bias = mask == null ? null : Bert.maskBias(ops, mask);
+            for (Block layer : layers) {
+                x = layer.forward(ops, x, bias);
+            }
+            return x;
+        }
+    }
+
+    /** {@code DistilBertForSequenceClassification}: {@code pre_classifier}, ReLU, dropout, {@code classifier}. */
+    static final class ForSequenceClassification implements ModelDefinition {
+        final Config config;
+        final ParameterSet params = new ParameterSet();
+        final Encoder distilbert;
+        final Linear preClassifier;
+        final Linear classifier;
+
+        ForSequenceClassification(Config c, int numLabels) {
+            if (numLabels < 1) {
+                throw new IllegalArgumentException("a classifier needs at least one label");
+            }
+            config = c;
+            Scope root = Scope.root(params);
+            distilbert = new Encoder(root.child("distilbert"), c);
+            preClassifier = new Linear(root.child("pre_classifier"), c.dim, c.dim, true, c.initRange);
+            classifier = new Linear(root.child("classifier"), c.dim, numLabels, true, c.initRange);
+        }
+
+        @Override
+        public ModelConfig config() {
+            return config.raw;
+        }
+
+        @Override
+        public String architecture() {
+            return "DistilBertForSequenceClassification";
+        }
+
+        @Override
+        public String baseModelPrefix() {
+            return "distilbert";
+        }
+
+        @Override
+        public ParameterSet parameters() {
+            return params;
+        }
+
+        @Override
+        public List<InputSpec> inputs() {
+            return List.of(
+                    new InputSpec("input_ids", DType.INT64, 2, false),
+                    new InputSpec("attention_mask", DType.INT64, 2, true));
+        }
+
+        @Override
+        public List<String> outputs() {
+            return List.of("logits");
+        }
+
+        @Override
+        public Map<String, Tensor> forward(Ops ops, Map<String, Tensor> inputs) {
+            Tensor hidden = distilbert.forward(ops, inputs);
+            Tensor pooled = ops.relu(preClassifier.forward(ops, ops.select(hidden, 1, 0)));
+            Tensor logits = classifier.forward(ops, ops.dropout(pooled, config.classifierDropout));
+            Map<String, Tensor> out = new LinkedHashMap<>();
+            out.put("logits", logits);
+            return out;
+        }
+    }
+}
