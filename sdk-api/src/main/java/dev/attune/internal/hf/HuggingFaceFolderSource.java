@@ -1,10 +1,12 @@
 package dev.attune.internal.hf;
 
 import dev.attune.error.InvalidCheckpointException;
+import dev.attune.internal.torch.TorchPickleStore;
 import dev.attune.model.ModelConfig;
 import dev.attune.model.ModelSource;
 import dev.attune.model.PretrainedModel;
 import dev.attune.model.TextTokenizer;
+import dev.attune.model.WeightStore;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -16,8 +18,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Reads a HuggingFace model folder as {@code save_pretrained} or a Hub download leaves it:
- * config.json, safetensors weights (single file or sharded) and tokenizer.json (or a BERT
- * vocab.txt).
+ * config.json, safetensors weights (single file or sharded) or, failing those, a {@code
+ * pytorch_model.bin} (read without executing its pickle), and tokenizer.json (or a BERT vocab.txt).
  */
 public final class HuggingFaceFolderSource implements ModelSource {
     /** The model configuration file of a HuggingFace folder. */
@@ -40,7 +42,7 @@ public final class HuggingFaceFolderSource implements ModelSource {
                     + "--local-dir <folder>`)");
         }
         ModelConfig config = readConfig().withOverrides(configOverrides == null ? Map.of() : configOverrides);
-        SafetensorsStore weights = SafetensorsStore.open(directory);
+        WeightStore weights = openWeights(directory);
         TextTokenizer tokenizer;
         try {
             tokenizer = HfTokenizer.load(directory);
@@ -51,6 +53,17 @@ public final class HuggingFaceFolderSource implements ModelSource {
         LOG.debug("opened {}: model_type {}, {} tensors", directory, config.getString("model_type", "?"),
                 weights.names().size());
         return new PretrainedModel(config, weights, tokenizer, directory.toString());
+    }
+
+    /**
+     * Opens the folder's weights: safetensors (single file or sharded) when present, as HuggingFace
+     * transformers prefers them, else a {@code pytorch_model.bin} read by the restricted unpickler.
+     */
+    static WeightStore openWeights(Path directory) {
+        if (!SafetensorsStore.isPresent(directory) && Files.isRegularFile(directory.resolve(TorchPickleStore.SINGLE_FILE))) {
+            return TorchPickleStore.open(directory.resolve(TorchPickleStore.SINGLE_FILE));
+        }
+        return SafetensorsStore.open(directory);
     }
 
     private ModelConfig readConfig() {

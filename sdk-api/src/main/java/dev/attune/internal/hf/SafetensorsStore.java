@@ -179,7 +179,7 @@ public final class SafetensorsStore implements WeightStore {
     }
 
     private static String otherWeightsHint(Path dir) {
-        for (String other : new String[] {"pytorch_model.bin", "pytorch_model.bin.index.json", "tf_model.h5"}) {
+        for (String other : new String[] {"pytorch_model.bin.index.json", "tf_model.h5"}) {
             if (Files.exists(dir.resolve(other))) {
                 return " (there is a " + other + ", which this loader does not read; convert it with Python "
                         + "transformers: AutoModel.from_pretrained(folder).save_pretrained(folder, safe_serialization=True))";
