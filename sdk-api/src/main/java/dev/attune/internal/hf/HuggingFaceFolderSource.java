@@ -41,7 +41,7 @@ public final class HuggingFaceFolderSource implements ModelSource {
                     + "model's config.json, weights and tokenizer (e.g. from `huggingface-cli download <model> "
                     + "--local-dir <folder>`)");
         }
-        ModelConfig config = readConfig().withOverrides(configOverrides == null ? Map.of() : configOverrides);
+        ModelConfig config = readConfig(directory).withOverrides(configOverrides == null ? Map.of() : configOverrides);
         WeightStore weights = openWeights(directory);
         TextTokenizer tokenizer;
         try {
@@ -66,7 +66,11 @@ public final class HuggingFaceFolderSource implements ModelSource {
         return SafetensorsStore.open(directory);
     }
 
-    private ModelConfig readConfig() {
+    /**
+     * @param directory a model folder
+     * @return its config.json
+     */
+    static ModelConfig readConfig(Path directory) {
         Path file = directory.resolve(CONFIG_JSON);
         if (!Files.isRegularFile(file)) {
             throw new InvalidCheckpointException(file + " is missing; a HuggingFace model folder needs its "
