@@ -54,7 +54,7 @@ class HfFilesFuzzTest {
         Path seedFile = dir.resolve("seed.safetensors");
         SafetensorsWriter.write(seedFile, tensors);
         Path file = dir.resolve("model.safetensors");
-        Fuzzer.run("safetensors", Files.readAllBytes(seedFile), new Mutator(true), 3000, input -> {
+        Fuzzer.run("safetensors", Files.readAllBytes(seedFile), new Mutator(true), 2000, input -> {
             Files.write(file, input);
             try (SafetensorsStore store = SafetensorsStore.openFile(file)) {
                 readAll(store);
@@ -78,7 +78,7 @@ class HfFilesFuzzTest {
             SafetensorsWriter.write(dir.resolve(s.getKey()), s.getValue());
         }
         Path file = dir.resolve(SafetensorsStore.INDEX_FILE);
-        Fuzzer.run("safetensors-index", index, new Mutator(true), 1000, input -> {
+        Fuzzer.run("safetensors-index", index, new Mutator(true), 800, input -> {
             Files.write(file, input);
             try (SafetensorsStore store = SafetensorsStore.openIndex(file)) {
                 readAll(store);
@@ -92,7 +92,7 @@ class HfFilesFuzzTest {
         Path file = dir.resolve(HuggingFaceFolderSource.CONFIG_JSON);
         Set<String> keys = new TreeSet<>(ModelConfig.parse(new String(seed, java.nio.charset.StandardCharsets.UTF_8), "seed").keys());
         keys.add("id2label");
-        Fuzzer.run("config.json", seed, new Mutator(true), 3000, input -> {
+        Fuzzer.run("config.json", seed, new Mutator(true), 2000, input -> {
             Files.write(file, input);
             ModelConfig config = HuggingFaceFolderSource.readConfig(dir);
             config.toJson();
@@ -127,7 +127,7 @@ class HfFilesFuzzTest {
         Files.copy(fixture.resolve(HfTokenizer.TOKENIZER_JSON), dir.resolve(HfTokenizer.TOKENIZER_JSON));
         byte[] seed = Files.readAllBytes(fixture.resolve(HfTokenizer.TOKENIZER_CONFIG));
         Path file = dir.resolve(HfTokenizer.TOKENIZER_CONFIG);
-        Fuzzer.run("tokenizer_config.json", seed, new Mutator(true), 600, input -> {
+        Fuzzer.run("tokenizer_config.json", seed, new Mutator(true), 400, input -> {
             Files.write(file, input);
             try (HfTokenizer tk = HfTokenizer.load(dir)) {
                 Encoding e = tk.encode("The cat sat on the mat.", "A pair.", 16);

@@ -64,7 +64,7 @@ class TorchCheckpointFuzzTest {
             }
         }
         Path file = dir.resolve("pytorch_model.bin");
-        Fuzzer.run("pytorch_model.bin/data.pkl", pickle, new Mutator(false), 800, input -> {
+        Fuzzer.run("pytorch_model.bin/data.pkl", pickle, new Mutator(false), 600, input -> {
             Files.write(file, TorchTestFiles.archiveBytes("pytorch_model", input, storages));
             readAll(file);
         });
