@@ -159,6 +159,7 @@ final class TorchUnpickler {
                     + "dict (a dict of tensor name -> tensor); save the model's state_dict() or use safetensors");
         }
         Map<String, TensorRef> out = new LinkedHashMap<>();
+        List<String> others = new ArrayList<>();
         for (Map.Entry<Object, Object> e : dict.items.entrySet()) {
             if (!(e.getKey() instanceof String name)) {
                 throw new InvalidCheckpointException(where + ": state dict key " + describe(e.getKey())
@@ -166,7 +167,14 @@ final class TorchUnpickler {
             }
             if (e.getValue() instanceof TensorRef t) {
                 out.put(name, t);
+            } else if (others.size() < 10) {
+                others.add(describe(name) + " (" + describe(e.getValue()) + ")");
             }
+        }
+        if (out.isEmpty() && !others.isEmpty()) {
+            throw new InvalidCheckpointException(where + ": the pickle is a dict without tensors at its top level; "
+                    + "its entries are " + String.join(", ", others) + ". A training checkpoint (model, optimizer, "
+                    + "...) is not a weights file: save model.state_dict() or use save_pretrained");
         }
         return out;
     }

@@ -234,6 +234,14 @@ class TorchPickleStoreTest {
     }
 
     @Test
+    void trainingCheckpointWithNestedStateDictSaysWhatItIs() throws IOException {
+        byte[] pkl = pickle().op('}', '(').str("model").op('}').str("epoch").op('K', 3, 'u', '.').bytes();
+        Path file = archive(dir.resolve("ckpt.bin"), pkl, Map.of());
+        assertThatThrownBy(() -> TorchPickleStore.open(file)).isInstanceOf(InvalidCheckpointException.class)
+                .hasMessageContaining("'model' (a dict of 0)").hasMessageContaining("state_dict()");
+    }
+
+    @Test
     void unknownNameSaysSo() {
         try (TorchPickleStore store = TorchPickleStore.open(SharedFiles.path("fixtures/hf/bert-seqcls/pytorch_model.bin"))) {
             assertThatThrownBy(() -> store.info("nope")).isInstanceOf(InvalidCheckpointException.class)
