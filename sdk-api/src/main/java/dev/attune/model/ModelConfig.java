@@ -43,9 +43,10 @@ public final class ModelConfig {
             }
             return new ModelConfig((ObjectNode) node, origin);
         } catch (JsonProcessingException e) {
+            // limit violations (nesting, number or string length) carry no location
+            String at = e.getLocation() == null ? "" : " at line " + e.getLocation().getLineNr();
             throw new InvalidCheckpointException(
-                    origin + ": not valid JSON (" + e.getOriginalMessage() + " at line "
-                            + e.getLocation().getLineNr() + "); re-download or fix the file",
+                    origin + ": not valid JSON (" + e.getOriginalMessage() + at + "); re-download or fix the file",
                     e);
         }
     }

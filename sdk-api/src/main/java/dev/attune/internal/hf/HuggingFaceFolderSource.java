@@ -1,10 +1,12 @@
 package dev.attune.internal.hf;
 
 import dev.attune.error.InvalidCheckpointException;
+import dev.attune.internal.torch.TorchPickleStore;
 import dev.attune.model.ModelConfig;
 import dev.attune.model.ModelSource;
 import dev.attune.model.PretrainedModel;
 import dev.attune.model.TextTokenizer;
+import dev.attune.model.WeightStore;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -16,8 +18,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Reads a HuggingFace model folder as {@code save_pretrained} or a Hub download leaves it:
- * config.json, safetensors weights (single file or sharded) and tokenizer.json (or a BERT
- * vocab.txt).
+ * config.json, safetensors weights (single file or sharded) or, failing those, a {@code
+ * pytorch_model.bin} (read without executing its pickle), and tokenizer.json (or a BERT vocab.txt).
  */
 public final class HuggingFaceFolderSource implements ModelSource {
     /** The model configuration file of a HuggingFace folder. */
@@ -39,8 +41,8 @@ public final class HuggingFaceFolderSource implements ModelSource {
                     + "model's config.json, weights and tokenizer (e.g. from `huggingface-cli download <model> "
                     + "--local-dir <folder>`)");
         }
-        ModelConfig config = readConfig().withOverrides(configOverrides == null ? Map.of() : configOverrides);
-        SafetensorsStore weights = SafetensorsStore.open(directory);
+        ModelConfig config = readConfig(directory).withOverrides(configOverrides == null ? Map.of() : configOverrides);
+        WeightStore weights = openWeights(directory);
         TextTokenizer tokenizer;
         try {
             tokenizer = HfTokenizer.load(directory);
@@ -53,7 +55,22 @@ public final class HuggingFaceFolderSource implements ModelSource {
         return new PretrainedModel(config, weights, tokenizer, directory.toString());
     }
 
-    private ModelConfig readConfig() {
+    /**
+     * Opens the folder's weights: safetensors (single file or sharded) when present, as HuggingFace
+     * transformers prefers them, else a {@code pytorch_model.bin} read by the restricted unpickler.
+     */
+    static WeightStore openWeights(Path directory) {
+        if (!SafetensorsStore.isPresent(directory) && Files.isRegularFile(directory.resolve(TorchPickleStore.SINGLE_FILE))) {
+            return TorchPickleStore.open(directory.resolve(TorchPickleStore.SINGLE_FILE));
+        }
+        return SafetensorsStore.open(directory);
+    }
+
+    /**
+     * @param directory a model folder
+     * @return its config.json
+     */
+    static ModelConfig readConfig(Path directory) {
         Path file = directory.resolve(CONFIG_JSON);
         if (!Files.isRegularFile(file)) {
             throw new InvalidCheckpointException(file + " is missing; a HuggingFace model folder needs its "

@@ -10,6 +10,7 @@ import dev.attune.model.WeightStore;
 import dev.attune.ops.TensorData;
 import java.io.IOException;
 import java.nio.file.Files;
+import java.nio.file.InvalidPathException;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -112,7 +113,14 @@ public final class SafetensorsStore implements WeightStore {
                 String shardName = e.getValue();
                 SafetensorsFile shard = shards.get(shardName);
                 if (shard == null) {
-                    Path shardPath = dir.resolve(shardName).normalize();
+                    Path shardPath;
+                    try {
+                        shardPath = dir.resolve(shardName).normalize();
+                    } catch (InvalidPathException ex) {
+                        throw new InvalidCheckpointException(indexFile + ": weight_map entry '" + e.getKey()
+                                + "' names shard '" + shardName + "', which is not a valid file name ("
+                                + ex.getReason() + "); fix or re-download the index", ex);
+                    }
                     if (!shardPath.startsWith(dir)) {
                         throw new InvalidCheckpointException(indexFile + ": weight_map entry '" + e.getKey()
                                 + "' names shard '" + shardName + "' outside the model folder; fix or re-download the index");
@@ -179,7 +187,7 @@ public final class SafetensorsStore implements WeightStore {
     }
 
     private static String otherWeightsHint(Path dir) {
-        for (String other : new String[] {"pytorch_model.bin", "pytorch_model.bin.index.json", "tf_model.h5"}) {
+        for (String other : new String[] {"pytorch_model.bin.index.json", "tf_model.h5"}) {
             if (Files.exists(dir.resolve(other))) {
                 return " (there is a " + other + ", which this loader does not read; convert it with Python "
                         + "transformers: AutoModel.from_pretrained(folder).save_pretrained(folder, safe_serialization=True))";

@@ -111,13 +111,35 @@ class HuggingFaceFolderSourceTest {
     }
 
     @Test
-    void onlyPytorchWeightsSaysHowToConvert() throws IOException {
+    void onlyPytorchWeightsAreReadWithoutConversion() throws IOException {
         copyOfSeqcls("model.safetensors");
         Files.copy(SharedFiles.path("fixtures/hf/bert-seqcls/pytorch_model.bin"), dir.resolve("pytorch_model.bin"));
-        assertThatThrownBy(() -> ModelSource.huggingFace(dir).open(Map.of()))
+        try (PretrainedModel model = ModelSource.huggingFace(dir).open(Map.of())) {
+            assertThat(model.weights().origin()).endsWith("pytorch_model.bin");
+            assertThat(model.weights().info("classifier.weight").shape()).containsExactly(2, 32);
+        }
+    }
+
+    @Test
+    void safetensorsArePreferredOverPytorchWeights() throws IOException {
+        copyOfSeqcls();
+        Files.copy(SharedFiles.path("fixtures/hf/bert-seqcls/pytorch_model.bin"), dir.resolve("pytorch_model.bin"));
+        try (PretrainedModel model = ModelSource.huggingFace(dir).open(Map.of())) {
+            assertThat(model.weights().origin()).endsWith("model.safetensors");
+        }
+    }
+
+    @Test
+    void hostilePickleFolderIsRejectedWithoutRunningIt() throws IOException {
+        Path marker = Path.of("/tmp/attune-pwned");
+        Files.deleteIfExists(marker);
+        Path hostile = SharedFiles.path("fixtures/hostile/pickle-os-system");
+        assertThatThrownBy(() -> ModelSource.huggingFace(hostile).open(Map.of()))
                 .isInstanceOf(InvalidCheckpointException.class)
-                .hasMessageContaining("pytorch_model.bin")
-                .hasMessageContaining("safe_serialization");
+                .hasMessageContaining(hostile.resolve("pytorch_model.bin").toString())
+                .hasMessageContaining("posix.system")
+                .hasMessageContaining("nothing in it was executed");
+        assertThat(marker).doesNotExist();
     }
 
     @Test

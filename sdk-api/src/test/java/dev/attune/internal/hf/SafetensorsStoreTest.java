@@ -159,4 +159,15 @@ class SafetensorsStoreTest {
                 .hasMessageContaining(dir.toString())
                 .hasMessageContaining("model.safetensors");
     }
+
+    @Test
+    void shardNameThatIsNoFileNameIsATypedError() throws IOException {
+        // found by HfFilesFuzzTest: a NUL in a shard name made Path.resolve throw InvalidPathException
+        Path index = Files.writeString(dir.resolve(SafetensorsStore.INDEX_FILE),
+                "{\"weight_map\":{\"w\":\"shard\\u0000.safetensors\"}}");
+        assertThatThrownBy(() -> SafetensorsStore.openIndex(index))
+                .isInstanceOf(InvalidCheckpointException.class)
+                .hasMessageContaining(index.toString())
+                .hasMessageContaining("not a valid file name");
+    }
 }
