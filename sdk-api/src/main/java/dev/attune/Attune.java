@@ -4,9 +4,11 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.attune.engine.DeviceSpec;
 import dev.attune.engine.Engine;
 import dev.attune.engine.EngineOptions;
+import dev.attune.engine.LoweredModel;
 import dev.attune.error.InvalidCheckpointException;
 import dev.attune.internal.TrainableDefinition;
 import dev.attune.internal.WeightBinder;
+import dev.attune.model.HeadSpec;
 import dev.attune.model.LoadReport;
 import dev.attune.model.ModelConfig;
 import dev.attune.model.ModelDefinition;
@@ -212,6 +214,31 @@ public final class Attune implements AutoCloseable {
         List<String> labels = base.config().labels().orElse(List.of());
         Task labelled = labels.isEmpty() ? task : task.withLabels(labels);
         return prepare(base, labelled, maxLength);
+    }
+
+    /**
+     * Lowers a checkpoint with one of its family's heads and no task, for inference such as text
+     * generation with a causal language model ({@code new HeadSpec(HeadKind.CAUSAL_LM, 0)} and
+     * {@link dev.attune.generate.Generator}). The head's weights must all be in the checkpoint.
+     *
+     * @param base the checkpoint
+     * @param head the head the family puts on it
+     * @return the lowered model; the caller closes it (and {@code base})
+     * @throws InvalidCheckpointException when the checkpoint lacks weights the head needs
+     */
+    public LoweredModel lower(PretrainedModel base, HeadSpec head) {
+        ModelDefinition definition = registry.family(base.config().modelType()).define(base.config(), head);
+        WeightBinder binder = new WeightBinder(definition, base.weights(), options.seed());
+        LoadReport report = binder.report();
+        if (!report.missing().isEmpty()) {
+            throw new InvalidCheckpointException(base.origin() + " lacks weights that " + definition.architecture()
+                    + " needs: " + report.missing() + "; use a checkpoint saved with that head");
+        }
+        if (!report.unused().isEmpty()) {
+            LOG.info("Some weights of {} were not used by {}: {}", base.origin(), definition.architecture(),
+                    report.unused());
+        }
+        return engine.lower(definition, binder, options);
     }
 
     @Override

@@ -37,8 +37,14 @@ import java.util.Set;
  * <p>Checkpoint traps handled here: {@code Conv1D} layers ({@code c_attn}, {@code c_proj}, {@code
  * c_fc}) store their weight as {@code [in, out]}; {@code c_attn} fuses query, key and value; the
  * {@code attn.bias} and {@code attn.masked_bias} tensors of older checkpoints are mask buffers, not
- * parameters, so the binder reports them as unused. Generation (a key/value cache) is out of scope:
- * the forward pass always sees the whole sequence.
+ * parameters, so the binder reports them as unused.
+ *
+ * <p>Key/value cache (generation): {@code GPT2LMHeadModel} takes optional inputs {@code
+ * past_key_values.N.key} and {@code past_key_values.N.value} ([B, heads, past, head_size], the
+ * names of HuggingFace's ONNX exports) and returns {@code present.N.key} and {@code
+ * present.N.value} ([B, heads, past + T, head_size]) next to {@code logits}. With a past, the new
+ * tokens take positions {@code past .. past + T - 1} and the causal mask lets them see every past
+ * key; an {@code attention_mask} then covers past and new tokens, [B, past + T].
  */
 public final class Gpt2 implements ModelFamily {
 
@@ -157,11 +163,20 @@ public final class Gpt2 implements ModelFamily {
             return ops.transpose(ops.reshape(x, 0, 0, heads, headSize), 0, 2, 1, 3);
         }
 
-        Tensor forward(Ops ops, Tensor x, Tensor maskBias) {
+        /**
+         * @param cache this layer's past key and value (null for none); receives the present ones
+         */
+        Tensor forward(Ops ops, Tensor x, Tensor maskBias, LayerCache cache) {
             Tensor qkv = cAttn.forward(ops, x);
             Tensor q = split(ops, ops.slice(qkv, -1, 0, hidden));
             Tensor k = split(ops, ops.slice(qkv, -1, hidden, 2L * hidden));
             Tensor v = split(ops, ops.slice(qkv, -1, 2L * hidden, 3L * hidden));
+            if (cache.key != null) {
+                k = ops.concat(2, cache.key, k);
+                v = ops.concat(2, cache.value, v);
+            }
+            cache.key = k;
+            cache.value = v;
             Tensor scores = ops.mul(ops.matmul(q, ops.transpose(k, 0, 1, 3, 2)), scaling);
             scores = ops.add(scores, maskBias);
             Tensor probs = ops.dropout(ops.softmax(scores, -1), attnDropout);
@@ -190,8 +205,8 @@ public final class Gpt2 implements ModelFamily {
             dropout = c.residDropout;
         }
 
-        Tensor forward(Ops ops, Tensor x, Tensor maskBias) {
-            x = ops.add(attn.forward(ops, ln1.forward(ops, x), maskBias), x);
+        Tensor forward(Ops ops, Tensor x, Tensor maskBias, LayerCache cache) {
+            x = ops.add(attn.forward(ops, ln1.forward(ops, x), maskBias, cache), x);
             Tensor m = cProj.forward(ops, activation.apply(ops, cFc.forward(ops, ln2.forward(ops, x))));
             return ops.add(ops.dropout(m, dropout), x);
         }
@@ -216,26 +231,79 @@ public final class Gpt2 implements ModelFamily {
             dropout = c.embdDropout;
         }
 
-        /** @return the last hidden state after {@code ln_f}, [B, T, H] */
-        Tensor forward(Ops ops, Map<String, Tensor> inputs) {
+        /**
+         * @param inputs model inputs, past key/values included when present
+         * @param presents receives {@code present.N.key} / {@code present.N.value}, or null when not
+         *     wanted
+         * @return the last hidden state after {@code ln_f}, [B, T, H]
+         */
+        Tensor forward(Ops ops, Map<String, Tensor> inputs, Map<String, Tensor> presents) {
             Tensor ids = inputs.get("input_ids");
-            Tensor positions = ops.range(ids, 1);
-            Tensor x = ops.dropout(ops.add(wte.forward(ops, ids), wpe.forward(ops, positions)), dropout);
-            Tensor bias = causalMaskBias(ops, positions, inputs.get("attention_mask"));
-            for (Block block : blocks) {
-                x = block.forward(ops, x, bias);
+            Tensor queryPositions = ops.range(ids, 1);
+            Tensor keyPositions = queryPositions;
+            Tensor firstPast = inputs.get(pastKeyName(0));
+            if (firstPast != null) {
+                // past length as an INT64 scalar computed from the (dynamic) key axis, so that a
+                // graph lowering with a dynamic past keeps working
+                Tensor pastPositions = ops.range(firstPast, 2);
+                Tensor pastLength = ops.sum(ops.cast(ops.notEqual(pastPositions, -1), DType.INT64), 0, false);
+                queryPositions = ops.add(queryPositions, pastLength);
+                keyPositions = ops.concat(0, pastPositions, queryPositions);
+            }
+            Tensor x = ops.dropout(ops.add(wte.forward(ops, ids), wpe.forward(ops, queryPositions)), dropout);
+            Tensor bias = causalMaskBias(ops, queryPositions, keyPositions, inputs.get("attention_mask"));
+            for (int i = 0; i < blocks.size(); i++) {
+                LayerCache cache = new LayerCache();
+                cache.key = inputs.get(pastKeyName(i));
+                cache.value = inputs.get(pastValueName(i));
+                if ((cache.key == null) != (firstPast == null) || (cache.key == null) != (cache.value == null)) {
+                    throw new IllegalArgumentException(
+                            "GPT-2 needs past key and value for every layer or for none; layer " + i + " differs");
+                }
+                x = blocks.get(i).forward(ops, x, bias, cache);
+                if (presents != null) {
+                    presents.put(presentKeyName(i), cache.key);
+                    presents.put(presentValueName(i), cache.value);
+                }
             }
             return lnF.forward(ops, x);
         }
     }
 
+    /** One layer's keys and values: the past ones on the way in, the present ones on the way out. */
+    static final class LayerCache {
+        Tensor key;
+        Tensor value;
+    }
+
+    /** @return the input name of layer {@code i}'s past keys */
+    static String pastKeyName(int i) {
+        return "past_key_values." + i + ".key";
+    }
+
+    /** @return the input name of layer {@code i}'s past values */
+    static String pastValueName(int i) {
+        return "past_key_values." + i + ".value";
+    }
+
+    /** @return the output name of layer {@code i}'s present keys */
+    static String presentKeyName(int i) {
+        return "present." + i + ".key";
+    }
+
+    /** @return the output name of layer {@code i}'s present values */
+    static String presentValueName(int i) {
+        return "present." + i + ".value";
+    }
+
     /**
-     * The additive mask of causal attention: 0 where query {@code i} may see key {@code j} ({@code j
-     * <= i} and, with an attention mask, key {@code j} is not padding), the most negative float32
-     * elsewhere; shaped [T, T] or, with a mask, [B, 1, T, T].
+     * The additive mask of causal attention: 0 where the query at position {@code i} may see the key
+     * at position {@code j} ({@code j <= i} and, with an attention mask, key {@code j} is not
+     * padding), the most negative float32 elsewhere; shaped [T, S] or, with a mask, [B, 1, T, S],
+     * where S counts past and new keys.
      */
-    static Tensor causalMaskBias(Ops ops, Tensor positions, Tensor attentionMask) {
-        Tensor future = ops.greater(ops.unsqueeze(positions, 0), ops.unsqueeze(positions, 1));
+    static Tensor causalMaskBias(Ops ops, Tensor queryPositions, Tensor keyPositions, Tensor attentionMask) {
+        Tensor future = ops.greater(ops.unsqueeze(keyPositions, 0), ops.unsqueeze(queryPositions, 1));
         Tensor keep = ops.sub(ops.scalar(1f), ops.cast(future, DType.FLOAT32));
         if (attentionMask != null) {
             Tensor keys = ops.unsqueeze(ops.unsqueeze(ops.cast(attentionMask, DType.FLOAT32), 1), 1);
@@ -277,6 +345,11 @@ public final class Gpt2 implements ModelFamily {
                     new InputSpec("attention_mask", DType.INT64, 2, true));
         }
 
+        /** @return the forward pass up to {@code ln_f}, without a key/value cache */
+        Tensor hidden(Ops ops, Map<String, Tensor> inputs) {
+            return transformer.forward(ops, inputs, null);
+        }
+
         @Override
         public List<String> outputs() {
             return List.of("logits");
@@ -303,12 +376,39 @@ public final class Gpt2 implements ModelFamily {
             return "GPT2LMHeadModel";
         }
 
-        /** @return {@code logits} [B, T, vocab_size] (next-token logits at every position) */
+        /** Adds the optional past key/value inputs of every layer. */
+        @Override
+        public List<InputSpec> inputs() {
+            List<InputSpec> all = new ArrayList<>(super.inputs());
+            for (int i = 0; i < config.layers; i++) {
+                all.add(new InputSpec(pastKeyName(i), DType.FLOAT32, 4, true));
+                all.add(new InputSpec(pastValueName(i), DType.FLOAT32, 4, true));
+            }
+            return List.copyOf(all);
+        }
+
+        /** @return {@code logits} and every layer's present key and value */
+        @Override
+        public List<String> outputs() {
+            List<String> all = new ArrayList<>(List.of("logits"));
+            for (int i = 0; i < config.layers; i++) {
+                all.add(presentKeyName(i));
+                all.add(presentValueName(i));
+            }
+            return List.copyOf(all);
+        }
+
+        /**
+         * @return {@code logits} [B, T, vocab_size] (next-token logits at every new position), then
+         *     {@code present.N.key} and {@code present.N.value} [B, heads, past + T, head_size]
+         */
         @Override
         public Map<String, Tensor> forward(Ops ops, Map<String, Tensor> inputs) {
-            Tensor hidden = transformer.forward(ops, inputs);
+            Map<String, Tensor> presents = new LinkedHashMap<>();
+            Tensor hidden = transformer.forward(ops, inputs, presents);
             Map<String, Tensor> out = new LinkedHashMap<>();
             out.put("logits", ops.linear(hidden, ops.parameter(lmHead), null));
+            out.putAll(presents);
             return out;
         }
     }
@@ -340,7 +440,7 @@ public final class Gpt2 implements ModelFamily {
         @Override
         public Map<String, Tensor> forward(Ops ops, Map<String, Tensor> inputs) {
             Tensor ids = inputs.get("input_ids");
-            Tensor logits = score.forward(ops, transformer.forward(ops, inputs));
+            Tensor logits = score.forward(ops, hidden(ops, inputs));
             Tensor positions = ops.range(ids, 1);
             Tensor notPad;
             if (config.padTokenId != null) {

@@ -5,13 +5,14 @@ import java.io.PrintWriter;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
-/** The {@code attune} command line: fine-tune, predict, logits, bench. */
+/** The {@code attune} command line: fine-tune, predict, logits, bench, generate. */
 @Command(
         name = "attune",
         mixinStandardHelpOptions = true,
         version = "attune 0.1.0",
         description = "Fine-tune pretrained NLP models (HuggingFace checkpoints) from the JVM.",
-        subcommands = {FineTuneCommand.class, PredictCommand.class, LogitsCommand.class, BenchCommand.class})
+        subcommands = {FineTuneCommand.class, PredictCommand.class, LogitsCommand.class, BenchCommand.class,
+                GenerateCommand.class})
 public final class AttuneCli implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;

@@ -88,6 +88,24 @@ class CliTest {
     }
 
     @Test
+    void generatePrintsHuggingFaceGreedyIds() throws Exception {
+        Path gpt2 = SharedFiles.path("fixtures/hf/gpt2-lm");
+        JsonNode reference = new ObjectMapper().readTree(gpt2.resolve("reference.json").toFile()).get("generate");
+        String maxNew = reference.get("max_new_tokens").asText();
+        for (String cache : List.of("", "--no-cache")) {
+            List<String> args = new java.util.ArrayList<>(List.of("generate", "--model", gpt2.toString(), "--prompt",
+                    reference.get("prompt").asText(), "--greedy", "--max-new-tokens", maxNew, "--print-ids",
+                    "--device", "cpu"));
+            if (!cache.isEmpty()) {
+                args.add(cache);
+            }
+            String[] lines = run(args.toArray(String[]::new)).strip().split("\\R");
+            assertThat(new ObjectMapper().readTree(lines[lines.length - 1])).isEqualTo(reference.get("greedy_ids"));
+            assertThat(lines[0]).startsWith(reference.get("prompt").asText());
+        }
+    }
+
+    @Test
     void badInputExitsWithAMessageNotAStackTrace() throws Exception {
         Path train = Files.writeString(tmp.resolve("train.tsv"), "text\tlabel\nhello\n");
         PrintStream oldErr = System.err;

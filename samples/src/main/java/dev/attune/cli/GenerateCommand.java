@@ -1,0 +1,128 @@
+package dev.attune.cli;
+
+import dev.attune.Attune;
+import dev.attune.engine.LoweredModel;
+import dev.attune.generate.GenerationConfig;
+import dev.attune.generate.Generator;
+import dev.attune.model.HeadKind;
+import dev.attune.model.HeadSpec;
+import dev.attune.model.ModelSource;
+import dev.attune.model.PretrainedModel;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.stream.Collectors;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code attune generate}: continues a prompt with a causal language model (a HuggingFace GPT-2
+ * folder). Settings the command line leaves out come from the folder's {@code
+ * generation_config.json}, else HuggingFace's defaults.
+ */
+@Command(name = "generate", mixinStandardHelpOptions = true,
+        description = "Continue a prompt with a causal language model (GPT-2); prints the prompt and its continuation.")
+final class GenerateCommand implements Callable<Integer> {
+    @Option(names = "--model", required = true, description = "a HuggingFace GPT-2 folder (GPT2LMHeadModel)")
+    Path model;
+
+    @Option(names = "--prompt", required = true, description = "text to continue")
+    String prompt;
+
+    @Option(names = "--greedy", description = "pick the most likely token each step (no sampling)")
+    boolean greedy;
+
+    @Option(names = "--temperature", description = "sample, dividing the logits by this")
+    Double temperature;
+
+    @Option(names = "--top-k", description = "sample among the K most likely tokens (0 = all)")
+    Integer topK;
+
+    @Option(names = "--top-p", description = "sample among the most likely tokens that make up probability P")
+    Double topP;
+
+    @Option(names = "--seed", description = "seed of the sampling random numbers")
+    Long seed;
+
+    @Option(names = "--repetition-penalty", description = "penalise tokens already in the text (1 = off)")
+    Double repetitionPenalty;
+
+    @Option(names = "--max-new-tokens", description = "tokens to generate at most (default: generation_config.json, else 20)")
+    Integer maxNewTokens;
+
+    @Option(names = "--print-ids", description = "also print the token ids (prompt and new) as a JSON array")
+    boolean printIds;
+
+    @Option(names = "--no-cache", description = "run the whole sequence every step instead of caching keys and values")
+    boolean noCache;
+
+    @Mixin
+    EngineOptionsMixin engineOptions;
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public Integer call() {
+        GenerationConfig config = settings();
+        PrintWriter out = spec.commandLine().getOut();
+        try (Attune attune = engineOptions.builder().build();
+                PretrainedModel base = attune.load(ModelSource.huggingFace(model), Map.of());
+                LoweredModel lm = attune.lower(base, new HeadSpec(HeadKind.CAUSAL_LM, 0))) {
+            int maxLength = base.config().getInt("n_positions", 1024);
+            long[] promptIds = base.tokenizer().encode(prompt, null, maxLength).ids();
+            long[] ids = new Generator(lm).generate(promptIds, config);
+            out.println(base.tokenizer().decode(ids, true));
+            if (printIds) {
+                out.println(Arrays.stream(ids).mapToObj(Long::toString).collect(Collectors.joining(", ", "[", "]")));
+            }
+            out.flush();
+        }
+        return 0;
+    }
+
+    /** The folder's generation defaults overridden by the options given. */
+    GenerationConfig settings() {
+        boolean sampling = temperature != null || topK != null || topP != null || seed != null;
+        if (greedy && sampling) {
+            throw new CommandLine.ParameterException(spec.commandLine(),
+                    "--greedy cannot be combined with --temperature, --top-k, --top-p or --seed");
+        }
+        GenerationConfig.Builder b = GenerationConfig.fromFolder(model);
+        if (greedy) {
+            b.doSample(false);
+        } else if (sampling) {
+            b.doSample(true);
+        }
+        if (temperature != null) {
+            b.temperature(temperature);
+        }
+        if (topK != null) {
+            b.topK(topK);
+        }
+        if (topP != null) {
+            b.topP(topP);
+        }
+        if (seed != null) {
+            b.seed(seed);
+        }
+        if (repetitionPenalty != null) {
+            b.repetitionPenalty(repetitionPenalty);
+        }
+        if (maxNewTokens != null) {
+            b.maxNewTokens(maxNewTokens);
+        }
+        if (noCache) {
+            b.useCache(false);
+        }
+        try {
+            return b.build();
+        } catch (IllegalArgumentException e) {
+            throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
+        }
+    }
+}

@@ -1,0 +1,250 @@
+package dev.attune.generate;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.attune.error.InvalidCheckpointException;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * How {@link Generator} picks tokens, with HuggingFace {@code GenerationConfig} names and defaults
+ * where the meaning is the same. Greedy decoding unless {@code doSample}; the sampling settings are
+ * ignored when greedy, as in HuggingFace.
+ *
+ * @param maxNewTokens tokens to generate at most ({@code max_new_tokens}; default 20)
+ * @param doSample sample from the processed distribution instead of taking the most likely token
+ * @param temperature divides the logits before sampling ({@code temperature}, default 1)
+ * @param topK keep only the {@code k} most likely tokens when sampling; 0 keeps all (default 50)
+ * @param topP keep the smallest set of most likely tokens whose probability reaches {@code p} when
+ *     sampling; 1 keeps all (default 1)
+ * @param repetitionPenalty HuggingFace's {@code RepetitionPenaltyLogitsProcessor}: every token
+ *     already in the sequence has its logit divided by this (multiplied when negative); 1 is off
+ * @param eosTokenIds generation stops after any of these ({@code eos_token_id}); empty for none
+ * @param seed seed of the sampling random numbers
+ * @param useCache reuse past keys and values when the model supports it ({@code use_cache})
+ */
+public record GenerationConfig(
+        int maxNewTokens,
+        boolean doSample,
+        double temperature,
+        int topK,
+        double topP,
+        double repetitionPenalty,
+        List<Long> eosTokenIds,
+        long seed,
+        boolean useCache) {
+
+    /** File name of HuggingFace's generation defaults inside a model folder. */
+    public static final String FILE_NAME = "generation_config.json";
+
+    /** Validates the settings. */
+    public GenerationConfig {
+        if (maxNewTokens < 0) {
+            throw new IllegalArgumentException("maxNewTokens must be >= 0, got " + maxNewTokens);
+        }
+        if (!(temperature > 0)) {
+            throw new IllegalArgumentException("temperature must be > 0, got " + temperature);
+        }
+        if (topK < 0) {
+            throw new IllegalArgumentException("topK must be >= 0 (0 = off), got " + topK);
+        }
+        if (!(topP > 0 && topP <= 1)) {
+            throw new IllegalArgumentException("topP must be in (0, 1], got " + topP);
+        }
+        if (!(repetitionPenalty > 0)) {
+            throw new IllegalArgumentException("repetitionPenalty must be > 0, got " + repetitionPenalty);
+        }
+        eosTokenIds = List.copyOf(eosTokenIds);
+    }
+
+    /** @return HuggingFace's defaults: greedy, 20 new tokens, no end-of-sequence token, cache on */
+    public static GenerationConfig defaults() {
+        return builder().build();
+    }
+
+    /** @return a builder starting from HuggingFace's defaults */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /**
+     * Reads the defaults a model folder ships in {@value #FILE_NAME} ({@code max_new_tokens}, {@code
+     * do_sample}, {@code temperature}, {@code top_k}, {@code top_p}, {@code repetition_penalty},
+     * {@code eos_token_id} as a number or a list, {@code use_cache}); keys it lacks keep
+     * HuggingFace's defaults, and a folder without the file gives {@link #defaults()}.
+     *
+     * @param modelFolder a HuggingFace model folder
+     * @return a builder with those defaults, to override further
+     * @throws InvalidCheckpointException when the file is not valid JSON
+     */
+    public static Builder fromFolder(Path modelFolder) {
+        Builder b = builder();
+        Path file = modelFolder.resolve(FILE_NAME);
+        if (!Files.isRegularFile(file)) {
+            return b;
+        }
+        JsonNode json;
+        try {
+            json = new ObjectMapper().readTree(file.toFile());
+        } catch (IOException e) {
+            throw new InvalidCheckpointException(file + " is not valid JSON (" + e.getMessage()
+                    + "); fix or delete it to use the default generation settings", e);
+        }
+        if (json.hasNonNull("max_new_tokens")) {
+            b.maxNewTokens(json.get("max_new_tokens").asInt());
+        }
+        if (json.hasNonNull("do_sample")) {
+            b.doSample(json.get("do_sample").asBoolean());
+        }
+        if (json.hasNonNull("temperature")) {
+            b.temperature(json.get("temperature").asDouble());
+        }
+        if (json.hasNonNull("top_k")) {
+            b.topK(json.get("top_k").asInt());
+        }
+        if (json.hasNonNull("top_p")) {
+            b.topP(json.get("top_p").asDouble());
+        }
+        if (json.hasNonNull("repetition_penalty")) {
+            b.repetitionPenalty(json.get("repetition_penalty").asDouble());
+        }
+        if (json.hasNonNull("use_cache")) {
+            b.useCache(json.get("use_cache").asBoolean());
+        }
+        JsonNode eos = json.get("eos_token_id");
+        if (eos != null && !eos.isNull()) {
+            List<Long> ids = new ArrayList<>();
+            if (eos.isArray()) {
+                eos.forEach(n -> ids.add(n.asLong()));
+            } else {
+                ids.add(eos.asLong());
+            }
+            b.eosTokenIds(ids);
+        }
+        return b;
+    }
+
+    /** @return a builder holding these settings */
+    public Builder toBuilder() {
+        return new Builder()
+                .maxNewTokens(maxNewTokens)
+                .doSample(doSample)
+                .temperature(temperature)
+                .topK(topK)
+                .topP(topP)
+                .repetitionPenalty(repetitionPenalty)
+                .eosTokenIds(eosTokenIds)
+                .seed(seed)
+                .useCache(useCache);
+    }
+
+    /** Builder of {@link GenerationConfig}; starts from HuggingFace's defaults. */
+    public static final class Builder {
+        private int maxNewTokens = 20;
+        private boolean doSample;
+        private double temperature = 1.0;
+        private int topK = 50;
+        private double topP = 1.0;
+        private double repetitionPenalty = 1.0;
+        private List<Long> eosTokenIds = List.of();
+        private long seed = 42;
+        private boolean useCache = true;
+
+        private Builder() {}
+
+        /**
+         * @param value tokens to generate at most
+         * @return this
+         */
+        public Builder maxNewTokens(int value) {
+            maxNewTokens = value;
+            return this;
+        }
+
+        /**
+         * @param value sample instead of greedy decoding
+         * @return this
+         */
+        public Builder doSample(boolean value) {
+            doSample = value;
+            return this;
+        }
+
+        /**
+         * @param value logits divisor when sampling
+         * @return this
+         */
+        public Builder temperature(double value) {
+            temperature = value;
+            return this;
+        }
+
+        /**
+         * @param value most likely tokens kept when sampling, 0 for all
+         * @return this
+         */
+        public Builder topK(int value) {
+            topK = value;
+            return this;
+        }
+
+        /**
+         * @param value nucleus probability when sampling, 1 for all
+         * @return this
+         */
+        public Builder topP(double value) {
+            topP = value;
+            return this;
+        }
+
+        /**
+         * @param value repetition penalty, 1 for none
+         * @return this
+         */
+        public Builder repetitionPenalty(double value) {
+            repetitionPenalty = value;
+            return this;
+        }
+
+        /**
+         * @param value end-of-sequence token ids
+         * @return this
+         */
+        public Builder eosTokenIds(List<Long> value) {
+            eosTokenIds = List.copyOf(value);
+            return this;
+        }
+
+        /**
+         * @param value seed of the sampling random numbers
+         * @return this
+         */
+        public Builder seed(long value) {
+            seed = value;
+            return this;
+        }
+
+        /**
+         * @param value reuse past keys and values
+         * @return this
+         */
+        public Builder useCache(boolean value) {
+            useCache = value;
+            return this;
+        }
+
+        /** @return this, set to greedy decoding (sampling off) */
+        public Builder greedy() {
+            return doSample(false);
+        }
+
+        /** @return the settings */
+        public GenerationConfig build() {
+            return new GenerationConfig(
+                    maxNewTokens, doSample, temperature, topK, topP, repetitionPenalty, eosTokenIds, seed, useCache);
+        }
+    }
+}
