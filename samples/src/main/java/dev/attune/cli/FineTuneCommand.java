@@ -130,7 +130,7 @@ final class FineTuneCommand implements Callable<Integer> {
             long start = System.nanoTime();
             Attune.Result result = attune.fineTune(base, t, trainData, evalData, config);
             try (FineTunedModel tuned = result.model()) {
-                tuned.save(output);
+                saveKeepingRunFiles(tuned, output);
                 TrainingResult r = result.training();
                 Map<String, Object> report = new LinkedHashMap<>();
                 report.put("model", model.toString());
@@ -177,6 +177,41 @@ final class FineTuneCommand implements Callable<Integer> {
             return EvalStrategy.valueOf(s.trim().toUpperCase(Locale.ROOT));
         } catch (IllegalArgumentException e) {
             throw new AttuneException("--eval-strategy must be no, steps or epoch, not '" + s + "'");
+        }
+    }
+
+    /**
+     * Saves the model into the output folder without losing what the run already wrote there
+     * ({@code trainer_log.jsonl}, {@code checkpoint-N} folders): {@link FineTunedModel#save} replaces
+     * the folder as a whole, so those entries are moved aside first and moved back afterwards, also
+     * when saving fails.
+     */
+    static void saveKeepingRunFiles(FineTunedModel tuned, Path output) throws java.io.IOException {
+        java.util.List<Path> kept = new java.util.ArrayList<>();
+        if (java.nio.file.Files.isDirectory(output)) {
+            try (java.util.stream.Stream<Path> entries = java.nio.file.Files.list(output)) {
+                entries.filter(p -> {
+                    String name = p.getFileName().toString();
+                    return name.equals("trainer_log.jsonl") || name.startsWith("checkpoint-");
+                }).forEach(kept::add);
+            }
+        }
+        if (kept.isEmpty()) {
+            tuned.save(output);
+            return;
+        }
+        Path aside = java.nio.file.Files.createTempDirectory(output.toAbsolutePath().getParent(), ".attune-run-files-");
+        for (Path p : kept) {
+            java.nio.file.Files.move(p, aside.resolve(p.getFileName()));
+        }
+        try {
+            tuned.save(output);
+        } finally {
+            java.nio.file.Files.createDirectories(output);
+            for (Path p : kept) {
+                java.nio.file.Files.move(aside.resolve(p.getFileName()), p);
+            }
+            java.nio.file.Files.delete(aside);
         }
     }
 }

@@ -59,6 +59,10 @@ class CliTest {
         JsonNode metrics = new ObjectMapper().readTree(out.resolve("metrics.json").toFile());
         assertThat(metrics.get("global_steps").asInt()).isEqualTo(24);
         assertThat(metrics.get("eval_accuracy").asDouble()).isGreaterThanOrEqualTo(0.9);
+        // the training log written during the run survives the model being saved into the same folder
+        assertThat(Files.readAllLines(out.resolve("trainer_log.jsonl")))
+                .anySatisfy(line -> assertThat(line).contains("\"step\":24"));
+        assertThat(out.getParent()).isDirectoryNotContaining(p -> p.getFileName().toString().startsWith(".attune-run-files-"));
         JsonNode config = new ObjectMapper().readTree(out.resolve("config.json").toFile());
         assertThat(config.get("hidden_dropout_prob").asDouble()).isZero();
         assertThat(config.get("id2label").get("1").asText()).isEqualTo("pos");
