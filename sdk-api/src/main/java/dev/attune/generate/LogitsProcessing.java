@@ -153,8 +153,12 @@ public final class LogitsProcessing {
         return last; // rounding left u above the total
     }
 
-    /** @return softmax in double precision ({@code -infinity} gives 0) */
-    static double[] softmax(float[] scores) {
+    /**
+     * @param scores logits
+     * @return their softmax in double precision, computed after subtracting the maximum so that no
+     *     exponent overflows ({@code -infinity} gives 0)
+     */
+    public static double[] softmax(float[] scores) {
         double max = Double.NEGATIVE_INFINITY;
         for (float s : scores) {
             max = Math.max(max, s);

@@ -2,6 +2,7 @@ package dev.attune.tasks.classification;
 
 import dev.attune.error.ConfigurationException;
 import dev.attune.error.InvalidDataException;
+import dev.attune.generate.LogitsProcessing;
 import dev.attune.model.Encoding;
 import dev.attune.model.HeadKind;
 import dev.attune.model.HeadSpec;
@@ -400,8 +401,8 @@ abstract class AbstractTextClassificationTask implements Task {
             throw new IllegalArgumentException("'logits' has " + logits.length + " values but the task has "
                     + labels.size() + " labels " + labels);
         }
-        double[] p = softmax(logits);
-        int best = ClassificationEvaluator.argmax(logits);
+        double[] p = LogitsProcessing.softmax(logits);
+        int best = LogitsProcessing.argmax(logits);
         Map<String, Double> probabilities = new LinkedHashMap<>();
         for (int i = 0; i < p.length; i++) {
             probabilities.put(labels.get(i), p[i]);
@@ -409,27 +410,6 @@ abstract class AbstractTextClassificationTask implements Task {
         return new ClassificationPrediction(labels.get(best), best, probabilities);
     }
 
-    /**
-     * @param logits scores
-     * @return their softmax, computed in double after subtracting the maximum so that no exponent
-     *     overflows
-     */
-    static double[] softmax(float[] logits) {
-        double max = Double.NEGATIVE_INFINITY;
-        for (float v : logits) {
-            max = Math.max(max, v);
-        }
-        double[] out = new double[logits.length];
-        double sum = 0;
-        for (int i = 0; i < logits.length; i++) {
-            out[i] = Math.exp(logits[i] - max);
-            sum += out[i];
-        }
-        for (int i = 0; i < out.length; i++) {
-            out[i] /= sum;
-        }
-        return out;
-    }
 
     /** @return {@code f1} for two labels, {@code accuracy} otherwise (and while labels are not fixed) */
     @Override

@@ -1,6 +1,7 @@
 package dev.attune.tasks.metrics;
 
 import dev.attune.error.InvalidDataException;
+import dev.attune.generate.LogitsProcessing;
 import dev.attune.task.Evaluator;
 import dev.attune.task.Features;
 import java.util.Map;
@@ -50,7 +51,7 @@ public final class ClassificationEvaluator implements Evaluator {
         if (gold[0] < 0) {
             return;
         }
-        matrix.add(Math.toIntExact(gold[0]), argmax(logits));
+        matrix.add(Math.toIntExact(gold[0]), LogitsProcessing.argmax(logits));
     }
 
     @Override
@@ -72,17 +73,4 @@ public final class ClassificationEvaluator implements Evaluator {
         return matrix.count(gold, predicted);
     }
 
-    /**
-     * @param scores one score per label
-     * @return the index of the largest (the first one on ties)
-     */
-    public static int argmax(float[] scores) {
-        int best = 0;
-        for (int i = 1; i < scores.length; i++) {
-            if (scores[i] > scores[best]) {
-                best = i;
-            }
-        }
-        return best;
-    }
 }
