@@ -4,7 +4,6 @@ import dev.attune.error.InvalidDataException;
 import dev.attune.generate.LogitsProcessing;
 import dev.attune.task.Evaluator;
 import dev.attune.task.Features;
-import dev.attune.tasks.metrics.ClassificationEvaluator;
 import dev.attune.tasks.metrics.EntityMetrics;
 import java.util.ArrayList;
 import java.util.List;
