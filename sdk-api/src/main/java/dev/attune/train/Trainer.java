@@ -56,12 +56,17 @@ public final class Trainer {
      * @param train training data
      * @param eval evaluation data, or null
      * @return what training did
-     * @throws InvalidDataException when the training set is empty
+     * @throws InvalidDataException when the training set or a given evaluation set is empty (checked
+     *     before anything else is done)
      * @throws AttuneException when the loss becomes NaN or infinite
      */
     public TrainingResult train(FineTunedModel model, Dataset train, Dataset eval) {
         if (train.size() == 0) {
             throw new InvalidDataException(train.source() + ": the training set is empty; nothing to train on");
+        }
+        if (eval != null && eval.size() == 0) {
+            throw new InvalidDataException(eval.source() + ": the evaluation set is empty, so no metric could be "
+                    + "computed; pass a file with rows, or no evaluation set");
         }
         model.task().validate(train);
         if (eval != null) {
