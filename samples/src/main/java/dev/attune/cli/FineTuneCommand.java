@@ -28,8 +28,9 @@ import picocli.CommandLine.Option;
 @Command(name = "fine-tune", mixinStandardHelpOptions = true,
         description = "Fine-tune a HuggingFace checkpoint on a task and save the result as a HuggingFace folder.")
 final class FineTuneCommand implements Callable<Integer> {
-    @Option(names = "--model", required = true, description = "HuggingFace model folder to start from")
-    Path model;
+    @Option(names = "--model", required = true, description = "HuggingFace model folder to start from, or a Hub"
+            + " model id (org/name[@revision], hf://org/name; uses HF_TOKEN, HF_ENDPOINT, HF_HUB_OFFLINE)")
+    String model;
 
     @Option(names = "--task", defaultValue = "text-classification",
             description = "task plugin (default: ${DEFAULT-VALUE}); see the README for the list")
@@ -123,7 +124,7 @@ final class FineTuneCommand implements Callable<Integer> {
         putIfSet(options, "positive_label", positiveLabel);
 
         try (Attune attune = engineOptions.builder().seed(seed).build();
-                PretrainedModel base = attune.load(ModelSource.huggingFace(model), overrides)) {
+                PretrainedModel base = attune.load(ModelSource.of(model), overrides)) {
             Task t = attune.task(task, options);
             Dataset trainData = t.read(train);
             Dataset evalData = eval == null ? null : t.read(eval);
@@ -133,7 +134,7 @@ final class FineTuneCommand implements Callable<Integer> {
                 tuned.save(output);
                 TrainingResult r = result.training();
                 Map<String, Object> report = new LinkedHashMap<>();
-                report.put("model", model.toString());
+                report.put("model", model);
                 report.put("task", task);
                 report.put("engine", attune.engine().describe());
                 report.put("device", tuned.lowered().device());
