@@ -10,6 +10,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -26,6 +27,17 @@ class TokenizerFilesFuzzTest {
             List.of("The cat sat on the mat.", "naïve café – 東京 🙂", "", "   ", "unbelievable!!! ##ing [SEP]");
 
     @TempDir Path dir;
+
+    /**
+     * Loads the native tokenizers library and warms the code up once, so that cost does not land
+     * on the first fuzz input and count against its time limit.
+     */
+    @BeforeAll
+    static void warmUp() {
+        try (HfTokenizer tk = HfTokenizer.load(SharedFiles.path("fixtures/hf/bert-seqcls"))) {
+            exercise(tk);
+        }
+    }
 
     /**
      * Everything a task does with a tokenizer: encode (single, pair, pre-split words, truncated),
