@@ -74,7 +74,8 @@ final class FineTuneCommand implements Callable<Integer> {
     @Option(names = "--weight-decay", defaultValue = "0") double weightDecay;
     @Option(names = "--max-grad-norm", defaultValue = "1.0") double maxGradNorm;
     @Option(names = "--lr-scheduler-type", defaultValue = "linear",
-            description = "linear, cosine, constant, constant_with_warmup") String scheduler;
+            description = "linear, cosine, cosine_with_restarts, polynomial, constant, constant_with_warmup, "
+                    + "slanted_triangular") String scheduler;
     @Option(names = "--logging-steps", defaultValue = "50") int loggingSteps;
     @Option(names = "--eval-strategy", defaultValue = "epoch", description = "no, steps, epoch") String evalStrategy;
     @Option(names = "--eval-steps", defaultValue = "0") int evalSteps;
@@ -92,9 +93,12 @@ final class FineTuneCommand implements Callable<Integer> {
     @Mixin
     EngineOptionsMixin engineOptions;
 
+    @Mixin
+    TrainingOptionsMixin training;
+
     @Override
     public Integer call() throws IOException {
-        TrainingConfig config = TrainingConfig.builder()
+        TrainingConfig config = training.apply(TrainingConfig.builder()
                 .outputDir(output)
                 .learningRate(learningRate)
                 .numTrainEpochs(epochs)
@@ -115,7 +119,7 @@ final class FineTuneCommand implements Callable<Integer> {
                 .shuffle(!noShuffle)
                 .maxLength(maxLength)
                 .padToMaxLength(padToMax)
-                .disableTqdm(noProgress)
+                .disableTqdm(noProgress), output)
                 .build();
         Map<String, String> options = new LinkedHashMap<>(taskOptions);
         putIfSet(options, "text_column", textColumn);
@@ -131,7 +135,7 @@ final class FineTuneCommand implements Callable<Integer> {
             long start = System.nanoTime();
             Attune.Result result = attune.fineTune(base, t, trainData, evalData, config);
             try (FineTunedModel tuned = result.model()) {
-                tuned.save(output);
+                TrainingOptionsMixin.saveKeepingRunFiles(tuned, output);
                 TrainingResult r = result.training();
                 Map<String, Object> report = new LinkedHashMap<>();
                 report.put("model", model);
@@ -159,6 +163,7 @@ final class FineTuneCommand implements Callable<Integer> {
                     Files.createDirectories(metricsFile.toAbsolutePath().getParent());
                 }
                 Files.writeString(metricsFile, json.writeValueAsString(report) + "\n");
+                training.writeArtifacts(output, report, config);
                 System.out.println(json.writeValueAsString(evalMetrics.isEmpty() ? Map.of("train_loss", r.trainLoss()) : evalMetrics));
                 System.err.printf(Locale.ROOT, "saved %s; metrics in %s; %.1f s%n", output, metricsFile,
                         (System.nanoTime() - start) / 1e9);
