@@ -40,8 +40,6 @@ public final class Seq2SeqGenerator {
     private static final String ENCODER_STATE = "encoder_last_hidden_state";
     private static final String PAST_PREFIX = "past_key_values.";
     private static final String PRESENT_PREFIX = "present.";
-    /** HuggingFace's score of impossible beams. */
-    private static final double NEG = -1.0e9;
 
     private final LoweredModel model;
     private final boolean supportsCache;

@@ -10,6 +10,7 @@ import dev.attune.engine.EngineOptions;
 import dev.attune.engine.LoweredModel;
 import dev.attune.generate.GenerationConfig;
 import dev.attune.generate.Seq2SeqGenerator;
+import dev.attune.internal.TrainableDefinition;
 import dev.attune.internal.WeightBinder;
 import dev.attune.model.HeadKind;
 import dev.attune.model.HeadSpec;
@@ -19,6 +20,11 @@ import dev.attune.model.ModelSource;
 import dev.attune.model.PretrainedModel;
 import dev.attune.models.T5;
 import dev.attune.ops.TensorData;
+import dev.attune.task.Collator;
+import dev.attune.task.Features;
+import dev.attune.task.TaskOptions;
+import dev.attune.tasks.seq2seq.Seq2SeqExample;
+import dev.attune.tasks.seq2seq.Seq2SeqTask;
 import dev.attune.testing.SharedFiles;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -152,5 +158,49 @@ class T5FidelityTest {
         GenerationConfig settings = GenerationConfig.fromFolder(FIXTURE).maxNewTokens(expected.length - 1).build();
         assertThat(generator.generate(source, settings)).containsExactly(expected);
         assertThat(generator.generate(source, settings.toBuilder().useCache(false).build())).containsExactly(expected);
+    }
+
+    /**
+     * Both cases in one padded batch, through the seq2seq task's encoder, collator and loss: every
+     * row's logits match HuggingFace's unpadded ones over the real positions, and the task's loss on
+     * each case alone equals HuggingFace's.
+     */
+    @Test
+    void paddedBatchAndTaskLossMatchHuggingFace() {
+        List<JsonNode> refs = referenceCases();
+        Seq2SeqTask task = new Seq2SeqTask(TaskOptions.empty());
+        ModelDefinition def = new TrainableDefinition(
+                new T5().define(base.config(), new HeadSpec(HeadKind.SEQ2SEQ_LM, 0)), task);
+        try (LoweredModel trainable = new PyTorchEngineProvider().create().lower(def,
+                new WeightBinder(def, base.weights(), 42), EngineOptions.defaults())) {
+            List<Features> features = new ArrayList<>();
+            for (int i = 0; i < refs.size(); i++) {
+                JsonNode c = refs.get(i);
+                features.addAll(task.encode(new Seq2SeqExample(c.get("text").asText(), c.get("target").asText(), "ref"),
+                        i, base.tokenizer(), 512));
+                Batch single = Collator.collate(List.of(features.get(i)), task.padding(base.tokenizer()), 0);
+                float loss = trainable.predict(single).get("loss").toFloatArray()[0];
+                assertThat((double) loss).as("task loss of case %d", i)
+                        .isCloseTo(c.get("loss").asDouble(), org.assertj.core.api.Assertions.within(TOLERANCE));
+            }
+            Batch batch = Collator.collate(features, task.padding(base.tokenizer()), 0);
+            TensorData logits = trainable.predict(batch.without("labels")).get("logits");
+            long[] shape = logits.shape();
+            float[] all = logits.toFloatArray();
+            int width = (int) shape[1];
+            int vocab = (int) shape[2];
+            double worst = 0;
+            for (int i = 0; i < refs.size(); i++) {
+                JsonNode expected = refs.get(i).get("logits");
+                for (int t = 0; t < expected.size(); t++) {
+                    for (int v = 0; v < vocab; v++) {
+                        double d = Math.abs(all[(i * width + t) * vocab + v] - expected.get(t).get(v).asDouble());
+                        worst = Math.max(worst, d);
+                    }
+                }
+            }
+            System.out.printf("t5-seq2seq padded batch: max |logit - HF| %.3g%n", worst);
+            assertThat(worst).isLessThanOrEqualTo(TOLERANCE);
+        }
     }
 }
