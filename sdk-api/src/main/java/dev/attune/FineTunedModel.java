@@ -15,6 +15,7 @@ import dev.attune.task.Dataset;
 import dev.attune.task.Evaluator;
 import dev.attune.task.Example;
 import dev.attune.task.Features;
+import dev.attune.task.GenerativeEvaluator;
 import dev.attune.task.Prediction;
 import dev.attune.task.Task;
 import java.io.IOException;
@@ -183,6 +184,9 @@ public final class FineTunedModel implements AutoCloseable {
     public Map<String, Double> evaluate(Dataset data, List<Features> features, int batchSize) {
         Evaluator evaluator = task.evaluator(data);
         double loss = run(features, batchSize, 0, evaluator::accept);
+        if (evaluator instanceof GenerativeEvaluator generative) {
+            generative.generate(lowered, tokenizer);
+        }
         Map<String, Double> metrics = new LinkedHashMap<>();
         if (!Double.isNaN(loss)) {
             metrics.put("loss", loss);
