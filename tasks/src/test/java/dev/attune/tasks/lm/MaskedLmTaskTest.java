@@ -114,9 +114,13 @@ class MaskedLmTaskTest {
     @Test
     void inputsForPredictionAreNotMasked() {
         WhitespaceTokenizer tok = new WhitespaceTokenizer(WORDS);
-        Features f = task().encode(task().parseInput(Map.of("text", "alpha [MASK] gamma")), 0, tok, 16).get(0);
-        assertThat(f.fields().get("input_ids")).containsExactly(WhitespaceTokenizer.CLS, 5, MASK, 7, WhitespaceTokenizer.SEP);
+        // 40 words: a random mask would leave all of them alone once in about 650 draws
+        String text = sentence(new Random(9), 40);
+        Features f = task().encode(task().parseInput(Map.of("text", text)), 0, tok, 64).get(0);
+        assertThat(f.fields().get("input_ids")).containsExactly(tok.encode(text, null, 64).ids());
         assertThat(f.fields()).doesNotContainKey("labels");
+        Features read = task().encode(new LmExample(text, java.util.List.of(), false, "f.txt:1"), 0, tok, 64).get(0);
+        assertThat(read.fields().get("input_ids")).isNotEqualTo(tok.encode(text, null, 64).ids());
     }
 
     @Test
