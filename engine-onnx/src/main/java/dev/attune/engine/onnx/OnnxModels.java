@@ -90,6 +90,12 @@ public final class OnnxModels {
             }
             Task task = PluginRegistry.discover().task(name).create(new TaskOptions(taskOptions));
             List<String> labels = labels(meta, config);
+            if (labels.isEmpty() && name.endsWith("classification")) {
+                // HuggingFace's default names for a config without id2label
+                for (int i = 0; i < config.getInt("num_labels", 2); i++) {
+                    labels.add("LABEL_" + i);
+                }
+            }
             if (!labels.isEmpty()) {
                 task = task.withLabels(labels);
             }
@@ -171,7 +177,7 @@ public final class OnnxModels {
             }
             return out;
         }
-        return config.labels().orElse(List.of());
+        return new ArrayList<>(config.labels().orElse(List.of()));
     }
 
     /** The interface of a file: its inputs and outputs; its forward pass exists only inside the file. */
