@@ -60,6 +60,24 @@ public final class FineTunedModel implements AutoCloseable {
         this.engineName = engineName;
     }
 
+    /**
+     * Wraps a model that an engine runs but that was not prepared by {@link Attune} (an ONNX file
+     * served by ONNX Runtime, for example), so it gets the same predictor, evaluation and batching.
+     *
+     * @param lowered the runnable model
+     * @param task the task (with its labels) that encodes inputs and decodes outputs
+     * @param config the model's config
+     * @param tokenizer its tokenizer
+     * @param maxLength maximum tokens per input for prediction
+     * @param engineName the engine's name
+     * @return the model; closing it closes {@code lowered}
+     */
+    public static FineTunedModel of(LoweredModel lowered, Task task, ModelConfig config, TextTokenizer tokenizer,
+            int maxLength, String engineName) {
+        return new FineTunedModel(lowered, task, config, tokenizer, maxLength,
+                new LoadReport(List.of(), List.of(), List.of()), engineName);
+    }
+
     /** @return the task (with its labels) */
     public Task task() {
         return task;
