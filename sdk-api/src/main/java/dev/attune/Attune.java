@@ -97,6 +97,16 @@ public final class Attune implements AutoCloseable {
     }
 
     /**
+     * @param location a HuggingFace folder, {@code hf://org/name[@revision]}, or a Hub model id
+     *     {@code org/name[@revision]} when no folder of that name exists (see {@link
+     *     ModelSource#of(String)}; Hub settings come from the environment)
+     * @return the checkpoint
+     */
+    public PretrainedModel load(String location) {
+        return load(ModelSource.of(location), Map.of());
+    }
+
+    /**
      * @param name task name ({@code text-classification})
      * @param options task options
      * @return the task, labels not yet fixed

@@ -15,6 +15,7 @@ import dev.attune.task.Dataset;
 import dev.attune.task.Evaluator;
 import dev.attune.task.Example;
 import dev.attune.task.Features;
+import dev.attune.task.GenerativeEvaluator;
 import dev.attune.task.Prediction;
 import dev.attune.task.Task;
 import java.io.IOException;
@@ -57,6 +58,24 @@ public final class FineTunedModel implements AutoCloseable {
         this.maxLength = maxLength;
         this.loadReport = loadReport;
         this.engineName = engineName;
+    }
+
+    /**
+     * Wraps a model that an engine runs but that was not prepared by {@link Attune} (an ONNX file
+     * served by ONNX Runtime, for example), so it gets the same predictor, evaluation and batching.
+     *
+     * @param lowered the runnable model
+     * @param task the task (with its labels) that encodes inputs and decodes outputs
+     * @param config the model's config
+     * @param tokenizer its tokenizer
+     * @param maxLength maximum tokens per input for prediction
+     * @param engineName the engine's name
+     * @return the model; closing it closes {@code lowered}
+     */
+    public static FineTunedModel of(LoweredModel lowered, Task task, ModelConfig config, TextTokenizer tokenizer,
+            int maxLength, String engineName) {
+        return new FineTunedModel(lowered, task, config, tokenizer, maxLength,
+                new LoadReport(List.of(), List.of(), List.of()), engineName);
     }
 
     /** @return the task (with its labels) */
@@ -183,6 +202,9 @@ public final class FineTunedModel implements AutoCloseable {
     public Map<String, Double> evaluate(Dataset data, List<Features> features, int batchSize) {
         Evaluator evaluator = task.evaluator(data);
         double loss = run(features, batchSize, 0, evaluator::accept);
+        if (evaluator instanceof GenerativeEvaluator generative) {
+            generative.generate(lowered, tokenizer);
+        }
         Map<String, Double> metrics = new LinkedHashMap<>();
         if (!Double.isNaN(loss)) {
             metrics.put("loss", loss);

@@ -28,8 +28,9 @@ import picocli.CommandLine.Option;
 @Command(name = "fine-tune", mixinStandardHelpOptions = true,
         description = "Fine-tune a HuggingFace checkpoint on a task and save the result as a HuggingFace folder.")
 final class FineTuneCommand implements Callable<Integer> {
-    @Option(names = "--model", required = true, description = "HuggingFace model folder to start from")
-    Path model;
+    @Option(names = "--model", required = true, description = "HuggingFace model folder to start from, or a Hub"
+            + " model id (org/name[@revision], hf://org/name; uses HF_TOKEN, HF_ENDPOINT, HF_HUB_OFFLINE)")
+    String model;
 
     @Option(names = "--task", defaultValue = "text-classification",
             description = "task plugin (default: ${DEFAULT-VALUE}); see the README for the list")
@@ -73,7 +74,8 @@ final class FineTuneCommand implements Callable<Integer> {
     @Option(names = "--weight-decay", defaultValue = "0") double weightDecay;
     @Option(names = "--max-grad-norm", defaultValue = "1.0") double maxGradNorm;
     @Option(names = "--lr-scheduler-type", defaultValue = "linear",
-            description = "linear, cosine, constant, constant_with_warmup") String scheduler;
+            description = "linear, cosine, cosine_with_restarts, polynomial, constant, constant_with_warmup, "
+                    + "slanted_triangular") String scheduler;
     @Option(names = "--logging-steps", defaultValue = "50") int loggingSteps;
     @Option(names = "--eval-strategy", defaultValue = "epoch", description = "no, steps, epoch") String evalStrategy;
     @Option(names = "--eval-steps", defaultValue = "0") int evalSteps;
@@ -91,9 +93,12 @@ final class FineTuneCommand implements Callable<Integer> {
     @Mixin
     EngineOptionsMixin engineOptions;
 
+    @Mixin
+    TrainingOptionsMixin training;
+
     @Override
     public Integer call() throws IOException {
-        TrainingConfig config = TrainingConfig.builder()
+        TrainingConfig config = training.apply(TrainingConfig.builder()
                 .outputDir(output)
                 .learningRate(learningRate)
                 .numTrainEpochs(epochs)
@@ -114,7 +119,7 @@ final class FineTuneCommand implements Callable<Integer> {
                 .shuffle(!noShuffle)
                 .maxLength(maxLength)
                 .padToMaxLength(padToMax)
-                .disableTqdm(noProgress)
+                .disableTqdm(noProgress), output)
                 .build();
         Map<String, String> options = new LinkedHashMap<>(taskOptions);
         putIfSet(options, "text_column", textColumn);
@@ -123,7 +128,7 @@ final class FineTuneCommand implements Callable<Integer> {
         putIfSet(options, "positive_label", positiveLabel);
 
         try (Attune attune = engineOptions.builder().seed(seed).build();
-                PretrainedModel base = attune.load(ModelSource.huggingFace(model), overrides)) {
+                PretrainedModel base = attune.load(ModelSource.of(model), overrides)) {
             Task t = attune.task(task, options);
             Dataset trainData = t.read(train);
             Dataset evalData = eval == null ? null : t.read(eval);
@@ -133,7 +138,7 @@ final class FineTuneCommand implements Callable<Integer> {
                 saveKeepingRunFiles(tuned, output);
                 TrainingResult r = result.training();
                 Map<String, Object> report = new LinkedHashMap<>();
-                report.put("model", model.toString());
+                report.put("model", model);
                 report.put("task", task);
                 report.put("engine", attune.engine().describe());
                 report.put("device", tuned.lowered().device());
@@ -158,6 +163,7 @@ final class FineTuneCommand implements Callable<Integer> {
                     Files.createDirectories(metricsFile.toAbsolutePath().getParent());
                 }
                 Files.writeString(metricsFile, json.writeValueAsString(report) + "\n");
+                training.writeArtifacts(output, report, config);
                 System.out.println(json.writeValueAsString(evalMetrics.isEmpty() ? Map.of("train_loss", r.trainLoss()) : evalMetrics));
                 System.err.printf(Locale.ROOT, "saved %s; metrics in %s; %.1f s%n", output, metricsFile,
                         (System.nanoTime() - start) / 1e9);
@@ -192,7 +198,8 @@ final class FineTuneCommand implements Callable<Integer> {
             try (java.util.stream.Stream<Path> entries = java.nio.file.Files.list(output)) {
                 entries.filter(p -> {
                     String name = p.getFileName().toString();
-                    return name.equals("trainer_log.jsonl") || name.startsWith("checkpoint-");
+                    return name.equals("trainer_log.jsonl") || name.startsWith("checkpoint-")
+                            || name.equals(dev.attune.train.Trainer.TENSORBOARD_DIR);
                 }).forEach(kept::add);
             }
         }

@@ -25,7 +25,7 @@ import picocli.CommandLine.Option;
  * generation_config.json}, else HuggingFace's defaults.
  */
 @Command(name = "generate", mixinStandardHelpOptions = true,
-        description = "Continue a prompt with a causal language model (GPT-2); prints the prompt and its continuation.")
+        description = "Continue a prompt with a causal language model (GPT-2), or generate the output of an encoder-decoder model (T5) for it.")
 final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--model", required = true, description = "a HuggingFace GPT-2 folder (GPT2LMHeadModel)")
     Path model;
@@ -60,6 +60,15 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--no-cache", description = "run the whole sequence every step instead of caching keys and values")
     boolean noCache;
 
+    @Option(names = "--num-beams", description = "beam search with this many beams (encoder-decoder models; 1 = off)")
+    Integer numBeams;
+
+    @Option(names = "--length-penalty", defaultValue = "1.0", description = "beam search length penalty exponent")
+    double lengthPenalty;
+
+    @Option(names = "--early-stopping", defaultValue = "false", description = "beam search: true, false or never")
+    String earlyStopping;
+
     @Mixin
     EngineOptionsMixin engineOptions;
 
@@ -71,8 +80,12 @@ final class GenerateCommand implements Callable<Integer> {
         GenerationConfig config = settings();
         PrintWriter out = spec.commandLine().getOut();
         try (Attune attune = engineOptions.builder().build();
-                PretrainedModel base = attune.load(ModelSource.huggingFace(model), Map.of());
-                LoweredModel lm = attune.lower(base, new HeadSpec(HeadKind.CAUSAL_LM, 0))) {
+                PretrainedModel base = attune.load(ModelSource.huggingFace(model), Map.of())) {
+            if (Seq2SeqGenerate.applies(base)) { // T5 and other encoder-decoder models
+                Seq2SeqGenerate.run(attune, base, prompt, config, beams(), printIds, out);
+                return 0;
+            }
+            try (LoweredModel lm = attune.lower(base, new HeadSpec(HeadKind.CAUSAL_LM, 0))) {
             int maxLength = base.config().getInt("n_positions", 1024);
             long[] promptIds = base.tokenizer().encode(prompt, null, maxLength).ids();
             long[] ids = new Generator(lm).generate(promptIds, config);
@@ -81,8 +94,23 @@ final class GenerateCommand implements Callable<Integer> {
                 out.println(Arrays.stream(ids).mapToObj(Long::toString).collect(Collectors.joining(", ", "[", "]")));
             }
             out.flush();
+            }
         }
         return 0;
+    }
+
+    /** @return the beam settings of the options, or null without {@code --num-beams} */
+    dev.attune.generate.BeamSearchConfig beams() {
+        if (numBeams == null) {
+            return null;
+        }
+        try {
+            return dev.attune.generate.BeamSearchConfig.of(numBeams).withLengthPenalty(lengthPenalty).withEarlyStopping(
+                    dev.attune.generate.BeamSearchConfig.EarlyStopping.valueOf(earlyStopping.strip().toUpperCase(java.util.Locale.ROOT)));
+        } catch (IllegalArgumentException e) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--num-beams must be >= 1 and --early-stopping"
+                    + " true, false or never (" + e.getMessage() + ")");
+        }
     }
 
     /** The folder's generation defaults overridden by the options given. */

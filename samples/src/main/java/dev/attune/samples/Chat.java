@@ -19,8 +19,8 @@ import java.util.List;
 
 /**
  * An interactive chat on a GPT-2 checkpoint: keeps the dialogue, renders it through a plain prompt
- * template ({@code User: ...} / {@code System: ...}, one line each) and lets the model write the next
- * {@code System:} line, stopping at a newline or the end-of-sequence token. The oldest turns are
+ * template ({@code USER: ...} / {@code SYSTEM: ...}, one line each: the template the {@code causal-lm}
+ * task fine-tunes on) and lets the model write the next {@code SYSTEM:} line, stopping at a newline or the end-of-sequence token. The oldest turns are
  * dropped when the dialogue no longer fits the model's positions. Run from the project root with
  * {@code java -cp "samples/target/classes:samples/target/lib/*" dev.attune.samples.Chat [model folder]};
  * an empty line or end of input quits.
@@ -78,9 +78,9 @@ public final class Chat {
         for (int first = 0; ; first++) {
             StringBuilder text = new StringBuilder();
             for (Turn t : history.subList(Math.min(first, history.size()), history.size())) {
-                text.append("User: ").append(t.user()).append("\nSystem: ").append(t.system()).append('\n');
+                text.append("USER: ").append(t.user()).append("\nSYSTEM: ").append(t.system()).append('\n');
             }
-            text.append("User: ").append(message).append("\nSystem:");
+            text.append("USER: ").append(message).append("\nSYSTEM:");
             long[] ids = tokenizer.encode(text.toString(), null, 1 << 20).ids();
             if (ids.length <= budget || first >= history.size()) {
                 return ids.length <= budget ? ids : Arrays.copyOfRange(ids, ids.length - budget, ids.length);

@@ -46,9 +46,18 @@ public final class AtomicDirectory {
             }
             move(tmp, absolute);
         } catch (IOException | RuntimeException e) {
-            deleteTree(tmp);
+            // clean up without letting a second failure (the same full disk) hide the first
+            try {
+                deleteTree(tmp);
+            } catch (IOException | RuntimeException cleanup) {
+                e.addSuppressed(cleanup);
+            }
             if (old != null && !Files.exists(absolute)) {
-                move(old, absolute);
+                try {
+                    move(old, absolute);
+                } catch (IOException | RuntimeException restore) {
+                    e.addSuppressed(restore);
+                }
                 old = null;
             }
             throw e;

@@ -13,8 +13,9 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * A family's head model with the task's loss attached: the forward pass adds {@code loss} whenever
- * the task's label inputs are present, so one definition serves training, evaluation and inference.
+ * A family's head model with the task's loss attached: the forward pass returns the outputs the
+ * task derives from the head's ({@link Task#outputs}) and adds {@code loss} whenever the task's label
+ * inputs are present, so one definition serves training, evaluation and inference.
  */
 public final class TrainableDefinition implements ModelDefinition {
     private final ModelDefinition model;
@@ -63,14 +64,14 @@ public final class TrainableDefinition implements ModelDefinition {
 
     @Override
     public List<String> outputs() {
-        List<String> out = new ArrayList<>(model.outputs());
+        List<String> out = new ArrayList<>(task.outputNames(model.outputs()));
         out.add("loss");
         return out;
     }
 
     @Override
     public Map<String, Tensor> forward(Ops ops, Map<String, Tensor> inputs) {
-        Map<String, Tensor> out = new LinkedHashMap<>(model.forward(ops, inputs));
+        Map<String, Tensor> out = new LinkedHashMap<>(task.outputs(ops, model.forward(ops, inputs), inputs));
         boolean labelled = !task.labelInputs().isEmpty();
         for (InputSpec label : task.labelInputs()) {
             labelled &= inputs.containsKey(label.name());

@@ -81,11 +81,35 @@ public interface Task {
 
     /**
      * @param ops the engine's ops
-     * @param outputs the head's outputs
+     * @param outputs the outputs {@link #outputs} derived from the head's (by default the head's own)
      * @param inputs model inputs, including labels
      * @return scalar loss
      */
     Tensor loss(Ops ops, Map<String, Tensor> outputs, Map<String, Tensor> inputs);
+
+    /**
+     * Derives, inside the model's forward pass, the outputs that the loss, the evaluator and {@link
+     * #decode} read from the head's outputs. Language-model tasks use it to reduce vocabulary-sized
+     * logits to one value per token (its log-likelihood) on the engine, so that evaluation does not
+     * copy {@code [batch, tokens, vocabulary]} floats to the host. The default keeps the head's
+     * outputs unchanged.
+     *
+     * @param ops the engine's ops
+     * @param headOutputs the head's outputs ({@code logits}, ...)
+     * @param inputs model inputs, including labels when present
+     * @return the outputs the model returns (besides {@code loss})
+     */
+    default Map<String, Tensor> outputs(Ops ops, Map<String, Tensor> headOutputs, Map<String, Tensor> inputs) {
+        return headOutputs;
+    }
+
+    /**
+     * @param headOutputs the names of the head's outputs
+     * @return the names {@link #outputs} returns when labels are present; the default keeps them
+     */
+    default List<String> outputNames(List<String> headOutputs) {
+        return headOutputs;
+    }
 
     /**
      * @param data the evaluation set

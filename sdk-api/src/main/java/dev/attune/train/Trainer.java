@@ -4,9 +4,16 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.attune.FineTunedModel;
 import dev.attune.engine.Batch;
 import dev.attune.engine.OptimizerSettings;
+import dev.attune.engine.OptimizerState;
 import dev.attune.engine.TrainingSession;
 import dev.attune.error.AttuneException;
+import dev.attune.error.InvalidCheckpointException;
 import dev.attune.error.InvalidDataException;
+import dev.attune.internal.train.Checkpoints;
+import dev.attune.internal.train.LayerGroups;
+import dev.attune.internal.train.TensorBoardWriter;
+import dev.attune.ops.Parameter;
+import com.fasterxml.jackson.databind.JsonNode;
 import dev.attune.task.Collator;
 import dev.attune.task.Dataset;
 import dev.attune.task.Features;
@@ -19,6 +26,9 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.Comparator;
+import java.util.LinkedHashSet;
+import java.util.Optional;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -31,16 +41,28 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The training loop with HuggingFace Trainer semantics, on any engine: seeded shuffling each epoch,
- * gradient accumulation, AdamW (the engine's update, our arithmetic) with global-norm clipping, a
- * warmup-then-decay schedule, evaluation per epoch or every N steps, a JSONL log and a console
- * progress bar with throughput and ETA.
+ * The training loop with HuggingFace Trainer semantics, on any engine: seeded shuffling each epoch
+ * (optionally grouped by length), gradient accumulation, AdamW (the engine's update, our arithmetic)
+ * with global-norm clipping, a warmup-then-decay schedule, evaluation per epoch or every N steps,
+ * early stopping, a JSONL log, TensorBoard event files and a console progress bar with throughput and
+ * ETA. Freezing, layer-wise learning-rate decay and gradual unfreezing work on layer groups found from
+ * the parameters' HuggingFace names.
+ *
+ * <p>Checkpoints ({@code outputDir/checkpoint-N}, every {@code saveSteps} and optionally at each
+ * epoch end) hold the model, the optimizer's moments and step count, and the trainer's state: step,
+ * epoch, position in the epoch's batches, the shuffling generator, metrics and the best checkpoint.
+ * Dropout is reseeded from the run's seed and the position before every forward pass, so a run
+ * resumed from a checkpoint ({@code resumeFromCheckpoint}) takes exactly the steps the uninterrupted
+ * run would have taken: on CPU its final weights are the same bit for bit. Checkpoints are written
+ * aside and renamed into place, so a crash never leaves one that looks complete but is not.
  */
 public final class Trainer {
     private static final Logger LOG = LoggerFactory.getLogger(Trainer.class);
     private static final ObjectMapper JSON = new ObjectMapper();
     /** File in the output folder that receives one JSON record per logging step and evaluation. */
     public static final String LOG_FILE = "trainer_log.jsonl";
+    /** Folder in the output folder that receives TensorBoard event files. */
+    public static final String TENSORBOARD_DIR = "runs";
 
     private final TrainingConfig config;
 
@@ -56,12 +78,17 @@ public final class Trainer {
      * @param train training data
      * @param eval evaluation data, or null
      * @return what training did
-     * @throws InvalidDataException when the training set is empty
+     * @throws InvalidDataException when the training set or a given evaluation set is empty (checked
+     *     before anything else is done)
      * @throws AttuneException when the loss becomes NaN or infinite
      */
     public TrainingResult train(FineTunedModel model, Dataset train, Dataset eval) {
         if (train.size() == 0) {
             throw new InvalidDataException(train.source() + ": the training set is empty; nothing to train on");
+        }
+        if (eval != null && eval.size() == 0) {
+            throw new InvalidDataException(eval.source() + ": the evaluation set is empty, so no metric could be "
+                    + "computed; pass a file with rows, or no evaluation set");
         }
         model.task().validate(train);
         if (eval != null) {
@@ -79,115 +106,296 @@ public final class Trainer {
         long warmup = config.warmupStepsFor(totalSteps);
         int fixedLength = config.padToMaxLength() ? config.maxLength() : 0;
         Map<String, Long> padding = model.task().padding(model.tokenizer());
-        LOG.info("training {} on {} examples ({} features), {} steps ({} per epoch), warmup {}, batch {} x {}",
-                model.lowered().definition().architecture(), train.size(), trainFeatures.size(), totalSteps,
-                updatesPerEpoch, warmup, batchSize, accumulation);
+        Path out = config.outputDir();
 
-        OptimizerSettings settings = new OptimizerSettings(config.adamBeta1(), config.adamBeta2(),
-                config.adamEpsilon(), config.weightDecay(), config.maxGradNorm(), Set.of());
-        Random shuffler = new Random(config.seed());
-        List<Integer> order = new ArrayList<>(trainFeatures.size());
-        for (int i = 0; i < trainFeatures.size(); i++) {
-            order.add(i);
+        List<String> names = new ArrayList<>();
+        for (Parameter p : model.lowered().definition().parameters().all()) {
+            names.add(p.name());
         }
-        List<Map<String, Double>> history = new ArrayList<>();
-        Map<String, Double> lastEval = Map.of();
-        double lossSum = 0;
-        long lossCount = 0;
-        double windowLoss = 0;
-        long windowCount = 0;
-        float lastGradNorm = 0;
-        long step = 0;
-        long samples = 0;
-        long start = System.nanoTime();
-        int evalEvery = config.evalSteps() > 0 ? config.evalSteps() : config.loggingSteps();
+        LayerGroups groups = new LayerGroups(names);
+        Set<String> frozen = new LinkedHashSet<>();
+        if (config.trainHeadOnly()) {
+            frozen.addAll(groups.body());
+        }
+        if (config.freezeEmbeddings()) {
+            frozen.addAll(groups.lowest(1));
+        }
+        if (config.freezeLayers() > 0) {
+            frozen.addAll(groups.lowest(1 + config.freezeLayers()));
+        }
+        Map<String, Double> scales = config.layerwiseLrDecay() < 1
+                ? groups.decayedScales(config.layerwiseLrDecay()) : Map.of();
+        OptimizerSettings settings = new OptimizerSettings(config.adamBeta1(), config.adamBeta2(),
+                config.adamEpsilon(), config.weightDecay(), config.maxGradNorm(), frozen, scales);
 
-        try (JsonlLog log = JsonlLog.open(config.outputDir());
+        Map<String, Object> identity = new LinkedHashMap<>();
+        identity.put("train_features", trainFeatures.size());
+        identity.put("batch_size", batchSize);
+        identity.put("gradient_accumulation_steps", accumulation);
+        identity.put("total_steps", totalSteps);
+        identity.put("seed", config.seed());
+        identity.put("shuffle", config.shuffle());
+        identity.put("group_by_length", config.groupByLength());
+
+        RunState run = new RunState();
+        Random shuffler = new Random(config.seed());
+        Path resumeFrom = config.resumeFromCheckpoint();
+        JsonNode resumed = null;
+        if (resumeFrom != null) {
+            resumed = Checkpoints.readState(resumeFrom);
+            checkSameRun(resumeFrom, resumed.path("run"), identity);
+            run.load(resumed);
+            shuffler = RunState.decodeRandom(resumed.path("shuffler").asText(), resumeFrom);
+        }
+        if (out != null) {
+            Checkpoints.cleanPartial(out);
+        }
+        LOG.info("training {} on {} examples ({} features), {} steps ({} per epoch), warmup {}, batch {} x {}{}",
+                model.lowered().definition().architecture(), train.size(), trainFeatures.size(), totalSteps,
+                updatesPerEpoch, warmup, batchSize, accumulation,
+                resumeFrom == null ? "" : ", resuming at step " + run.step + " from " + resumeFrom);
+
+        long start = System.nanoTime();
+        double secondsBefore = run.trainSeconds;
+        long samplesBefore = run.samples;
+        int evalEvery = config.evalSteps() > 0 ? config.evalSteps() : config.loggingSteps();
+        try (JsonlLog log = JsonlLog.open(out, resumeFrom == null ? -1 : run.step);
+                Scalars tb = Scalars.open(out, config.tensorboard());
                 TrainingSession session = model.lowered().startTraining(settings);
                 ProgressBar bar = progress(totalSteps)) {
-            int epoch = 0;
-            while (step < totalSteps) {
-                if (config.shuffle()) {
-                    Collections.shuffle(order, shuffler);
+            if (resumeFrom != null) {
+                session.restore(Checkpoints.readTensors(resumeFrom, "model.safetensors"),
+                        new OptimizerState(resumed.path("optimizer_steps").asLong(),
+                                Checkpoints.readTensors(resumeFrom, Checkpoints.OPTIMIZER_FILE)));
+                bar.stepTo(run.step);
+            }
+            int startBatch = run.batchInEpoch;
+            while (run.step < totalSteps && !run.stop) {
+                String shufflerAtEpochStart = RunState.encodeRandom(shuffler);
+                List<int[]> batches = plan(shuffler, trainFeatures, batchSize);
+                if (config.gradualUnfreezing()) {
+                    session.setFrozen(groups.lowest(groups.count() - 1 - run.epoch));
                 }
                 int inAccumulation = 0;
-                for (long b = 0; b < batchesPerEpoch && step < totalSteps; b++) {
-                    int from = (int) (b * batchSize);
-                    int to = Math.min(trainFeatures.size(), from + batchSize);
-                    List<Features> chunk = new ArrayList<>(to - from);
-                    for (int i = from; i < to; i++) {
-                        chunk.add(trainFeatures.get(order.get(i)));
+                for (int b = startBatch; b < batches.size() && run.step < totalSteps; b++) {
+                    int[] indices = batches.get(b);
+                    List<Features> chunk = new ArrayList<>(indices.length);
+                    for (int i : indices) {
+                        chunk.add(trainFeatures.get(i));
                     }
                     Batch batch = Collator.collate(chunk, padding, fixedLength);
+                    // dropout draws from a generator seeded by position, so a resumed run draws the same masks
+                    session.reseed(mix(config.seed(), run.microBatches));
+                    run.microBatches++;
                     float loss = session.forwardBackward(batch, 1f / accumulation);
                     if (!Float.isFinite(loss)) {
-                        throw new AttuneException("training loss became " + loss + " at step " + (step + 1)
-                                + " (epoch " + (epoch + 1) + "); lower the learning rate or check the data");
+                        throw nonFinite(loss, run, log);
                     }
-                    lossSum += loss;
-                    lossCount++;
-                    windowLoss += loss;
-                    windowCount++;
-                    samples += chunk.size();
+                    run.lossSum += loss;
+                    run.lossCount++;
+                    run.windowLoss += loss;
+                    run.windowCount++;
+                    run.samples += chunk.size();
                     inAccumulation++;
-                    boolean lastOfEpoch = b == batchesPerEpoch - 1;
+                    boolean lastOfEpoch = b == batches.size() - 1;
                     if (inAccumulation < accumulation && !lastOfEpoch) {
                         continue;
                     }
                     inAccumulation = 0;
-                    double lr = config.learningRate()
-                            * config.lrSchedulerType().factor(step, warmup, totalSteps);
-                    lastGradNorm = session.step(lr);
-                    step++;
-                    double epochProgress = epoch + (double) (b + 1) / batchesPerEpoch;
-                    double elapsed = (System.nanoTime() - start) / 1e9;
-                    bar.stepTo(step);
+                    double lr = config.learningRate() * config.lrSchedulerType().factor(run.step, warmup, totalSteps,
+                            config.lrNumCycles(), config.lrPower(), config.lrEnd() / config.learningRate());
+                    float gradNorm = session.step(lr);
+                    run.step++;
+                    double epochProgress = run.epoch + (double) (b + 1) / batches.size();
+                    double elapsed = secondsBefore + (System.nanoTime() - start) / 1e9;
+                    double throughput = (run.samples - samplesBefore) / Math.max(1e-9, (System.nanoTime() - start) / 1e9);
+                    bar.stepTo(run.step);
                     bar.setExtraMessage(String.format(java.util.Locale.ROOT, "loss %.4f  %.1f samples/s",
-                            windowLoss / windowCount, samples / elapsed));
-                    if (step % config.loggingSteps() == 0 || step == totalSteps) {
+                            run.windowLoss / run.windowCount, throughput));
+                    if (run.step % config.loggingSteps() == 0 || run.step == totalSteps) {
                         Map<String, Object> record = new LinkedHashMap<>();
-                        record.put("step", step);
+                        record.put("step", run.step);
                         record.put("epoch", round(epochProgress));
-                        record.put("loss", windowLoss / windowCount);
+                        record.put("loss", run.windowLoss / run.windowCount);
                         record.put("learning_rate", lr);
-                        record.put("grad_norm", lastGradNorm);
-                        record.put("samples_per_second", samples / elapsed);
+                        record.put("grad_norm", gradNorm);
+                        record.put("samples_per_second", throughput);
+                        record.put("elapsed_seconds", elapsed);
                         log.write(record);
-                        windowLoss = 0;
-                        windowCount = 0;
+                        tb.scalar("train/loss", run.windowLoss / run.windowCount, run.step);
+                        tb.scalar("train/learning_rate", lr, run.step);
+                        tb.scalar("train/grad_norm", gradNorm, run.step);
+                        tb.scalar("train/samples_per_second", throughput, run.step);
+                        run.windowLoss = 0;
+                        run.windowCount = 0;
                     }
                     boolean evalNow = eval != null && config.evalStrategy() == EvalStrategy.STEPS
-                            && (step % evalEvery == 0 || step == totalSteps);
+                            && (run.step % evalEvery == 0 || run.step == totalSteps);
                     if (evalNow) {
-                        lastEval = evaluate(model, eval, evalFeatures, step, epochProgress, history, log);
+                        evaluate(model, eval, evalFeatures, epochProgress, run, log, tb);
                     }
-                    if (config.saveSteps() > 0 && step % config.saveSteps() == 0 && config.outputDir() != null) {
-                        model.save(config.outputDir().resolve("checkpoint-" + step));
+                    if (out != null && config.saveSteps() > 0 && run.step % config.saveSteps() == 0) {
+                        checkpoint(model, session, out, run, identity, run.epoch, b + 1, shufflerAtEpochStart);
+                    }
+                    if (run.stop) {
+                        break;
                     }
                 }
-                epoch++;
-                if (eval != null && config.evalStrategy() == EvalStrategy.EPOCH) {
-                    lastEval = evaluate(model, eval, evalFeatures, step, epoch, history, log);
+                startBatch = 0;
+                run.epoch++;
+                if (!run.stop && eval != null && config.evalStrategy() == EvalStrategy.EPOCH) {
+                    evaluate(model, eval, evalFeatures, run.epoch, run, log, tb);
+                }
+                if (out != null && config.saveOnEpochEnd() && !run.savedAt(run.step)) {
+                    checkpoint(model, session, out, run, identity, run.epoch, 0, RunState.encodeRandom(shuffler));
                 }
             }
+            if (config.loadBestModelAtEnd() && run.bestCheckpoint != null && out != null) {
+                Path best = out.resolve(run.bestCheckpoint);
+                LOG.info("loading the best checkpoint {} ({} = {})", best, config.metricForBestModel(), run.bestMetric);
+                session.restore(Checkpoints.readTensors(best, "model.safetensors"), session.optimizerState());
+            }
         }
-        double seconds = (System.nanoTime() - start) / 1e9;
-        double epochs = (double) step / updatesPerEpoch;
-        return new TrainingResult(step, epochs, lossCount == 0 ? Double.NaN : lossSum / lossCount, seconds,
-                samples / seconds, lastEval, history);
+        double seconds = secondsBefore + (System.nanoTime() - start) / 1e9;
+        run.trainSeconds = seconds;
+        double epochs = (double) run.step / updatesPerEpoch;
+        if (out != null) {
+            Map<String, Object> summary = run.toJson(identity);
+            summary.put("stopped_early", run.stop);
+            summary.put("train_loss", run.lossCount == 0 ? null : run.lossSum / run.lossCount);
+            Checkpoints.writeJson(out.resolve(Checkpoints.STATE_FILE), summary);
+        }
+        return new TrainingResult(run.step, epochs, run.lossCount == 0 ? Double.NaN : run.lossSum / run.lossCount,
+                seconds, run.samples / seconds, run.lastEval, run.history);
     }
 
-    private Map<String, Double> evaluate(FineTunedModel model, Dataset eval, List<Features> features, long step,
-            double epoch, List<Map<String, Double>> history, JsonlLog log) {
+    /**
+     * @param outputDir a run's output folder
+     * @return its newest complete checkpoint ({@code checkpoint-N} with the highest N), if any
+     */
+    public static Optional<Path> latestCheckpoint(Path outputDir) {
+        return Checkpoints.latest(outputDir);
+    }
+
+    /** Splits the training set into this epoch's batches: shuffled, optionally grouped by length. */
+    List<int[]> plan(Random shuffler, List<Features> features, int batchSize) {
+        List<Integer> order = new ArrayList<>(features.size());
+        for (int i = 0; i < features.size(); i++) {
+            order.add(i);
+        }
+        if (config.shuffle()) {
+            Collections.shuffle(order, shuffler);
+        }
+        if (config.groupByLength()) {
+            // sort within mega-batches of 50 batches, longest first, so each batch holds similar lengths
+            // yet the epoch stays random; then shuffle the batches themselves
+            int mega = batchSize * 50;
+            for (int from = 0; from < order.size(); from += mega) {
+                order.subList(from, Math.min(order.size(), from + mega))
+                        .sort(Comparator.comparingInt((Integer i) -> features.get(i).length()).reversed());
+            }
+        }
+        List<int[]> batches = new ArrayList<>();
+        for (int from = 0; from < order.size(); from += batchSize) {
+            List<Integer> part = order.subList(from, Math.min(order.size(), from + batchSize));
+            batches.add(part.stream().mapToInt(Integer::intValue).toArray());
+        }
+        if (config.groupByLength() && config.shuffle()) {
+            Collections.shuffle(batches, shuffler);
+        }
+        return batches;
+    }
+
+    /** SplitMix64 of the run's seed and a counter: independent-looking seeds for consecutive passes. */
+    static long mix(long seed, long counter) {
+        long z = seed + (counter + 1) * 0x9E3779B97F4A7C15L;
+        z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
+        z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
+        return (z ^ (z >>> 31)) & Long.MAX_VALUE;
+    }
+
+    private AttuneException nonFinite(float loss, RunState run, JsonlLog log) {
+        String last = run.lastCheckpoint == null
+                ? "no checkpoint was written (set saveSteps to keep progress)"
+                : "the last good checkpoint is " + run.lastCheckpoint + " (resume from it with a lower learning rate)";
+        String message = "training loss became " + loss + " at step " + (run.step + 1) + " (epoch " + (run.epoch + 1)
+                + "); training stopped and the model was not updated with it. " + last
+                + "; lower the learning rate, raise maxGradNorm's effect or check the data";
+        Map<String, Object> record = new LinkedHashMap<>();
+        record.put("step", run.step);
+        record.put("error", message);
+        log.write(record);
+        return new AttuneException(message);
+    }
+
+    private void checkpoint(FineTunedModel model, TrainingSession session, Path out, RunState run,
+            Map<String, Object> identity, int epoch, int batchInEpoch, String shuffler) {
+        String name = Checkpoints.folder(out, run.step).getFileName().toString();
+        if (run.lastEvalStep == run.step && run.lastMetric != null
+                && (run.bestMetric == null || better(run.lastMetric, run.bestMetric, 0))) {
+            run.bestMetric = run.lastMetric;
+            run.bestCheckpoint = name;
+        }
+        Map<String, Object> state = run.toJson(identity);
+        state.put("epoch", epoch);
+        state.put("batch_in_epoch", batchInEpoch);
+        state.put("shuffler", shuffler);
+        Checkpoints.write(Checkpoints.folder(out, run.step), model, session.optimizerState(), state);
+        run.lastCheckpoint = Checkpoints.folder(out, run.step);
+        run.savedStep = run.step;
+        Checkpoints.rotate(out, config.saveTotalLimit(), run.bestCheckpoint);
+    }
+
+    private boolean better(double candidate, double reference, double threshold) {
+        return config.greaterIsBetter() ? candidate > reference + threshold : candidate < reference - threshold;
+    }
+
+    private static void checkSameRun(Path checkpoint, JsonNode saved, Map<String, Object> now) {
+        for (Map.Entry<String, Object> e : now.entrySet()) {
+            JsonNode v = saved.get(e.getKey());
+            if (v == null || !v.asText().equals(String.valueOf(e.getValue()))) {
+                throw new InvalidCheckpointException(checkpoint.resolve(Checkpoints.STATE_FILE) + ": the checkpoint was "
+                        + "written with " + e.getKey() + " = " + (v == null ? "(missing)" : v.asText()) + " but this run has "
+                        + e.getValue() + "; resume with the same data and settings, or start a new run in another folder");
+            }
+        }
+    }
+
+    private void evaluate(FineTunedModel model, Dataset eval, List<Features> features, double epoch, RunState run,
+            JsonlLog log, Scalars tb) {
         Map<String, Double> metrics = model.evaluate(eval, features, config.perDeviceEvalBatchSize());
         Map<String, Double> entry = new LinkedHashMap<>();
-        entry.put("step", (double) step);
+        entry.put("step", (double) run.step);
         entry.put("epoch", round(epoch));
         metrics.forEach((k, v) -> entry.put("eval_" + k, v));
-        history.add(entry);
+        run.history.add(entry);
+        run.lastEval = metrics;
         log.write(new LinkedHashMap<>(entry));
-        LOG.info("eval at step {}: {}", step, metrics);
-        return metrics;
+        for (Map.Entry<String, Double> e : metrics.entrySet()) {
+            tb.scalar("eval/" + e.getKey(), e.getValue(), run.step);
+        }
+        LOG.info("eval at step {}: {}", run.step, metrics);
+        Double value = metrics.get(config.metricForBestModel());
+        if (value == null) {
+            if (config.earlyStoppingPatience() > 0 || config.loadBestModelAtEnd()) {
+                throw new dev.attune.error.ConfigurationException("metricForBestModel '" + config.metricForBestModel()
+                        + "' is not among the evaluation metrics " + metrics.keySet() + "; choose one of them");
+            }
+            return;
+        }
+        run.lastMetric = value;
+        run.lastEvalStep = run.step;
+        if (run.patienceBest == null || better(value, run.patienceBest, config.earlyStoppingThreshold())) {
+            run.patienceBest = value;
+            run.evalsWithoutImprovement = 0;
+        } else {
+            run.evalsWithoutImprovement++;
+        }
+        if (config.earlyStoppingPatience() > 0 && run.evalsWithoutImprovement >= config.earlyStoppingPatience()) {
+            LOG.info("early stopping at step {}: {} has not improved on {} for {} evaluations", run.step,
+                    config.metricForBestModel(), run.patienceBest, run.evalsWithoutImprovement);
+            run.stop = true;
+        }
     }
 
     private static double round(double v) {
@@ -208,6 +416,49 @@ public final class Trainer {
         return builder.build();
     }
 
+    /** TensorBoard scalars under outputDir/runs, or nowhere. */
+    private static final class Scalars implements AutoCloseable {
+        private final TensorBoardWriter writer;
+
+        private Scalars(TensorBoardWriter writer) {
+            this.writer = writer;
+        }
+
+        static Scalars open(Path dir, boolean enabled) {
+            if (dir == null || !enabled) {
+                return new Scalars(null);
+            }
+            try {
+                return new Scalars(TensorBoardWriter.create(dir.resolve(TENSORBOARD_DIR)));
+            } catch (IOException e) {
+                throw new AttuneException("cannot create a TensorBoard event file in " + dir.resolve(TENSORBOARD_DIR)
+                        + ": " + e.getMessage() + "; check permissions or disable tensorboard", e);
+            }
+        }
+
+        void scalar(String tag, double value, long step) {
+            if (writer == null) {
+                return;
+            }
+            try {
+                writer.scalar(tag, value, step);
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        }
+
+        @Override
+        public void close() {
+            if (writer != null) {
+                try {
+                    writer.close();
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                }
+            }
+        }
+    }
+
     /** Appends JSON lines to the output folder's log, or nowhere. */
     private static final class JsonlLog implements AutoCloseable {
         private final BufferedWriter out;
@@ -216,13 +467,35 @@ public final class Trainer {
             this.out = out;
         }
 
-        static JsonlLog open(Path dir) {
+        /**
+         * @param dir output folder, or null for no log
+         * @param resumedStep on resume, the checkpoint's step: records after it (written by the run that
+         *     was interrupted) are dropped and new ones appended; -1 starts a new log
+         */
+        static JsonlLog open(Path dir, long resumedStep) {
             if (dir == null) {
                 return new JsonlLog(null);
             }
             try {
                 Files.createDirectories(dir);
-                return new JsonlLog(Files.newBufferedWriter(dir.resolve(LOG_FILE), StandardCharsets.UTF_8,
+                Path file = dir.resolve(LOG_FILE);
+                if (resumedStep >= 0 && Files.exists(file)) {
+                    List<String> kept = new ArrayList<>();
+                    for (String line : Files.readAllLines(file, StandardCharsets.UTF_8)) {
+                        try {
+                            JsonNode n = JSON.readTree(line);
+                            if (n.path("step").asDouble() <= resumedStep && !n.has("error")) {
+                                kept.add(line);
+                            }
+                        } catch (IOException torn) {
+                            // a line cut by the crash; drop it
+                        }
+                    }
+                    Checkpoints.writeText(file, kept.isEmpty() ? "" : String.join("\n", kept) + "\n");
+                    return new JsonlLog(Files.newBufferedWriter(file, StandardCharsets.UTF_8,
+                            StandardOpenOption.CREATE, StandardOpenOption.APPEND, StandardOpenOption.WRITE));
+                }
+                return new JsonlLog(Files.newBufferedWriter(file, StandardCharsets.UTF_8,
                         StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE));
             } catch (IOException e) {
                 throw new AttuneException("cannot write the training log in " + dir + ": " + e.getMessage(), e);

@@ -30,6 +30,23 @@ import dev.attune.error.ConfigurationException;
  * @param maxLength tokens per example after truncation (a tokenizer setting in HuggingFace); default 128
  * @param padToMaxLength pad every batch to maxLength instead of to its longest example; default false
  * @param disableTqdm no console progress bar ({@code disable_tqdm}); default false
+ * @param saveOnEpochEnd also write a checkpoint at the end of every epoch ({@code save_strategy=epoch} next to {@code save_steps}); default false
+ * @param saveTotalLimit checkpoints kept: older ones are deleted, the best one never; 0 keeps all ({@code save_total_limit}); default 0
+ * @param metricForBestModel evaluation metric, without the {@code eval_} prefix, that ranks checkpoints and drives early stopping; names containing {@code loss} are better lower, others higher ({@code metric_for_best_model}); default loss
+ * @param loadBestModelAtEnd after training, put the best checkpoint's weights back into the model ({@code load_best_model_at_end}); default false
+ * @param earlyStoppingPatience stop after this many evaluations without improvement of metricForBestModel by more than the threshold; 0 never stops early ({@code early_stopping_patience}); default 0
+ * @param earlyStoppingThreshold least improvement that resets the patience ({@code early_stopping_threshold}); default 0.0
+ * @param resumeFromCheckpoint checkpoint folder (outputDir/checkpoint-N) to continue from: weights, optimizer, schedule, random and data position; null starts afresh ({@code resume_from_checkpoint}); default null
+ * @param lrNumCycles cosine waves of {@link SchedulerType#COSINE_WITH_RESTARTS} ({@code num_cycles}); default 1
+ * @param lrPower power of {@link SchedulerType#POLYNOMIAL} ({@code power}); default 1
+ * @param lrEnd final learning rate of {@link SchedulerType#POLYNOMIAL} ({@code lr_end}); default 1e-7
+ * @param freezeEmbeddings hold the embedding tables fixed; default false
+ * @param freezeLayers hold the first N transformer layers (and the embeddings) fixed; default 0
+ * @param trainHeadOnly train only the task head, the pretrained body fixed (feature extraction); default false
+ * @param layerwiseLrDecay layer-wise learning-rate decay: the head trains at the full rate, each layer below at this factor times the one above, the embeddings lowest; 1 disables; default 1.0
+ * @param gradualUnfreezing ULMFiT gradual unfreezing: epoch 1 trains the head only, each later epoch unfreezes one more layer group from the top; default false
+ * @param groupByLength batch examples of similar length together (sorted within shuffled mega-batches of 50 batches, batches then shuffled), so dynamic padding wastes little ({@code group_by_length}); default false
+ * @param tensorboard write TensorBoard event files to outputDir/runs ({@code report_to=tensorboard}); default true
  */
 public record TrainingConfig(
         java.nio.file.Path outputDir,
@@ -55,7 +72,24 @@ public record TrainingConfig(
         boolean shuffle,
         int maxLength,
         boolean padToMaxLength,
-        boolean disableTqdm) {
+        boolean disableTqdm,
+        boolean saveOnEpochEnd,
+        int saveTotalLimit,
+        String metricForBestModel,
+        boolean loadBestModelAtEnd,
+        int earlyStoppingPatience,
+        double earlyStoppingThreshold,
+        java.nio.file.Path resumeFromCheckpoint,
+        double lrNumCycles,
+        double lrPower,
+        double lrEnd,
+        boolean freezeEmbeddings,
+        int freezeLayers,
+        boolean trainHeadOnly,
+        double layerwiseLrDecay,
+        boolean gradualUnfreezing,
+        boolean groupByLength,
+        boolean tensorboard) {
 
     /** Validates ranges; messages name the setting. */
     public TrainingConfig {
@@ -82,6 +116,25 @@ public record TrainingConfig(
         if (lrSchedulerType == null || evalStrategy == null) {
             throw new ConfigurationException("lrSchedulerType and evalStrategy must be set");
         }
+        nonNegative("saveTotalLimit", saveTotalLimit);
+        nonNegative("earlyStoppingPatience", earlyStoppingPatience);
+        nonNegative("earlyStoppingThreshold", earlyStoppingThreshold);
+        nonNegative("freezeLayers", freezeLayers);
+        positive("lrNumCycles", lrNumCycles);
+        positive("lrPower", lrPower);
+        nonNegative("lrEnd", lrEnd);
+        if (!(layerwiseLrDecay > 0 && layerwiseLrDecay <= 1)) {
+            throw new ConfigurationException("layerwiseLrDecay must be in (0, 1], got " + layerwiseLrDecay);
+        }
+        if (metricForBestModel == null || metricForBestModel.isBlank()) {
+            throw new ConfigurationException("metricForBestModel must name an evaluation metric, e.g. loss or accuracy");
+        }
+        if (metricForBestModel.startsWith("eval_")) {
+            metricForBestModel = metricForBestModel.substring(5);
+        }
+        if (earlyStoppingPatience > 0 && evalStrategy == EvalStrategy.NO) {
+            throw new ConfigurationException("earlyStoppingPatience needs evaluations: set evalStrategy to EPOCH or STEPS");
+        }
     }
 
     private static void positive(String name, double v) {
@@ -102,6 +155,11 @@ public record TrainingConfig(
      */
     public long warmupStepsFor(long totalSteps) {
         return warmupSteps > 0 ? warmupSteps : (long) Math.ceil(warmupRatio * totalSteps);
+    }
+
+    /** @return true when a larger {@link #metricForBestModel} is better (any metric not named like a loss) */
+    public boolean greaterIsBetter() {
+        return !metricForBestModel.contains("loss");
     }
 
     /** @return a builder with HuggingFace's defaults */
@@ -136,6 +194,23 @@ public record TrainingConfig(
         b.maxLength = maxLength;
         b.padToMaxLength = padToMaxLength;
         b.disableTqdm = disableTqdm;
+        b.saveOnEpochEnd = saveOnEpochEnd;
+        b.saveTotalLimit = saveTotalLimit;
+        b.metricForBestModel = metricForBestModel;
+        b.loadBestModelAtEnd = loadBestModelAtEnd;
+        b.earlyStoppingPatience = earlyStoppingPatience;
+        b.earlyStoppingThreshold = earlyStoppingThreshold;
+        b.resumeFromCheckpoint = resumeFromCheckpoint;
+        b.lrNumCycles = lrNumCycles;
+        b.lrPower = lrPower;
+        b.lrEnd = lrEnd;
+        b.freezeEmbeddings = freezeEmbeddings;
+        b.freezeLayers = freezeLayers;
+        b.trainHeadOnly = trainHeadOnly;
+        b.layerwiseLrDecay = layerwiseLrDecay;
+        b.gradualUnfreezing = gradualUnfreezing;
+        b.groupByLength = groupByLength;
+        b.tensorboard = tensorboard;
         return b;
     }
 
@@ -165,6 +240,23 @@ public record TrainingConfig(
         private int maxLength = 128;
         private boolean padToMaxLength = false;
         private boolean disableTqdm = false;
+        private boolean saveOnEpochEnd = false;
+        private int saveTotalLimit = 0;
+        private String metricForBestModel = "loss";
+        private boolean loadBestModelAtEnd = false;
+        private int earlyStoppingPatience = 0;
+        private double earlyStoppingThreshold = 0.0;
+        private java.nio.file.Path resumeFromCheckpoint = null;
+        private double lrNumCycles = 1.0;
+        private double lrPower = 1.0;
+        private double lrEnd = 1e-7;
+        private boolean freezeEmbeddings = false;
+        private int freezeLayers = 0;
+        private boolean trainHeadOnly = false;
+        private double layerwiseLrDecay = 1.0;
+        private boolean gradualUnfreezing = false;
+        private boolean groupByLength = false;
+        private boolean tensorboard = true;
 
         private Builder() {}
 
@@ -384,9 +476,163 @@ public record TrainingConfig(
             return this;
         }
 
+        /**
+         * @param value also write a checkpoint at the end of every epoch ({@code save_strategy=epoch} next to {@code save_steps})
+         * @return this builder
+         */
+        public Builder saveOnEpochEnd(boolean value) {
+            this.saveOnEpochEnd = value;
+            return this;
+        }
+
+        /**
+         * @param value checkpoints kept: older ones are deleted, the best one never; 0 keeps all ({@code save_total_limit})
+         * @return this builder
+         */
+        public Builder saveTotalLimit(int value) {
+            this.saveTotalLimit = value;
+            return this;
+        }
+
+        /**
+         * @param value evaluation metric, without the {@code eval_} prefix, that ranks checkpoints and drives early stopping; names containing {@code loss} are better lower, others higher ({@code metric_for_best_model})
+         * @return this builder
+         */
+        public Builder metricForBestModel(String value) {
+            this.metricForBestModel = value;
+            return this;
+        }
+
+        /**
+         * @param value after training, put the best checkpoint's weights back into the model ({@code load_best_model_at_end})
+         * @return this builder
+         */
+        public Builder loadBestModelAtEnd(boolean value) {
+            this.loadBestModelAtEnd = value;
+            return this;
+        }
+
+        /**
+         * @param value stop after this many evaluations without improvement of metricForBestModel by more than the threshold; 0 never stops early ({@code early_stopping_patience})
+         * @return this builder
+         */
+        public Builder earlyStoppingPatience(int value) {
+            this.earlyStoppingPatience = value;
+            return this;
+        }
+
+        /**
+         * @param value least improvement that resets the patience ({@code early_stopping_threshold})
+         * @return this builder
+         */
+        public Builder earlyStoppingThreshold(double value) {
+            this.earlyStoppingThreshold = value;
+            return this;
+        }
+
+        /**
+         * @param value checkpoint folder (outputDir/checkpoint-N) to continue from: weights, optimizer, schedule, random and data position; null starts afresh ({@code resume_from_checkpoint})
+         * @return this builder
+         */
+        public Builder resumeFromCheckpoint(java.nio.file.Path value) {
+            this.resumeFromCheckpoint = value;
+            return this;
+        }
+
+        /**
+         * @param value cosine waves of {@link SchedulerType#COSINE_WITH_RESTARTS} ({@code num_cycles})
+         * @return this builder
+         */
+        public Builder lrNumCycles(double value) {
+            this.lrNumCycles = value;
+            return this;
+        }
+
+        /**
+         * @param value power of {@link SchedulerType#POLYNOMIAL} ({@code power})
+         * @return this builder
+         */
+        public Builder lrPower(double value) {
+            this.lrPower = value;
+            return this;
+        }
+
+        /**
+         * @param value final learning rate of {@link SchedulerType#POLYNOMIAL} ({@code lr_end})
+         * @return this builder
+         */
+        public Builder lrEnd(double value) {
+            this.lrEnd = value;
+            return this;
+        }
+
+        /**
+         * @param value hold the embedding tables fixed
+         * @return this builder
+         */
+        public Builder freezeEmbeddings(boolean value) {
+            this.freezeEmbeddings = value;
+            return this;
+        }
+
+        /**
+         * @param value hold the first N transformer layers (and the embeddings) fixed
+         * @return this builder
+         */
+        public Builder freezeLayers(int value) {
+            this.freezeLayers = value;
+            return this;
+        }
+
+        /**
+         * @param value train only the task head, the pretrained body fixed (feature extraction)
+         * @return this builder
+         */
+        public Builder trainHeadOnly(boolean value) {
+            this.trainHeadOnly = value;
+            return this;
+        }
+
+        /**
+         * @param value layer-wise learning-rate decay: the head trains at the full rate, each layer below at this factor times the one above, the embeddings lowest; 1 disables
+         * @return this builder
+         */
+        public Builder layerwiseLrDecay(double value) {
+            this.layerwiseLrDecay = value;
+            return this;
+        }
+
+        /**
+         * @param value ULMFiT gradual unfreezing: epoch 1 trains the head only, each later epoch unfreezes one more layer group from the top
+         * @return this builder
+         */
+        public Builder gradualUnfreezing(boolean value) {
+            this.gradualUnfreezing = value;
+            return this;
+        }
+
+        /**
+         * @param value batch examples of similar length together (sorted within shuffled mega-batches of 50 batches, batches then shuffled), so dynamic padding wastes little ({@code group_by_length})
+         * @return this builder
+         */
+        public Builder groupByLength(boolean value) {
+            this.groupByLength = value;
+            return this;
+        }
+
+        /**
+         * @param value write TensorBoard event files to outputDir/runs ({@code report_to=tensorboard})
+         * @return this builder
+         */
+        public Builder tensorboard(boolean value) {
+            this.tensorboard = value;
+            return this;
+        }
+
         /** @return the validated config */
         public TrainingConfig build() {
-            return new TrainingConfig(outputDir, learningRate, numTrainEpochs, maxSteps, perDeviceTrainBatchSize, perDeviceEvalBatchSize, gradientAccumulationSteps, warmupSteps, warmupRatio, weightDecay, adamBeta1, adamBeta2, adamEpsilon, maxGradNorm, lrSchedulerType, loggingSteps, evalStrategy, evalSteps, saveSteps, seed, shuffle, maxLength, padToMaxLength, disableTqdm);
+            return new TrainingConfig(outputDir, learningRate, numTrainEpochs, maxSteps, perDeviceTrainBatchSize, perDeviceEvalBatchSize, gradientAccumulationSteps, warmupSteps, warmupRatio, weightDecay, adamBeta1, adamBeta2, adamEpsilon, maxGradNorm, lrSchedulerType, loggingSteps, evalStrategy, evalSteps, saveSteps, seed, shuffle, maxLength, padToMaxLength, disableTqdm,
+                    saveOnEpochEnd, saveTotalLimit, metricForBestModel, loadBestModelAtEnd, earlyStoppingPatience, earlyStoppingThreshold, resumeFromCheckpoint, lrNumCycles, lrPower, lrEnd, freezeEmbeddings, freezeLayers, trainHeadOnly, layerwiseLrDecay, gradualUnfreezing, groupByLength, tensorboard);
         }
     }
 }

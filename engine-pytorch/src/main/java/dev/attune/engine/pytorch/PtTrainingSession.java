@@ -5,13 +5,23 @@ import ai.djl.pytorch.engine.PtNDManager;
 import ai.djl.pytorch.jni.JniUtils;
 import dev.attune.engine.Batch;
 import dev.attune.engine.OptimizerSettings;
+import dev.attune.engine.OptimizerState;
 import dev.attune.engine.TrainingSession;
 import dev.attune.error.EngineException;
+import dev.attune.error.InvalidCheckpointException;
+import dev.attune.ops.DType;
 import dev.attune.ops.Parameter;
 import dev.attune.ops.Tensor;
+import dev.attune.ops.TensorData;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * Training on libtorch: autograd accumulates gradients across {@link #forwardBackward} calls; {@link
@@ -28,6 +38,7 @@ final class PtTrainingSession implements TrainingSession {
     private long steps;
     private boolean open = true;
     private boolean hasGradients;
+    private Set<String> paused = Set.of();
 
     /** One trainable parameter and its Adam moments. */
     private record Slot(Parameter parameter, PtNDArray value, PtNDArray m, PtNDArray v) {}
@@ -89,7 +100,7 @@ final class PtTrainingSession implements TrainingSession {
             List<PtNDArray> grads = new ArrayList<>(slots.size());
             PtNDArray sumSq = null;
             for (Slot s : slots) {
-                PtNDArray g = JniUtils.getGradient(s.value());
+                PtNDArray g = paused.contains(s.parameter().name()) ? null : JniUtils.getGradient(s.value());
                 if (g == null) {
                     grads.add(null);
                     continue;
@@ -128,16 +139,21 @@ final class PtTrainingSession implements TrainingSession {
             PtNDArray oneMinusB2 = scalar(tmp, 1 - b2);
             PtNDArray b1S = scalar(tmp, b1);
             PtNDArray b2S = scalar(tmp, b2);
-            PtNDArray decayS = scalar(tmp, (float) (1 - learningRate * settings.weightDecay()));
             PtNDArray sqrtBc2 = scalar(tmp, (float) Math.sqrt(bc2));
             PtNDArray epsS = scalar(tmp, (float) settings.epsilon());
-            PtNDArray stepSize = scalar(tmp, (float) (learningRate / bc1));
+            Map<Double, PtNDArray[]> byScale = new java.util.HashMap<>();
             for (int i = 0; i < slots.size(); i++) {
                 Slot s = slots.get(i);
                 PtNDArray g = grads.get(i);
                 if (g == null) {
                     continue;
                 }
+                // one learning rate per parameter group, as PyTorch's param_groups with their own lr
+                double lr = learningRate * settings.learningRateScale(s.parameter().name());
+                PtNDArray[] lrScalars = byScale.computeIfAbsent(lr, r -> new PtNDArray[] {
+                    scalar(tmp, (float) (1 - r * settings.weightDecay())), scalar(tmp, (float) (r / bc1))});
+                PtNDArray decayS = lrScalars[0];
+                PtNDArray stepSize = lrScalars[1];
                 if (clip < 1.0) {
                     JniUtils.muli(g, clipS);
                 }
@@ -173,6 +189,86 @@ final class PtTrainingSession implements TrainingSession {
         } finally {
             JniUtils.setGradMode(grad);
         }
+    }
+
+    @Override
+    public OptimizerState optimizerState() {
+        ensureOpen();
+        Map<String, TensorData> tensors = new LinkedHashMap<>();
+        for (Slot s : slots) {
+            tensors.put(OptimizerState.FIRST_MOMENT + s.parameter().name(), PtLoweredModel.toHost(s.m()));
+        }
+        for (Slot s : slots) {
+            tensors.put(OptimizerState.SECOND_MOMENT + s.parameter().name(), PtLoweredModel.toHost(s.v()));
+        }
+        return new OptimizerState(steps, tensors);
+    }
+
+    @Override
+    public void restore(Map<String, TensorData> parameters, OptimizerState state) {
+        ensureOpen();
+        boolean grad = JniUtils.isGradMode();
+        JniUtils.setGradMode(false);
+        try {
+            for (Parameter p : model.definition().parameters().all()) {
+                copyInto(model.value(p), parameters.get(p.name()), "parameter " + p.name());
+            }
+            for (Slot s : slots) {
+                String name = s.parameter().name();
+                copyInto(s.m(), state.tensors().get(OptimizerState.FIRST_MOMENT + name),
+                        "optimizer tensor " + OptimizerState.FIRST_MOMENT + name);
+                copyInto(s.v(), state.tensors().get(OptimizerState.SECOND_MOMENT + name),
+                        "optimizer tensor " + OptimizerState.SECOND_MOMENT + name);
+            }
+            zeroGradients();
+            steps = state.steps();
+        } finally {
+            JniUtils.setGradMode(grad);
+        }
+    }
+
+    /** Overwrites a tensor's values in place, bit for bit (no arithmetic, so -0.0 and NaN survive). */
+    private static void copyInto(PtNDArray target, TensorData data, String what) {
+        if (data == null) {
+            throw new InvalidCheckpointException("the checkpoint has no " + what + "; it was written for another model "
+                    + "or other frozen parameters: resume with the settings of the run that wrote it");
+        }
+        long[] shape = target.getShape().getShape();
+        if (!Arrays.equals(shape, data.shape())) {
+            throw new InvalidCheckpointException("the checkpoint's " + what + " has shape " + Arrays.toString(data.shape())
+                    + " but the model has " + Arrays.toString(shape));
+        }
+        TensorData f32 = data.dtype() == DType.FLOAT32 ? data : data.toFloat32();
+        ByteBuffer src = f32.buffer().duplicate().order(ByteOrder.LITTLE_ENDIAN);
+        ByteBuffer direct = ByteBuffer.allocateDirect(src.remaining()).order(ByteOrder.nativeOrder());
+        if (ByteOrder.nativeOrder() == ByteOrder.LITTLE_ENDIAN) {
+            direct.put(src);
+        } else {
+            while (src.hasRemaining()) {
+                direct.putFloat(src.getFloat());
+            }
+        }
+        direct.rewind();
+        JniUtils.set(target, direct);
+    }
+
+    @Override
+    public void reseed(long seed) {
+        JniUtils.setSeed(seed);
+    }
+
+    @Override
+    public void setFrozen(Set<String> names) {
+        ensureOpen();
+        Set<String> next = new HashSet<>(names);
+        for (Slot s : slots) {
+            boolean freeze = next.contains(s.parameter().name());
+            if (freeze != paused.contains(s.parameter().name())) {
+                JniUtils.zeroGrad(s.value());
+                JniUtils.attachGradient(s.value(), !freeze);
+            }
+        }
+        paused = Set.copyOf(next);
     }
 
     private void zeroGradients() {

@@ -405,7 +405,7 @@ public final class HfTokenizer implements TextTokenizer {
         if (v != null && v.isObject()) { // WordPiece, BPE, WordLevel: token -> id
             for (Iterator<Map.Entry<String, JsonNode>> it = v.fields(); it.hasNext(); ) {
                 Map.Entry<String, JsonNode> e = it.next();
-                vocab.put(e.getKey(), e.getValue().asLong());
+                vocab.put(e.getKey(), tokenId(origin, "model.vocab['" + e.getKey() + "']", e.getValue()));
             }
         } else if (v != null && v.isArray()) { // Unigram: [piece, score], id = position
             for (int i = 0; i < v.size(); i++) {
@@ -415,11 +415,21 @@ public final class HfTokenizer implements TextTokenizer {
             throw new InvalidCheckpointException(origin + ": model.vocab is missing; re-download the tokenizer files");
         }
         for (JsonNode t : json.path("added_tokens")) {
-            if (t.path("content").isTextual() && t.path("id").canConvertToLong()) {
-                vocab.put(t.get("content").textValue(), t.get("id").asLong());
+            if (t.path("content").isTextual() && t.has("id")) {
+                vocab.put(t.get("content").textValue(), tokenId(origin, "added_tokens id", t.get("id")));
             }
         }
         return Collections.unmodifiableMap(vocab);
+    }
+
+    /** A token id must be a whole number that fits the int-indexed embedding tables. */
+    private static long tokenId(String origin, String where, JsonNode id) {
+        if (id == null || !id.isIntegralNumber() || !id.canConvertToInt() || id.intValue() < 0
+                || id.intValue() == Integer.MAX_VALUE) {
+            throw new InvalidCheckpointException(origin + ": " + where + " is " + id + ", not a token id (a whole number"
+                    + " from 0 to " + (Integer.MAX_VALUE - 1) + "); re-download the tokenizer files");
+        }
+        return id.intValue();
     }
 
     private long resolvePadId(JsonNode json, JsonNode config) {

@@ -36,6 +36,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Sequence classification of one text or a text pair: the common implementation of {@link
@@ -52,6 +54,7 @@ abstract class AbstractTextClassificationTask implements Task {
     /** Label value the loss ignores, as in HuggingFace. */
     static final long IGNORE_INDEX = -100;
 
+    private static final Logger LOG = LoggerFactory.getLogger(AbstractTextClassificationTask.class);
     private static final String INPUT_IDS = "input_ids";
     private static final String TOKEN_TYPE_IDS = "token_type_ids";
     private static final String ATTENTION_MASK = "attention_mask";
@@ -233,6 +236,34 @@ abstract class AbstractTextClassificationTask implements Task {
                     + " row(s) of " + data.source() + " have labels outside that list, by label: " + unknown + "). "
                     + fixUnknownLabel());
         }
+        List<String> absent = absentLabels(data);
+        if (!absent.isEmpty()) {
+            LOG.warn("{} has no row labelled {} (the task's labels are {}): as training data the model never sees"
+                    + " those classes; as evaluation data their precision and recall are undefined and count as 0 in"
+                    + " macro averages", data.source(), absent, labels);
+        }
+    }
+
+    /**
+     * The other direction of {@link #validate}: labels of the task that no labelled example of the
+     * data carries. {@code validate} logs them as a warning rather than failing, since a small
+     * evaluation set may well lack a rare class.
+     *
+     * @param data a data set read by this task
+     * @return the task's labels absent from the data, in label order; empty when labels are not
+     *     fixed or the data has no labelled example
+     */
+    public List<String> absentLabels(Dataset data) {
+        Set<String> present = new HashSet<>();
+        for (TextExample e : examples(data)) {
+            if (e.label() != null) {
+                present.add(e.label());
+            }
+        }
+        if (labels.isEmpty() || present.isEmpty()) {
+            return List.of();
+        }
+        return labels.stream().filter(l -> !present.contains(l)).toList();
     }
 
     private String unknownLabel(String value) {

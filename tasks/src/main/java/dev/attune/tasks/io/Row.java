@@ -62,6 +62,15 @@ public final class Row {
     }
 
     /**
+     * @param column a column name
+     * @return whether its value is a JSON array or object (JSON Lines), whose JSON text {@link #get}
+     *     returns
+     */
+    public boolean isStructured(String column) {
+        return nonScalar.contains(column);
+    }
+
+    /**
      * @param column a column the task needs
      * @return its value, untrimmed; never null, empty or only whitespace
      * @throws InvalidDataException naming the location and the column when the value is absent,

@@ -145,6 +145,22 @@ class TextClassificationTaskTest {
     }
 
     @Test
+    void trainingLabelsMissingFromTheEvaluationDataAreListedNotFatal() throws IOException {
+        Path train = write("train.tsv", "text\tlabel\na\tneg\nb\tpos\nc\tneutral\n");
+        Path eval = write("dev.tsv", "text\tlabel\na\tpos\nb\tpos\n");
+        Task unfixed = task();
+        Dataset trainData = unfixed.read(train);
+        Dataset evalData = unfixed.read(eval);
+        AbstractTextClassificationTask t =
+                (AbstractTextClassificationTask) unfixed.withLabels(unfixed.inferLabels(trainData));
+
+        assertThat(t.absentLabels(evalData)).containsExactly("neg", "neutral");
+        assertThat(t.absentLabels(trainData)).isEmpty();
+        t.validate(evalData); // a warning, not an error: small evaluation sets may lack a rare class
+        assertThat(((AbstractTextClassificationTask) unfixed).absentLabels(evalData)).isEmpty(); // labels not fixed
+    }
+
+    @Test
     void anEvaluationLabelOutsideTheTrainingLabelsIsReportedWithFileAndLine() throws IOException {
         Path train = write("train.tsv", "text\tlabel\na\tneg\nb\tpos\n");
         Path eval = write("dev.tsv", "text\tlabel\na\tpos\nb\tneutral\nc\tneutral\nd\tother\n");

@@ -1,0 +1,324 @@
+package dev.attune.engine.onnx;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.google.protobuf.ByteString;
+import dev.attune.FineTunedModel;
+import dev.attune.engine.LoweredModel;
+import dev.attune.engine.ParameterSource;
+import dev.attune.engine.onnx.internal.OnnxGraph;
+import dev.attune.engine.onnx.internal.OnnxOps;
+import dev.attune.engine.onnx.internal.OnnxOps.Sym;
+import dev.attune.engine.onnx.proto.OnnxProto.ModelProto;
+import dev.attune.engine.onnx.proto.OnnxProto.OperatorSetIdProto;
+import dev.attune.engine.onnx.proto.OnnxProto.StringStringEntryProto;
+import dev.attune.engine.onnx.proto.OnnxProto.TensorProto;
+import dev.attune.error.AttuneException;
+import dev.attune.internal.AtomicDirectory;
+import dev.attune.internal.TrainableDefinition;
+import dev.attune.model.InputSpec;
+import dev.attune.model.ModelConfig;
+import dev.attune.model.ModelDefinition;
+import dev.attune.model.TextTokenizer;
+import dev.attune.ops.DType;
+import dev.attune.ops.Tensor;
+import java.io.BufferedOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Exports a model definition with its parameter values to ONNX by running its forward pass through
+ * {@link OnnxOps}, the lowering of the ops contract to ONNX nodes, so every family and head written
+ * against the contract exports without model-specific code.
+ *
+ * <p>The file follows HuggingFace's exporters: inputs {@code input_ids}, {@code attention_mask}
+ * and {@code token_type_ids} (those the family reads) with dynamic {@code batch_size} and {@code
+ * sequence_length} axes; outputs {@code logits} ({@code start_logits}, {@code end_logits} for
+ * question answering); for GPT-2's LM head also {@code past_key_values.N.key/value} inputs and
+ * {@code present.N.key/value} outputs. Weights are initializers under their HuggingFace names
+ * (external data beyond 2 GB). Metadata ({@code metadata_props}) carries the labels, the task and
+ * the tokenizer settings; {@link #export(FineTunedModel, Path, OnnxExportOptions)} also writes
+ * config.json and the tokenizer files next to {@code model.onnx}.
+ */
+public final class OnnxExporter {
+    /** File name of the exported graph inside an export folder. */
+    public static final String MODEL_FILE = "model.onnx";
+    /** File name of the weights when they are stored as external data. */
+    public static final String DATA_FILE = "model.onnx_data";
+    /** Metadata key prefix. */
+    public static final String META = "attune.";
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private OnnxExporter() {}
+
+    /**
+     * Lowers a definition to an ONNX model held in memory.
+     *
+     * @param definition the model (a task's label inputs and loss are left out)
+     * @param values parameter values
+     * @param metadata string metadata to store
+     * @param options export options
+     * @return the model
+     */
+    public static ModelProto toProto(
+            ModelDefinition definition, ParameterSource values, Map<String, String> metadata, OnnxExportOptions options) {
+        ModelDefinition model = definition instanceof TrainableDefinition t ? t.model() : definition;
+        ModelConfig config = model.config();
+        OnnxGraph g = new OnnxGraph();
+        OnnxOps ops = new OnnxOps(g, cached(values), options.float16Weights());
+        boolean hasPast = false;
+        for (InputSpec in : model.inputs()) {
+            hasPast |= isPast(in.name());
+        }
+        boolean withPast = hasPast && options.withPast();
+        Map<String, Tensor> inputs = new LinkedHashMap<>();
+        for (InputSpec in : model.inputs()) {
+            if (isPast(in.name()) && !withPast) {
+                continue;
+            }
+            Object[] dims;
+            if (isPast(in.name())) {
+                dims = new Object[] {"batch_size", headCount(config), "past_sequence_length", headSize(config)};
+            } else if (in.rank() == 2) {
+                dims = new Object[] {"batch_size",
+                        withPast && in.name().equals("attention_mask") ? "past_sequence_length + sequence_length"
+                                : "sequence_length"};
+            } else {
+                dims = new Object[in.rank()];
+                dims[0] = "batch_size";
+            }
+            g.input(in.name(), in.dtype(), dims);
+            inputs.put(in.name(), new Sym(in.name(), in.dtype(), in.rank()));
+        }
+        Map<String, Tensor> outputs = model.forward(ops, inputs);
+        for (String name : model.outputs()) {
+            Tensor t = outputs.get(name);
+            if (t == null) {
+                continue; // presents of a decoder exported without past inputs are still produced; others absent
+            }
+            Sym s = (Sym) t;
+            g.nodeInto("Identity", List.of(s.name()), name);
+            Object[] dims = new Object[s.rank()];
+            if (dims.length > 0) {
+                dims[0] = "batch_size";
+            }
+            g.output(name, s.dtype(), dims);
+        }
+        ModelProto.Builder m = ModelProto.newBuilder()
+                .setIrVersion(8)
+                .setProducerName("attune")
+                .setProducerVersion(version())
+                .setDomain("dev.attune")
+                .setModelVersion(1)
+                .setDocString(model.architecture() + " exported by Attune")
+                .addOpsetImport(OperatorSetIdProto.newBuilder().setDomain("").setVersion(OnnxExportOptions.OPSET))
+                .setGraph(g.build(model.architecture()));
+        Map<String, String> meta = new LinkedHashMap<>();
+        meta.put(META + "architecture", model.architecture());
+        meta.putAll(metadata);
+        meta.forEach((k, v) -> m.addMetadataProps(StringStringEntryProto.newBuilder().setKey(k).setValue(v)));
+        return m.build();
+    }
+
+    /** Reads each parameter once, so tied parameters and a later {@code read} see the same value. */
+    static ParameterSource cached(ParameterSource values) {
+        Map<String, dev.attune.ops.TensorData> cache = new HashMap<>();
+        return p -> cache.computeIfAbsent(p.name(), n -> values.valueOf(p));
+    }
+
+    static boolean isPast(String name) {
+        return name.startsWith("past_key_values.");
+    }
+
+    private static Object headCount(ModelConfig c) {
+        for (String k : List.of("n_head", "num_attention_heads", "num_heads")) {
+            if (c.has(k)) {
+                return c.requireInt(k);
+            }
+        }
+        return "num_heads";
+    }
+
+    private static Object headSize(ModelConfig c) {
+        Object heads = headCount(c);
+        for (String k : List.of("n_embd", "hidden_size", "d_model")) {
+            if (c.has(k) && heads instanceof Integer h) {
+                return c.requireInt(k) / h;
+            }
+        }
+        return "head_size";
+    }
+
+    static String version() {
+        String v = OnnxExporter.class.getPackage().getImplementationVersion();
+        return v != null ? v : "dev";
+    }
+
+    /**
+     * The metadata a fine-tuned model exports with: task, its options, labels (id2label), maximum
+     * length, the saved config.json and the tokenizer settings (tokenizer_config.json, pad id).
+     *
+     * @param model the model
+     * @return metadata by key
+     */
+    public static Map<String, String> metadataOf(FineTunedModel model) {
+        Map<String, String> meta = new LinkedHashMap<>();
+        try {
+            meta.put(META + "task", model.task().name());
+            meta.put(META + "task_options", JSON.writeValueAsString(model.task().options().values()));
+            Map<String, String> id2label = new LinkedHashMap<>();
+            List<String> labels = model.task().labels();
+            for (int i = 0; i < labels.size(); i++) {
+                id2label.put(Integer.toString(i), labels.get(i));
+            }
+            meta.put(META + "id2label", JSON.writeValueAsString(id2label));
+            meta.put(META + "max_length", Integer.toString(model.maxLength()));
+            meta.put(META + "config", model.savedConfig().toJson());
+        } catch (IOException e) {
+            throw new AttuneException("could not describe the model for ONNX metadata: " + e.getMessage(), e);
+        }
+        meta.putAll(tokenizerMetadata(model.tokenizer()));
+        return meta;
+    }
+
+    /**
+     * @param tokenizer a tokenizer
+     * @return its settings as metadata: tokenizer_config.json (when it has one) and the pad id
+     */
+    public static Map<String, String> tokenizerMetadata(TextTokenizer tokenizer) {
+        Map<String, String> meta = new LinkedHashMap<>();
+        meta.put(META + "pad_token_id", Long.toString(tokenizer.padTokenId()));
+        try {
+            Path tmp = Files.createTempDirectory("attune-tokenizer");
+            try {
+                tokenizer.saveTo(tmp);
+                Path cfg = tmp.resolve("tokenizer_config.json");
+                if (Files.isRegularFile(cfg)) {
+                    meta.put(META + "tokenizer_config", Files.readString(cfg, StandardCharsets.UTF_8));
+                }
+            } finally {
+                AtomicDirectory.deleteTree(tmp);
+            }
+        } catch (IOException e) {
+            throw new AttuneException("could not read the tokenizer settings for ONNX metadata: " + e.getMessage(), e);
+        }
+        return meta;
+    }
+
+    /**
+     * Exports a fine-tuned model into a folder: {@code model.onnx} (and {@code model.onnx_data}
+     * when the weights exceed the threshold), config.json and the tokenizer files, so the folder is
+     * served by {@link OnnxModels#open(Path)}. The folder is written aside and renamed into place.
+     *
+     * @param model the model
+     * @param directory target folder (created or replaced)
+     * @param options export options
+     */
+    public static void export(FineTunedModel model, Path directory, OnnxExportOptions options) {
+        export(model.lowered(), model.savedConfig(), model.tokenizer(), metadataOf(model), directory, options);
+    }
+
+    /**
+     * Exports a lowered model (for example a causal LM lowered without a task) into a folder.
+     *
+     * @param lowered the model and its current parameter values
+     * @param savedConfig config.json to write next to it
+     * @param tokenizer the tokenizer to write next to it
+     * @param metadata metadata to store in the file
+     * @param directory target folder (created or replaced)
+     * @param options export options
+     */
+    public static void export(LoweredModel lowered, ModelConfig savedConfig, TextTokenizer tokenizer,
+            Map<String, String> metadata, Path directory, OnnxExportOptions options) {
+        Map<String, String> meta = new LinkedHashMap<>(metadata);
+        meta.putIfAbsent(META + "config", savedConfig.toJson());
+        for (Map.Entry<String, String> e : tokenizerMetadata(tokenizer).entrySet()) {
+            meta.putIfAbsent(e.getKey(), e.getValue());
+        }
+        ModelProto proto = toProto(lowered.definition(), lowered::read, meta, options);
+        try {
+            AtomicDirectory.write(directory, tmp -> {
+                write(proto, tmp.resolve(MODEL_FILE), options.externalDataThreshold());
+                Files.writeString(tmp.resolve("config.json"), savedConfig.toJson(), StandardCharsets.UTF_8);
+                tokenizer.saveTo(tmp);
+            });
+        } catch (IOException e) {
+            throw new AttuneException("could not export the model to " + directory + ": " + e.getMessage()
+                    + "; check free space and permissions (any previous export there is unchanged)", e);
+        }
+    }
+
+    /**
+     * Writes a model file; when its initializers hold more than {@code threshold} bytes, those of
+     * 1 KiB or more are moved into {@value #DATA_FILE} beside it (ONNX external data, offsets
+     * aligned to 4 KiB) and the file keeps only their location.
+     *
+     * @param proto the model
+     * @param file target .onnx path (its folder must exist)
+     * @param threshold external-data threshold in bytes
+     * @throws IOException when writing fails
+     */
+    public static void write(ModelProto proto, Path file, long threshold) throws IOException {
+        long total = 0;
+        for (TensorProto t : proto.getGraph().getInitializerList()) {
+            total += t.getRawData().size();
+        }
+        if (total <= threshold) {
+            try (OutputStream out = new BufferedOutputStream(Files.newOutputStream(file))) {
+                proto.writeTo(out);
+            }
+            return;
+        }
+        Path dataFile = file.resolveSibling(DATA_FILE);
+        ModelProto.Builder m = proto.toBuilder();
+        var graph = m.getGraphBuilder();
+        long offset = 0;
+        try (OutputStream data = new BufferedOutputStream(Files.newOutputStream(dataFile), 1 << 20)) {
+            for (int i = 0; i < graph.getInitializerCount(); i++) {
+                TensorProto t = graph.getInitializer(i);
+                ByteString raw = t.getRawData();
+                if (raw.size() < 1024) {
+                    continue;
+                }
+                long aligned = (offset + 4095) / 4096 * 4096;
+                for (long p = offset; p < aligned; p++) {
+                    data.write(0);
+                }
+                raw.writeTo(data);
+                graph.setInitializer(i, t.toBuilder().clearRawData()
+                        .setDataLocation(TensorProto.DataLocation.EXTERNAL)
+                        .addExternalData(entry("location", dataFile.getFileName().toString()))
+                        .addExternalData(entry("offset", Long.toString(aligned)))
+                        .addExternalData(entry("length", Long.toString(raw.size()))));
+                offset = aligned + raw.size();
+            }
+        }
+        try (OutputStream out = new BufferedOutputStream(Files.newOutputStream(file))) {
+            m.build().writeTo(out);
+        }
+    }
+
+    private static StringStringEntryProto entry(String k, String v) {
+        return StringStringEntryProto.newBuilder().setKey(k).setValue(v).build();
+    }
+
+    /** @return the names of a model's graph inputs, in order (for messages and tests) */
+    static List<String> inputNames(ModelProto m) {
+        List<String> out = new ArrayList<>();
+        m.getGraph().getInputList().forEach(v -> out.add(v.getName()));
+        return out;
+    }
+
+    /** @return the element type the exporter writes for a type */
+    static int elemType(DType t) {
+        return OnnxGraph.elemType(t);
+    }
+}

@@ -1,0 +1,80 @@
+package dev.attune.engine.onnx;
+
+import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtException;
+import ai.onnxruntime.OrtSession;
+import dev.attune.engine.DeviceSpec;
+import dev.attune.engine.Engine;
+import dev.attune.engine.EngineOptions;
+import dev.attune.engine.LoweredModel;
+import dev.attune.engine.ParameterSource;
+import dev.attune.engine.onnx.internal.OrtLoweredModel;
+import dev.attune.engine.onnx.proto.OnnxProto.ModelProto;
+import dev.attune.error.EngineException;
+import dev.attune.model.ModelDefinition;
+import java.util.Map;
+
+/**
+ * ONNX Runtime through DJL's OnnxRuntime engine. Lowering a definition exports it to ONNX in memory
+ * ({@link OnnxExporter}) and opens an ONNX Runtime session on it with every graph optimization on,
+ * so a model runs exactly as its exported file would. Inference only.
+ */
+public final class OnnxRuntimeEngine implements Engine {
+    private final OrtEnvironment env;
+    private final String version;
+
+    /** Starts DJL's OnnxRuntime engine (it must own the environment's thread pool settings first). */
+    public OnnxRuntimeEngine() {
+        this.env = environment();
+        this.version = ai.djl.engine.Engine.getEngine("OnnxRuntime").getVersion();
+    }
+
+    /**
+     * Initialises DJL's OnnxRuntime engine, then returns ONNX Runtime's environment. DJL must come
+     * first: it fails if the environment was created before it with other thread settings.
+     *
+     * @return the environment
+     * @throws EngineException when the natives cannot be loaded
+     */
+    public static OrtEnvironment environment() {
+        try {
+            ai.djl.engine.Engine.getEngine("OnnxRuntime");
+            return OrtEnvironment.getEnvironment();
+        } catch (RuntimeException | UnsatisfiedLinkError e) {
+            throw new EngineException("ONNX Runtime could not be started: " + e.getMessage()
+                    + "; check that com.microsoft.onnxruntime:onnxruntime is on the class path", e);
+        }
+    }
+
+    @Override
+    public String name() {
+        return "onnx";
+    }
+
+    @Override
+    public String describe() {
+        return "onnxruntime " + version + " (DJL OnnxRuntime engine), cpu";
+    }
+
+    @Override
+    public LoweredModel lower(ModelDefinition definition, ParameterSource values, EngineOptions options) {
+        if (options.device().kind() == DeviceSpec.Kind.GPU) {
+            throw new EngineException("the onnx engine runs on the CPU here (device " + options.device()
+                    + " asked); use --device cpu or auto");
+        }
+        ParameterSource cached = OnnxExporter.cached(values);
+        ModelProto proto = OnnxExporter.toProto(definition, cached, Map.of(), OnnxExportOptions.defaults());
+        try {
+            OrtSession session = env.createSession(proto.toByteArray(), OrtLoweredModel.sessionOptions(options.numThreads()));
+            return new OrtLoweredModel(definition, session, cached::valueOf);
+        } catch (OrtException e) {
+            throw new EngineException("ONNX Runtime rejected the exported " + definition.architecture() + ": "
+                    + e.getMessage(), e);
+        }
+    }
+
+    @Override
+    public void close() {
+        // the environment is process-wide and owned by DJL
+    }
+}

@@ -1,0 +1,311 @@
+package dev.attune.engine.pytorch;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.within;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.attune.Attune;
+import dev.attune.FineTunedModel;
+import dev.attune.engine.DeviceSpec;
+import dev.attune.error.AttuneException;
+import dev.attune.error.InvalidCheckpointException;
+import dev.attune.internal.hf.SafetensorsStore;
+import dev.attune.model.PretrainedModel;
+import dev.attune.task.Dataset;
+import dev.attune.task.Task;
+import dev.attune.testing.TensorBoardEvents;
+import dev.attune.train.EvalStrategy;
+import dev.attune.train.SchedulerType;
+import dev.attune.train.Trainer;
+import dev.attune.train.TrainingConfig;
+import dev.attune.train.TrainingResult;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Checkpoints, resume, NaN handling, early stopping, rotation and best-model tracking, freezing and
+ * layer-wise rates, and the TensorBoard log, on the tiny fixture BERT with dropout on.
+ */
+class TrainerCheckpointTest {
+    static Attune attune;
+    static PretrainedModel base;
+
+    @TempDir
+    Path tmp;
+    Task task;
+    Dataset train;
+    Dataset eval;
+
+    @BeforeAll
+    static void start() {
+        attune = Attune.builder().device(DeviceSpec.CPU).build();
+        base = attune.load(FineTuneTest.FIXTURE);
+    }
+
+    @AfterAll
+    static void stop() {
+        base.close();
+        attune.close();
+    }
+
+    @BeforeEach
+    void data() throws IOException {
+        Task t = attune.task("text-classification", Map.of("positive_label", "spam"));
+        train = t.read(FineTuneTest.spamData(tmp, "train.tsv", 40, 1));
+        eval = t.read(FineTuneTest.spamData(tmp, "eval.tsv", 16, 2));
+        task = t.withLabels(t.inferLabels(train));
+    }
+
+    TrainingConfig.Builder common(Path out) {
+        return TrainingConfig.builder().outputDir(out).learningRate(2e-3).numTrainEpochs(3).perDeviceTrainBatchSize(8)
+                .warmupRatio(0.2).weightDecay(0.01).loggingSteps(1).maxLength(16).disableTqdm(true)
+                .groupByLength(true).evalStrategy(EvalStrategy.EPOCH).saveSteps(4);
+    }
+
+    record Run(TrainingResult result, Map<String, float[]> weights) {}
+
+    Run fit(TrainingConfig config, long initSeed) {
+        try (FineTunedModel m = attune.prepare(base, task, 16, initSeed)) {
+            TrainingResult r = new Trainer(config).train(m, train, eval);
+            Map<String, float[]> w = new java.util.LinkedHashMap<>();
+            m.stateDict().forEach((k, v) -> w.put(k, v.toFloatArray()));
+            return new Run(r, w);
+        }
+    }
+
+    static void assertBitIdentical(Map<String, float[]> actual, Map<String, float[]> expected) {
+        assertThat(actual.keySet()).containsExactlyElementsOf(expected.keySet());
+        for (String k : expected.keySet()) {
+            float[] a = actual.get(k);
+            float[] e = expected.get(k);
+            int[] ab = new int[a.length];
+            int[] eb = new int[e.length];
+            for (int i = 0; i < a.length; i++) {
+                ab[i] = Float.floatToRawIntBits(a[i]);
+                eb[i] = Float.floatToRawIntBits(e[i]);
+            }
+            assertThat(ab).as(k).isEqualTo(eb);
+        }
+    }
+
+    @Test
+    void resumingFromACheckpointEndsBitForBitWhereTheUninterruptedRunEnds() throws IOException {
+        Path outA = tmp.resolve("a");
+        Run a = fit(common(outA).build(), 42);
+        assertThat(a.result().globalSteps()).isEqualTo(15);
+        assertThat(Files.list(outA).map(p -> p.getFileName().toString()).filter(n -> n.startsWith("checkpoint-")))
+                .containsExactlyInAnyOrder("checkpoint-4", "checkpoint-8", "checkpoint-12");
+
+        Path ckpt = outA.resolve("checkpoint-8");
+        JsonNode state = new ObjectMapper().readTree(ckpt.resolve("trainer_state.json").toFile());
+        assertThat(state.get("global_step").asLong()).isEqualTo(8);
+        assertThat(state.get("optimizer_steps").asLong()).isEqualTo(8);
+        assertThat(state.get("epoch").asInt()).isEqualTo(1);
+        assertThat(state.get("batch_in_epoch").asInt()).isEqualTo(3);
+        assertThat(state.get("eval_history")).hasSize(1);
+        try (SafetensorsStore opt = SafetensorsStore.openFile(ckpt.resolve("optimizer.safetensors"))) {
+            assertThat(opt.names()).contains("exp_avg/classifier.weight", "exp_avg_sq/bert.embeddings.word_embeddings.weight");
+            assertThat(opt.names()).hasSize(2 * a.weights().size());
+        }
+        // a checkpoint is a complete model folder too
+        try (FineTunedModel reopened = attune.open(ckpt)) {
+            assertThat(reopened.loadReport().missing()).isEmpty();
+        }
+
+        // a model initialised differently, resumed: every weight comes from the checkpoint
+        Path outB = tmp.resolve("b");
+        Run b = fit(common(outB).resumeFromCheckpoint(ckpt).build(), 7);
+        assertThat(b.result().globalSteps()).isEqualTo(15);
+        assertBitIdentical(b.weights(), a.weights());
+        assertThat(b.result().evalHistory()).hasSize(3);
+        assertThat(b.result().evalMetrics()).isEqualTo(a.result().evalMetrics());
+        assertThat(b.result().trainLoss()).isEqualTo(a.result().trainLoss());
+        // the resumed log holds steps 9..15 only, one line each
+        List<JsonNode> steps = new ArrayList<>();
+        for (String line : Files.readAllLines(outB.resolve(Trainer.LOG_FILE))) {
+            JsonNode n = new ObjectMapper().readTree(line);
+            if (n.has("loss")) {
+                steps.add(n);
+            }
+        }
+        assertThat(steps).extracting(n -> n.get("step").asInt()).containsExactly(9, 10, 11, 12, 13, 14, 15);
+
+        // resuming with other settings is refused, naming the setting
+        assertThatThrownBy(() -> fit(common(tmp.resolve("c")).seed(1).resumeFromCheckpoint(ckpt).build(), 42))
+                .isInstanceOf(InvalidCheckpointException.class).hasMessageContaining("seed")
+                .hasMessageContaining("trainer_state.json");
+    }
+
+    @Test
+    void nonFiniteLossStopsWithAClearErrorAndKeepsTheLastGoodCheckpoint() throws IOException {
+        Path out = tmp.resolve("nan");
+        // a huge constant rate overflows the weights on the first update; the second forward pass is NaN
+        TrainingConfig config = common(out).learningRate(1e37).lrSchedulerType(SchedulerType.CONSTANT).maxGradNorm(0)
+                .weightDecay(0).saveSteps(1).evalStrategy(EvalStrategy.NO).build();
+        assertThatThrownBy(() -> fit(config, 42)).isInstanceOf(AttuneException.class)
+                .hasMessageContaining("training loss became").hasMessageContaining("at step 2")
+                .hasMessageContaining("checkpoint-1");
+        assertThat(Trainer.latestCheckpoint(out)).contains(out.resolve("checkpoint-1"));
+        JsonNode state = new ObjectMapper().readTree(out.resolve("checkpoint-1/trainer_state.json").toFile());
+        assertThat(state.get("global_step").asInt()).isEqualTo(1);
+        try (Stream<Path> s = Files.list(out)) {
+            assertThat(s.map(p -> p.getFileName().toString())).noneMatch(n -> n.startsWith("."));
+        }
+        String last = Files.readAllLines(out.resolve(Trainer.LOG_FILE)).stream().reduce((x, y) -> y).orElseThrow();
+        assertThat(last).contains("\"error\"").contains("training loss became");
+    }
+
+    @Test
+    void earlyStoppingWaitsForPatienceEvaluationsWithoutImprovement() throws IOException {
+        Path out = tmp.resolve("early");
+        // nothing improves the loss by 100: the second evaluation uses up a patience of 1
+        TrainingConfig config = common(out).numTrainEpochs(10).evalStrategy(EvalStrategy.STEPS).evalSteps(2)
+                .earlyStoppingPatience(1).earlyStoppingThreshold(100).saveSteps(0).build();
+        Run r = fit(config, 42);
+        assertThat(r.result().globalSteps()).isEqualTo(4);
+        assertThat(r.result().evalHistory()).hasSize(2);
+        JsonNode state = new ObjectMapper().readTree(out.resolve("trainer_state.json").toFile());
+        assertThat(state.get("stopped_early").asBoolean()).isTrue();
+        assertThat(state.get("evals_without_improvement").asInt()).isEqualTo(1);
+    }
+
+    @Test
+    void rotationKeepsTheNewestAndTheBestAndLoadsTheBestAtTheEnd() throws IOException {
+        Path out = tmp.resolve("rot");
+        TrainingConfig config = common(out).numTrainEpochs(4).learningRate(5e-3).evalStrategy(EvalStrategy.STEPS)
+                .evalSteps(2).saveSteps(2).saveTotalLimit(2).metricForBestModel("eval_loss").loadBestModelAtEnd(true)
+                .build();
+        Run r = fit(config, 42);
+        assertThat(r.result().globalSteps()).isEqualTo(20);
+        // the best evaluation by loss among the saved steps
+        Map<String, Double> best = r.result().evalHistory().stream()
+                .min((x, y) -> Double.compare(x.get("eval_loss"), y.get("eval_loss"))).orElseThrow();
+        String bestName = "checkpoint-" + best.get("step").intValue();
+        List<String> expected = new ArrayList<>(List.of("checkpoint-18", "checkpoint-20"));
+        if (!expected.contains(bestName)) {
+            expected.add(bestName);
+        }
+        List<String> present;
+        try (Stream<Path> s = Files.list(out)) {
+            present = s.map(p -> p.getFileName().toString()).filter(n -> n.contains("checkpoint-")).toList();
+        }
+        assertThat(present).containsExactlyInAnyOrderElementsOf(expected);
+        JsonNode state = new ObjectMapper().readTree(out.resolve("trainer_state.json").toFile());
+        assertThat(state.get("best_model_checkpoint").asText()).isEqualTo(bestName);
+        assertThat(state.get("best_metric").asDouble()).isEqualTo(best.get("eval_loss"));
+        // load_best_model_at_end: the returned weights are the best checkpoint's
+        try (SafetensorsStore s = SafetensorsStore.openFile(out.resolve(bestName).resolve("model.safetensors"))) {
+            Map<String, float[]> saved = new java.util.LinkedHashMap<>();
+            for (String k : r.weights().keySet()) {
+                saved.put(k, s.read(k).toFloatArray());
+            }
+            assertBitIdentical(r.weights(), saved);
+        }
+    }
+
+    Map<String, float[]> initial() {
+        try (FineTunedModel m = attune.prepare(base, task, 16, 42)) {
+            Map<String, float[]> w = new java.util.LinkedHashMap<>();
+            m.stateDict().forEach((k, v) -> w.put(k, v.toFloatArray()));
+            return w;
+        }
+    }
+
+    static double maxAbsDiff(float[] a, float[] b) {
+        double m = 0;
+        for (int i = 0; i < a.length; i++) {
+            m = Math.max(m, Math.abs(a[i] - b[i]));
+        }
+        return m;
+    }
+
+    @Test
+    void headOnlyFreezingAndGradualUnfreezingHoldTheRightLayersFixed() {
+        Map<String, float[]> before = initial();
+        Run head = fit(common(null).numTrainEpochs(1).trainHeadOnly(true).build(), 42);
+        head.weights().forEach((k, v) -> {
+            if (k.startsWith("classifier.")) {
+                assertThat(maxAbsDiff(v, before.get(k))).as(k).isPositive();
+            } else {
+                assertThat(v).as(k).isEqualTo(before.get(k));
+            }
+        });
+        Run layers = fit(common(null).numTrainEpochs(1).freezeLayers(1).build(), 42);
+        layers.weights().forEach((k, v) -> {
+            boolean fixed = k.contains("embeddings") || k.contains("layer.0.");
+            if (fixed) {
+                assertThat(v).as(k).isEqualTo(before.get(k));
+            } else if (k.endsWith("weight")) {
+                assertThat(maxAbsDiff(v, before.get(k))).as(k).isPositive();
+            }
+        });
+        // 4 groups (embeddings, layer 0, layer 1, pooler + head); epoch 1 trains the top group, epoch 2 adds
+        // layer 1: after two epochs layer 0 and the embeddings are untouched
+        Run gradual = fit(common(null).numTrainEpochs(2).gradualUnfreezing(true).build(), 42);
+        gradual.weights().forEach((k, v) -> {
+            boolean fixed = k.contains("embeddings") || k.contains("layer.0.");
+            if (fixed) {
+                assertThat(v).as(k).isEqualTo(before.get(k));
+            } else if (k.endsWith("weight")) {
+                assertThat(maxAbsDiff(v, before.get(k))).as(k).isPositive();
+            }
+        });
+    }
+
+    @Test
+    void layerWiseDecayScalesTheFirstAdamStepPerGroup() {
+        Map<String, float[]> before = initial();
+        double lr = 1e-3;
+        // one AdamW step moves each weight by ~lr * scale (m/sqrt(v) is the gradient's sign on step 1)
+        Run r = fit(common(null).maxSteps(1).learningRate(lr).warmupRatio(0).weightDecay(0).maxGradNorm(0)
+                .lrSchedulerType(SchedulerType.CONSTANT).layerwiseLrDecay(0.5).evalStrategy(EvalStrategy.NO).build(), 42);
+        assertThat(maxAbsDiff(r.weights().get("classifier.weight"), before.get("classifier.weight")))
+                .isCloseTo(lr, within(lr * 0.01));
+        String l1 = "bert.encoder.layer.1.attention.self.query.weight";
+        String l0 = "bert.encoder.layer.0.attention.self.query.weight";
+        String emb = "bert.embeddings.position_embeddings.weight";
+        assertThat(maxAbsDiff(r.weights().get(l1), before.get(l1))).isCloseTo(lr * 0.5, within(lr * 0.01));
+        assertThat(maxAbsDiff(r.weights().get(l0), before.get(l0))).isCloseTo(lr * 0.25, within(lr * 0.01));
+        assertThat(maxAbsDiff(r.weights().get(emb), before.get(emb))).isCloseTo(lr * 0.125, within(lr * 0.01));
+    }
+
+    @Test
+    void tensorBoardEventFileHoldsTheLoggedScalars() throws IOException {
+        Path out = tmp.resolve("tb");
+        fit(common(out).numTrainEpochs(1).saveSteps(0).build(), 42);
+        Path file;
+        try (Stream<Path> s = Files.list(out.resolve(Trainer.TENSORBOARD_DIR))) {
+            file = s.filter(p -> p.getFileName().toString().startsWith("events.out.tfevents.")).findFirst().orElseThrow();
+        }
+        List<TensorBoardEvents.Event> events = TensorBoardEvents.read(file);
+        assertThat(events.get(0).fileVersion()).isEqualTo("brain.Event:2");
+        List<JsonNode> logged = new ArrayList<>();
+        for (String line : Files.readAllLines(out.resolve(Trainer.LOG_FILE))) {
+            logged.add(new ObjectMapper().readTree(line));
+        }
+        List<TensorBoardEvents.Event> losses = events.stream().filter(e -> "train/loss".equals(e.tag())).toList();
+        List<JsonNode> lossLines = logged.stream().filter(n -> n.has("loss")).toList();
+        assertThat(losses).hasSameSizeAs(lossLines).hasSize(5);
+        for (int i = 0; i < losses.size(); i++) {
+            assertThat(losses.get(i).step()).isEqualTo(lossLines.get(i).get("step").asLong());
+            assertThat(losses.get(i).value()).isEqualTo((float) lossLines.get(i).get("loss").asDouble());
+        }
+        assertThat(events).anyMatch(e -> "train/learning_rate".equals(e.tag()));
+        assertThat(events).anyMatch(e -> "train/grad_norm".equals(e.tag()) && e.value() > 0);
+        JsonNode evalLine = logged.stream().filter(n -> n.has("eval_accuracy")).findFirst().orElseThrow();
+        assertThat(events).anyMatch(e -> "eval/accuracy".equals(e.tag())
+                && e.value() == (float) evalLine.get("eval_accuracy").asDouble() && e.step() == 5);
+    }
+}

@@ -1,0 +1,317 @@
+package dev.attune.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.attune.Attune;
+import dev.attune.FineTunedModel;
+import dev.attune.error.AttuneException;
+import dev.attune.model.ModelSource;
+import dev.attune.model.PretrainedModel;
+import dev.attune.task.Dataset;
+import dev.attune.task.Task;
+import dev.attune.train.EvalStrategy;
+import dev.attune.train.TrainingConfig;
+import java.io.BufferedWriter;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code attune tune}: hyperparameter search over learning rate, batch size, epochs, warmup ratio and
+ * weight decay by grid, random sampling or successive halving, trials run in parallel within a thread
+ * budget, every trial recorded in trials.jsonl, and a sensitivity report (table and one plot per
+ * hyperparameter of the objective against its values).
+ */
+@Command(name = "tune", mixinStandardHelpOptions = true,
+        description = "Search fine-tuning hyperparameters (grid, random, successive halving) on an eval metric.")
+final class TuneCommand implements Callable<Integer> {
+    @Option(names = "--model", required = true, description = "HuggingFace model folder to start from") Path model;
+    @Option(names = "--task", defaultValue = "text-classification") String task;
+    @Option(names = "--train", required = true) Path train;
+    @Option(names = "--eval", required = true, description = "data the objective is measured on") Path eval;
+    @Option(names = "--text-column") String textColumn;
+    @Option(names = "--label-column") String labelColumn;
+    @Option(names = "--positive-label") String positiveLabel;
+    @Option(names = "--output", required = true, description = "folder for trials.jsonl, the report and plots") Path output;
+    @Option(names = "--search", defaultValue = "random", description = "grid, random or halving (default: ${DEFAULT-VALUE})")
+    String search;
+    @Option(names = "--trials", defaultValue = "12", description = "random: trials; halving: trials in the first rung")
+    int trials;
+    @Option(names = "--halving-factor", defaultValue = "3", description = "halving: keep 1/eta each rung") int eta;
+    @Option(names = "--objective", defaultValue = "eval_accuracy", description = "eval metric to maximise (loss is minimised)")
+    String objective;
+    @Option(names = "--learning-rate", defaultValue = "1e-5:1e-3",
+            description = "values a,b,c or a log-uniform range lo:hi") String learningRate;
+    @Option(names = "--batch-size", defaultValue = "16,32") String batchSize;
+    @Option(names = "--epochs", defaultValue = "1,2,3") String epochs;
+    @Option(names = "--warmup-ratio", defaultValue = "0,0.1") String warmupRatio;
+    @Option(names = "--weight-decay", defaultValue = "0,0.01") String weightDecay;
+    @Option(names = "--max-length", defaultValue = "128") int maxLength;
+    @Option(names = "--max-steps", defaultValue = "-1", description = "cap each trial's steps (quick searches)") long maxSteps;
+    @Option(names = "--parallel", defaultValue = "2", description = "trials at once") int parallel;
+    @Option(names = "--seed", defaultValue = "42") long seed;
+    @Option(names = "--set", description = "config.json override key=value (repeatable)")
+    Map<String, String> overrides = new LinkedHashMap<>();
+    @Mixin EngineOptionsMixin engineOptions;
+
+    static final List<String> PARAMS = List.of("learning_rate", "batch_size", "epochs", "warmup_ratio", "weight_decay");
+
+    /** One hyperparameter's values: a list, or a log-uniform range. */
+    record Space(String name, List<Double> values, double lo, double hi) {
+        static Space parse(String name, String spec) {
+            if (spec.contains(":")) {
+                String[] p = spec.split(":");
+                double lo = Double.parseDouble(p[0]);
+                double hi = Double.parseDouble(p[1]);
+                if (!(lo > 0 && hi >= lo)) {
+                    throw new AttuneException("--" + name.replace('_', '-') + " range " + spec + " must be lo:hi with 0 < lo <= hi");
+                }
+                return new Space(name, List.of(), lo, hi);
+            }
+            List<Double> v = new ArrayList<>();
+            for (String s : spec.split(",")) {
+                try {
+                    v.add(Double.parseDouble(s.trim()));
+                } catch (NumberFormatException e) {
+                    throw new AttuneException("--" + name.replace('_', '-') + ": '" + s + "' is not a number");
+                }
+            }
+            return new Space(name, v, 0, 0);
+        }
+
+        double sample(Random r) {
+            return values.isEmpty() ? Math.exp(Math.log(lo) + r.nextDouble() * (Math.log(hi) - Math.log(lo)))
+                    : values.get(r.nextInt(values.size()));
+        }
+
+        List<Double> grid() {
+            if (values.isEmpty()) {
+                // a range on a grid: lo, the geometric middle and hi
+                return List.of(lo, Math.sqrt(lo * hi), hi);
+            }
+            return values;
+        }
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        List<Space> spaces = List.of(Space.parse("learning_rate", learningRate), Space.parse("batch_size", batchSize),
+                Space.parse("epochs", epochs), Space.parse("warmup_ratio", warmupRatio),
+                Space.parse("weight_decay", weightDecay));
+        String metric = objective.startsWith("eval_") ? objective.substring(5) : objective;
+        boolean maximise = !metric.contains("loss");
+        Files.createDirectories(output);
+        Map<String, String> options = new LinkedHashMap<>();
+        if (textColumn != null) {
+            options.put("text_column", textColumn);
+        }
+        if (labelColumn != null) {
+            options.put("label_column", labelColumn);
+        }
+        if (positiveLabel != null) {
+            options.put("positive_label", positiveLabel);
+        }
+        int threads = engineOptions.threads > 0 ? engineOptions.threads : Runtime.getRuntime().availableProcessors();
+        int perTrial = Math.max(1, threads / Math.max(1, parallel));
+        List<Map<String, Object>> records = new ArrayList<>();
+        try (Attune attune = engineOptions.builder().numThreads(perTrial).seed(seed).build();
+                BufferedWriter log = Files.newBufferedWriter(output.resolve("trials.jsonl"), StandardCharsets.UTF_8,
+                        StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE)) {
+            ExecutorService pool = Executors.newFixedThreadPool(Math.max(1, parallel));
+            try {
+            Task t = attune.task(task, options);
+            Dataset trainData = t.read(train);
+            Dataset evalData = t.read(eval);
+            Task labelled = t.withLabels(t.inferLabels(trainData));
+            Random random = new Random(seed);
+            List<Map<String, Double>> candidates = new ArrayList<>();
+            switch (search.toLowerCase(Locale.ROOT)) {
+                case "grid" -> candidates.addAll(grid(spaces));
+                case "random", "halving" -> {
+                    for (int i = 0; i < trials; i++) {
+                        Map<String, Double> c = new LinkedHashMap<>();
+                        for (Space s : spaces) {
+                            c.put(s.name(), s.sample(random));
+                        }
+                        candidates.add(c);
+                    }
+                }
+                default -> throw new AttuneException("--search must be grid, random or halving, not '" + search + "'");
+            }
+            int rungs = 1;
+            if (search.equalsIgnoreCase("halving")) {
+                while (Math.pow(eta, rungs) <= candidates.size()) {
+                    rungs++;
+                }
+            }
+            List<Map<String, Double>> alive = candidates;
+            int trialId = 0;
+            for (int rung = 0; rung < rungs; rung++) {
+                // successive halving: early rungs train a 1/eta^k share of each candidate's epochs
+                double budget = Math.pow(eta, rung - (rungs - 1));
+                List<Future<Map<String, Object>>> futures = new ArrayList<>();
+                for (Map<String, Double> c : alive) {
+                    int id = trialId++;
+                    int r = rung;
+                    futures.add(pool.submit(() -> trial(attune, labelled, trainData, evalData, c, budget, id, r, metric)));
+                }
+                List<Map<String, Object>> done = new ArrayList<>();
+                for (Future<Map<String, Object>> f : futures) {
+                    Map<String, Object> rec;
+                    try {
+                        rec = f.get();
+                    } catch (ExecutionException e) {
+                        throw e.getCause() instanceof Exception ex ? ex : e;
+                    }
+                    done.add(rec);
+                    records.add(rec);
+                    log.write(new ObjectMapper().writeValueAsString(rec));
+                    log.newLine();
+                    log.flush();
+                }
+                Comparator<Map<String, Object>> byObjective = Comparator.comparingDouble(m -> (Double) m.get("objective"));
+                if (maximise) {
+                    byObjective = byObjective.reversed();
+                }
+                done.sort(byObjective);
+                int keep = Math.max(1, done.size() / eta);
+                List<Map<String, Double>> next = new ArrayList<>();
+                for (Map<String, Object> d : done.subList(0, keep)) {
+                    @SuppressWarnings("unchecked")
+                    Map<String, Double> h = (Map<String, Double>) d.get("hyperparameters");
+                    next.add(h);
+                }
+                alive = next;
+            }
+            } finally {
+                pool.shutdownNow();
+            }
+        }
+        report(records, metric, maximise);
+        return 0;
+    }
+
+    static List<Map<String, Double>> grid(List<Space> spaces) {
+        List<Map<String, Double>> out = new ArrayList<>();
+        out.add(new LinkedHashMap<>());
+        for (Space s : spaces) {
+            List<Map<String, Double>> next = new ArrayList<>();
+            for (Map<String, Double> partial : out) {
+                for (double v : s.grid()) {
+                    Map<String, Double> m = new LinkedHashMap<>(partial);
+                    m.put(s.name(), v);
+                    next.add(m);
+                }
+            }
+            out = next;
+        }
+        return out;
+    }
+
+    private Map<String, Object> trial(Attune attune, Task labelled, Dataset trainData, Dataset evalData,
+            Map<String, Double> h, double budget, int id, int rung, String metric) {
+        Path dir = output.resolve(String.format(Locale.ROOT, "trial-%03d", id));
+        TrainingConfig config = TrainingConfig.builder().outputDir(dir).learningRate(h.get("learning_rate"))
+                .perDeviceTrainBatchSize((int) Math.round(h.get("batch_size")))
+                .numTrainEpochs(Math.max(1e-3, h.get("epochs") * budget)).maxSteps(maxSteps)
+                .warmupRatio(h.get("warmup_ratio")).weightDecay(h.get("weight_decay")).maxLength(maxLength)
+                .seed(seed).loggingSteps(50).evalStrategy(EvalStrategy.EPOCH).disableTqdm(true).tensorboard(false)
+                .build();
+        long start = System.nanoTime();
+        try (PretrainedModel base = attune.load(ModelSource.huggingFace(model), overrides)) {
+            Attune.Result result = attune.fineTune(base, labelled, trainData, evalData, config);
+            try (FineTunedModel m = result.model()) {
+                Double value = result.training().evalMetrics().get(metric);
+                if (value == null) {
+                    throw new AttuneException("--objective " + objective + " is not among the eval metrics "
+                            + result.training().evalMetrics().keySet());
+                }
+                Map<String, Object> rec = new LinkedHashMap<>();
+                rec.put("trial", id);
+                rec.put("rung", rung);
+                rec.put("budget", budget);
+                rec.put("hyperparameters", h);
+                rec.put("objective", value);
+                rec.put("eval_metrics", result.training().evalMetrics());
+                rec.put("global_steps", result.training().globalSteps());
+                rec.put("seconds", (System.nanoTime() - start) / 1e9);
+                System.err.printf(Locale.ROOT, "trial %d (rung %d): %s -> %s %.4f%n", id, rung, h, objective, value);
+                return rec;
+            }
+        }
+    }
+
+    @SuppressWarnings("unchecked")
+    private void report(List<Map<String, Object>> records, String metric, boolean maximise) throws IOException {
+        Comparator<Map<String, Object>> best = Comparator.comparingDouble(m -> (Double) m.get("objective"));
+        Map<String, Object> top = maximise ? records.stream().max(best).orElseThrow() : records.stream().min(best).orElseThrow();
+        StringBuilder md = new StringBuilder("# Hyperparameter search\n\n");
+        md.append("Search ").append(search).append(", ").append(records.size()).append(" trials, objective eval_")
+                .append(metric).append(maximise ? " (higher is better)" : " (lower is better)").append(".\n\n");
+        md.append("Best: trial ").append(top.get("trial")).append(", ").append(top.get("hyperparameters"))
+                .append(" -> ").append(String.format(Locale.ROOT, "%.4f", (Double) top.get("objective"))).append("\n\n");
+        md.append("| trial | rung | ").append(String.join(" | ", PARAMS)).append(" | eval_").append(metric)
+                .append(" | seconds |\n|").append("---|".repeat(PARAMS.size() + 4)).append('\n');
+        for (Map<String, Object> r : records) {
+            Map<String, Double> h = (Map<String, Double>) r.get("hyperparameters");
+            md.append("| ").append(r.get("trial")).append(" | ").append(r.get("rung"));
+            for (String p : PARAMS) {
+                md.append(" | ").append(String.format(Locale.ROOT, "%.3g", h.get(p)));
+            }
+            md.append(String.format(Locale.ROOT, " | %.4f | %.1f |%n", (Double) r.get("objective"), (Double) r.get("seconds")));
+        }
+        md.append("\n## Sensitivity\n\nMean objective per value of each hyperparameter (spread = best mean - worst mean):\n\n");
+        for (String p : PARAMS) {
+            Map<Double, List<Double>> byValue = new java.util.TreeMap<>();
+            for (Map<String, Object> r : records) {
+                double v = ((Map<String, Double>) r.get("hyperparameters")).get(p);
+                // continuous values (log-uniform learning rates) are binned by their order of magnitude / 4
+                double key = p.equals("learning_rate") ? Math.pow(10, Math.round(Math.log10(v) * 4) / 4.0) : v;
+                byValue.computeIfAbsent(key, k -> new ArrayList<>()).add((Double) r.get("objective"));
+            }
+            double hi = Double.NEGATIVE_INFINITY;
+            double lo = Double.POSITIVE_INFINITY;
+            StringBuilder row = new StringBuilder();
+            List<double[]> points = new ArrayList<>();
+            for (Map.Entry<Double, List<Double>> e : byValue.entrySet()) {
+                double mean = e.getValue().stream().mapToDouble(Double::doubleValue).average().orElse(Double.NaN);
+                hi = Math.max(hi, mean);
+                lo = Math.min(lo, mean);
+                row.append(String.format(Locale.ROOT, " %.3g: %.4f (n=%d);", e.getKey(), mean, e.getValue().size()));
+            }
+            for (Map<String, Object> r : records) {
+                points.add(new double[] {((Map<String, Double>) r.get("hyperparameters")).get(p), (Double) r.get("objective")});
+            }
+            points.sort(Comparator.comparingDouble(x -> x[0]));
+            md.append(String.format(Locale.ROOT, "- **%s** spread %.4f:%s%n", p, hi - lo, row));
+            Path png = output.resolve("sensitivity_" + p + ".png");
+            RunArtifacts.plot(png, "eval_" + metric + " vs " + p, p, List.of(new RunArtifacts.Series("trials", points)));
+            md.append("\n![").append(p).append("](").append(png.getFileName()).append(")\n\n");
+        }
+        Files.writeString(output.resolve("tune_report.md"), md.toString(), StandardCharsets.UTF_8);
+        Map<String, Object> summary = new LinkedHashMap<>();
+        summary.put("best_trial", top.get("trial"));
+        summary.put("best_hyperparameters", top.get("hyperparameters"));
+        summary.put("best_objective", top.get("objective"));
+        summary.put("trials", records.size());
+        String json = new ObjectMapper().writeValueAsString(summary);
+        Files.writeString(output.resolve("best.json"), json + "\n", StandardCharsets.UTF_8);
+        System.out.println(json);
+    }
+}
