@@ -141,8 +141,11 @@ final class TrainingOptionsMixin {
             settings.remove("disableTqdm");
             List<String> args = new java.util.ArrayList<>();
             args.add(spec.name());
-            for (String a : spec.commandLine().getParseResult().originalArgs()) {
-                if (!a.equals("--resume")) {
+            List<String> original = spec.commandLine().getParseResult().originalArgs();
+            for (int i = 0; i < original.size(); i++) {
+                String a = original.get(i);
+                // picocli may hand over the whole command line, subcommand name included
+                if (!a.equals("--resume") && !(i == 0 && a.equals(spec.name()))) {
                     args.add(a);
                 }
             }

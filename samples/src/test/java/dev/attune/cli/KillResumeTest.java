@@ -94,7 +94,11 @@ class KillResumeTest {
             }
             // land anywhere inside the following step, checkpoint writing included
             Thread.sleep(random.nextInt(15));
-            assertThat(p.isAlive()).as(why + ": the child ended before step " + target).isTrue();
+            if (!p.isAlive()) {
+                String log = Files.readString(console);
+                throw new AssertionError(why + ": the child ended before step " + target + "; its output ends with:\n"
+                        + log.substring(Math.max(0, log.length() - 3000)));
+            }
             p.destroyForcibly(); // SIGKILL: no shutdown hooks, no flushing
             assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
             assertThat(p.exitValue()).isEqualTo(137);

@@ -147,7 +147,7 @@ class LanguageModelTasksTest {
                 @SuppressWarnings("unchecked")
                 List<Map<String, Object>> masks = (List<Map<String, Object>>) p.get("masks");
                 assertThat(masks).hasSize(1);
-                assertThat(masks.get(0).get("position")).isEqualTo(2);
+                assertThat(masks.get(0).get("position")).as("token index: [CLS] open the [MASK]").isEqualTo(3);
                 assertThat((List<?>) masks.get(0).get("candidates")).hasSize(5);
             }
         }

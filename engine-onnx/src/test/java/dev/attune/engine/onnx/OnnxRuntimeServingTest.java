@@ -53,6 +53,7 @@ class OnnxRuntimeServingTest {
         try (FineTunedModel m = OnnxModels.open(file, null, TWO_THREADS)) {
             assertThat(m.engineName()).isEqualTo("onnx");
             int checked = 0;
+            int predicted = 0;
             for (JsonNode c : ref.get("cases")) {
                 long[] ids = OnnxExportParityTest.longs(c.get("input_ids"));
                 long[] shape = {1, ids.length};
@@ -67,18 +68,18 @@ class OnnxRuntimeServingTest {
                     assertThat((double) got[i]).as("case %d logit %d", checked, i)
                             .isCloseTo(want[i], org.assertj.core.data.Offset.offset(1e-4));
                 }
-                // the predictor tokenises the text itself with the folder's tokenizer: same label
-                Map<String, String> text = new LinkedHashMap<>();
-                text.put("text", c.get("text").asText());
-                if (!c.path("text_pair").isNull() && !c.path("text_pair").isMissingNode()) {
-                    text.put("text_pair", c.get("text_pair").asText());
+                // the predictor tokenises the text itself with the folder's tokenizer: same label (the folder
+                // declares no task, so it serves single-text classification; pair cases are checked above)
+                if (c.path("text_pair").isNull() || c.path("text_pair").isMissingNode()) {
+                    Prediction p = m.predictor().predict(Map.of("text", c.get("text").asText()));
+                    assertThat(p.toMap().get("label")).as("predicted label of %s", c.get("text"))
+                            .isEqualTo("LABEL_" + OnnxExportParityTest.argmax(got, 0, got.length));
+                    predicted++;
                 }
-                Prediction p = m.predictor().predict(text);
-                assertThat(p.toMap().get("label")).as("predicted label of %s", text)
-                        .isEqualTo("LABEL_" + OnnxExportParityTest.argmax(got, 0, got.length));
                 checked++;
             }
             assertThat(checked).isGreaterThanOrEqualTo(4);
+            assertThat(predicted).isGreaterThanOrEqualTo(2);
         }
     }
 

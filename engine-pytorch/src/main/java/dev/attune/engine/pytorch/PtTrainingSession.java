@@ -1,5 +1,9 @@
 package dev.attune.engine.pytorch;
 
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.engine.PtNDManager;
 import ai.djl.pytorch.jni.JniUtils;
@@ -227,7 +231,14 @@ final class PtTrainingSession implements TrainingSession {
         }
     }
 
-    /** Overwrites a tensor's values in place, bit for bit (no arithmetic, so -0.0 and NaN survive). */
+    /**
+     * Overwrites a tensor's values in place, bit for bit (a copy, no arithmetic, so -0.0 and NaN survive).
+     *
+     * <p>The bytes go into a temporary tensor that DJL ties to its buffer, and from there into the
+     * target's own storage with an indexed copy. DJL's {@code JniUtils.set} must not be used: it makes
+     * the target's storage point at the Java buffer without owning it, so once the buffer is garbage
+     * collected the tensor reads freed memory (a resumed run turned NaN a few steps later).
+     */
     private static void copyInto(PtNDArray target, TensorData data, String what) {
         if (data == null) {
             throw new InvalidCheckpointException("the checkpoint has no " + what + "; it was written for another model "
@@ -249,7 +260,10 @@ final class PtTrainingSession implements TrainingSession {
             }
         }
         direct.rewind();
-        JniUtils.set(target, direct);
+        try (NDManager scratch = target.getManager().newSubManager()) {
+            NDArray values = scratch.create(direct, target.getShape(), DataType.FLOAT32).toDevice(target.getDevice(), false);
+            target.set(new NDIndex("..."), values);
+        }
     }
 
     @Override
