@@ -150,10 +150,17 @@ final class GraphOps implements Ops {
 
     /** StridedSlice with explicit begin/end vectors and masks. */
     Output<?> stridedSlice(Output<?> x, long[] begin, long[] end, long beginMask, long endMask, long shrinkMask) {
-        long[] strides = new long[begin.length];
-        java.util.Arrays.fill(strides, 1);
+        // int32 indices: TF's C++ StridedSlice gradient builds its shape input as int32
+        int[] b32 = new int[begin.length];
+        int[] e32 = new int[end.length];
+        int[] strides = new int[begin.length];
+        for (int i = 0; i < b32.length; i++) {
+            b32[i] = Math.toIntExact(begin[i]);
+            e32[i] = (int) Math.min(Integer.MAX_VALUE, end[i]);
+            strides[i] = 1;
+        }
         return op("StridedSlice", b -> b.setAttr("begin_mask", beginMask).setAttr("end_mask", endMask)
-                .setAttr("shrink_axis_mask", shrinkMask), x, i64(begin), i64(end), i64(strides));
+                .setAttr("shrink_axis_mask", shrinkMask), x, i32(b32), i32(e32), i32(strides));
     }
 
     static DataType dataType(DType type) {

@@ -54,6 +54,7 @@ final class TfLoweredModel implements LoweredModel {
     private final Object trainingLock = new Object();
     private TfTrainingSession training;
     private int traceCount;
+    private int sessionCount;
 
     TfLoweredModel(ModelDefinition definition, ParameterSource source, int numThreads) {
         this.definition = definition;
@@ -122,6 +123,11 @@ final class TfLoweredModel implements LoweredModel {
         } finally {
             fed.forEach(TType::close);
         }
+    }
+
+    /** @return a number naming the next training session's state variables (sessions may follow each other) */
+    synchronized int nextSessionId() {
+        return sessionCount++;
     }
 
     Graph graph() {

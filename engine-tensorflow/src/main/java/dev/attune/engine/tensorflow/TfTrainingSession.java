@@ -87,17 +87,18 @@ final class TfTrainingSession implements TrainingSession {
                 trainable.add(p);
             }
         }
-        Scope state = new OpScope(graph).withSubScope("adamw_state");
+        Scope state = new OpScope(graph);
         Map<String, TensorData> zeros = new HashMap<>();
         List<TfLoweredModel.Var> stateVars = new ArrayList<>();
         List<Output<?>> norms = new ArrayList<>();
-        int index = 0;
+        int sessionId = model.nextSessionId();
         for (Parameter p : trainable) {
             TfLoweredModel.Var var = model.var(p);
-            String id = "p" + index++;
-            TfLoweredModel.Var acc = TfLoweredModel.variable(graph, state, state.makeOpName(id + "_grad"), p.shape(), p);
-            TfLoweredModel.Var m = TfLoweredModel.variable(graph, state, state.makeOpName(id + "_exp_avg"), p.shape(), p);
-            TfLoweredModel.Var v = TfLoweredModel.variable(graph, state, state.makeOpName(id + "_exp_avg_sq"), p.shape(), p);
+            // state variables are named after their parameter, as torch.optim.AdamW's state keys
+            String tag = "s" + sessionId + ".";
+            TfLoweredModel.Var acc = TfLoweredModel.variable(graph, state, tag + "grad." + p.name(), p.shape(), p);
+            TfLoweredModel.Var m = TfLoweredModel.variable(graph, state, tag + "exp_avg." + p.name(), p.shape(), p);
+            TfLoweredModel.Var v = TfLoweredModel.variable(graph, state, tag + "exp_avg_sq." + p.name(), p.shape(), p);
             stateVars.addAll(List.of(acc, m, v));
             TensorData z = TensorData.ofFloats(p.shape(), new float[Math.toIntExact(p.size())]);
             zeros.put(p.name(), z);
