@@ -347,10 +347,14 @@ final class GraphOps implements Ops {
     public Tensor layerNorm(Tensor x, Tensor gamma, Tensor beta, float eps) {
         Output<?> in = o(x);
         Output<?> axes = i32(-1);
+        // Centered first and squared with Square, not SquaredDifference: grappler's oneDNN remapper
+        // fuses the SquaredDifference form into a layer norm and then aborts the process (TF 2.16)
+        // when gamma and beta are variables, in our sessions and in any that loads an export.
         Output<?> mean = op("Mean", b -> b.setAttr("keep_dims", true), in, axes);
-        Output<?> var = op("Mean", b -> b.setAttr("keep_dims", true), op("SquaredDifference", in, mean), axes);
+        Output<?> centered = op("Sub", in, mean);
+        Output<?> var = op("Mean", b -> b.setAttr("keep_dims", true), op("Square", centered), axes);
         Output<?> inv = op("Rsqrt", op("AddV2", var, o(scalar(eps))));
-        Output<?> norm = op("Mul", op("Sub", in, mean), inv);
+        Output<?> norm = op("Mul", centered, inv);
         return new T(op("AddV2", op("Mul", norm, o(gamma)), o(beta)));
     }
 

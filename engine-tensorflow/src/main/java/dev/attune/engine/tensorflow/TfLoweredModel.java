@@ -31,7 +31,6 @@ import org.tensorflow.op.OpScope;
 import org.tensorflow.op.Scope;
 import org.tensorflow.proto.ConfigProto;
 import org.tensorflow.proto.DataType;
-import org.tensorflow.proto.RewriterConfig;
 import org.tensorflow.types.family.TType;
 
 /**
@@ -65,9 +64,6 @@ final class TfLoweredModel implements LoweredModel {
                 vars.put(p.name(), variable(graph, root, p.name(), p.shape(), p));
             }
             ConfigProto.Builder config = ConfigProto.newBuilder();
-            // Grappler's remapper aborts the process (protobuf CHECK "key not found: value") on these
-            // graphs in TF 2.16; every other optimizer stays on.
-            config.getGraphOptionsBuilder().getRewriteOptionsBuilder().setRemapping(RewriterConfig.Toggle.OFF);
             if (numThreads > 0) {
                 config.setIntraOpParallelismThreads(numThreads).setInterOpParallelismThreads(1);
             }
