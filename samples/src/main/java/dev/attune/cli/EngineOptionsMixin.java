@@ -6,7 +6,7 @@ import picocli.CommandLine.Option;
 
 /** Options every command that runs a model shares: engine, device, threads. */
 final class EngineOptionsMixin {
-    @Option(names = "--engine", description = "engine to run on (pytorch, ...); default: the one on the class path")
+    @Option(names = "--engine", description = "engine to run on (pytorch, tensorflow, ...); default: the one on the class path")
     String engine;
 
     @Option(names = "--device", defaultValue = "auto", description = "auto, cpu, gpu or gpu:N (default: ${DEFAULT-VALUE})")
