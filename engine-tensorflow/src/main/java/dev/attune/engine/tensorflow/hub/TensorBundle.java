@@ -128,11 +128,17 @@ final class TensorBundle {
         }
         ByteBuffer b = bytes(e, key);
         // a string tensor is stored as varint64 lengths, a 4-byte checksum of them, then the bytes
-        long length = readVarint(b);
-        b.position(b.position() + 4);
-        if (length < 0 || length > b.remaining()) {
-            throw new InvalidCheckpointException(index + ": string tensor '" + key + "' is truncated");
+        long length;
+        try {
+            length = readVarint(b);
+        } catch (java.nio.BufferUnderflowException | IllegalArgumentException bad) {
+            length = -1;
         }
+        if (length < 0 || b.remaining() < 4 || length > b.remaining() - 4) {
+            throw new InvalidCheckpointException(index + ": string tensor '" + key + "' is truncated or malformed; "
+                    + "re-download the SavedModel's variables folder");
+        }
+        b.position(b.position() + 4);
         byte[] out = new byte[(int) length];
         b.get(out);
         return out;
