@@ -41,6 +41,10 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--steps", defaultValue = "20") int steps;
     @Option(names = "--warmup", defaultValue = "3") int warmup;
     @Option(names = "--labels", defaultValue = "2") int labels;
+    @Option(names = "--engines", split = ",",
+            description = "measure several engines one after the other in this run (e.g. pytorch,tensorflow) and "
+                    + "print each one's step time relative to the first; overrides --engine")
+    List<String> engines;
 
     @Mixin
     EngineOptionsMixin engineOptions;
@@ -50,7 +54,28 @@ final class BenchCommand implements Callable<Integer> {
         if (engineOptions.threads == 0) {
             engineOptions.threads = 2;
         }
-        try (Attune attune = engineOptions.builder().seed(0).build();
+        if (engines == null || engines.isEmpty()) {
+            System.out.println(new ObjectMapper().writeValueAsString(measure(engineOptions.builder())));
+            return 0;
+        }
+        Map<String, Double> stepMs = new LinkedHashMap<>();
+        for (String name : engines) {
+            Map<String, Object> r = measure(engineOptions.builder().engine(name.trim()));
+            r.put("engine", name.trim());
+            System.out.println(new ObjectMapper().writeValueAsString(r));
+            stepMs.put(name.trim(), (Double) r.get("step_ms"));
+        }
+        double first = stepMs.values().iterator().next();
+        Map<String, Double> ratios = new LinkedHashMap<>();
+        stepMs.forEach((k, v) -> ratios.put(k, Math.round(v / first * 1000) / 1000.0));
+        System.out.println(new ObjectMapper().writeValueAsString(Map.of("train_step_time_ratio_vs_" + engines.get(0).trim(),
+                ratios)));
+        return 0;
+    }
+
+    /** One engine's figures: median training step and inference batch on the same random batch. */
+    private Map<String, Object> measure(Attune.Builder builder) throws IOException {
+        try (Attune attune = builder.seed(0).build();
                 PretrainedModel base = attune.load(ModelSource.huggingFace(model), Map.of())) {
             int vocab = base.config().requireInt("vocab_size");
             Random rnd = new Random(1);
@@ -106,10 +131,9 @@ final class BenchCommand implements Callable<Integer> {
                 out.put("train_samples_per_s", Math.round(batch / step * 10) / 10.0);
                 out.put("infer_samples_per_s", Math.round(batch / median(inferTimes) * 10) / 10.0);
                 out.put("peak_rss_mb", peakRssMb());
-                System.out.println(new ObjectMapper().writeValueAsString(out));
+                return out;
             }
         }
-        return 0;
     }
 
     static double median(List<Double> values) {

@@ -137,4 +137,17 @@ class CliTest {
         assertThat(registry.tasks()).containsKeys("text-classification", "text-pair-classification");
         assertThat(registry.engine(null).name()).isEqualTo("pytorch");
     }
+    @Test
+    void benchComparesEnginesInOneRun() throws Exception {
+        String out = run("bench", "--model", FIXTURE.toString(), "--engines", "pytorch,tensorflow", "--batch", "2",
+                "--seq", "8", "--steps", "2", "--warmup", "1");
+        List<String> lines = out.lines().filter(l -> l.startsWith("{")).toList();
+        assertThat(lines).hasSize(3);
+        ObjectMapper json = new ObjectMapper();
+        assertThat(json.readTree(lines.get(0)).get("engine").asText()).isEqualTo("pytorch");
+        assertThat(json.readTree(lines.get(1)).get("impl").asText()).contains("TensorFlow");
+        JsonNode ratios = json.readTree(lines.get(2)).get("train_step_time_ratio_vs_pytorch");
+        assertThat(ratios.get("pytorch").asDouble()).isEqualTo(1.0);
+        assertThat(ratios.get("tensorflow").asDouble()).isPositive();
+    }
 }

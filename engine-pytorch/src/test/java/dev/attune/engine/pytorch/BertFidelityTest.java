@@ -125,4 +125,40 @@ class BertFidelityTest {
         List<String> stored = base.weights().names().stream().sorted().toList();
         assertThat(declared).isEqualTo(stored);
     }
+    /**
+     * The fixture's {@code pytorch_model.bin} (torch.save zip + pickle, the layout older Hub checkpoints
+     * ship) alone in a folder: read by the restricted unpickler, the model gives the same logits as its
+     * safetensors twin, bit for bit, and the HuggingFace reference within tolerance.
+     */
+    @Test
+    void pytorchModelBinAloneGivesTheSafetensorsLogits(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+        for (String f : List.of("config.json", "pytorch_model.bin", "tokenizer.json", "tokenizer_config.json")) {
+            java.nio.file.Files.copy(FIXTURE.resolve(f), dir.resolve(f));
+        }
+        try (PretrainedModel bin = ModelSource.huggingFace(dir).open(Map.of())) {
+            ModelDefinition def = new Bert().define(bin.config(), new HeadSpec(HeadKind.SEQUENCE_CLASSIFICATION, 2));
+            WeightBinder binder = new WeightBinder(def, bin.weights(), 42);
+            assertThat(binder.report().missing()).isEmpty();
+            try (LoweredModel fromBin = new PyTorchEngineProvider().create().lower(def, binder, EngineOptions.defaults())) {
+                int checked = 0;
+                for (Named<JsonNode> named : cases().toList()) {
+                    JsonNode c = named.getPayload();
+                    long[] ids = longs(c.get("input_ids"));
+                    long[] shape = {1, ids.length};
+                    Map<String, TensorData> inputs = new java.util.LinkedHashMap<>();
+                    inputs.put("input_ids", TensorData.ofLongs(shape, ids));
+                    inputs.put("attention_mask", TensorData.ofLongs(shape, longs(c.get("attention_mask"))));
+                    inputs.put("token_type_ids", TensorData.ofLongs(shape, longs(c.get("token_type_ids"))));
+                    float[] a = fromBin.predict(new Batch(inputs, 1)).get("logits").toFloatArray();
+                    float[] b = model.predict(new Batch(inputs, 1)).get("logits").toFloatArray();
+                    assertThat(a).as(named.getName()).containsExactly(b);
+                    for (int i = 0; i < a.length; i++) {
+                        assertThat((double) a[i]).isCloseTo(c.get("logits").get(i).asDouble(), within(TOLERANCE));
+                    }
+                    checked++;
+                }
+                assertThat(checked).isGreaterThanOrEqualTo(4);
+            }
+        }
+    }
 }
