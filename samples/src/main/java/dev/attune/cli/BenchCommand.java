@@ -58,18 +58,19 @@ final class BenchCommand implements Callable<Integer> {
             System.out.println(new ObjectMapper().writeValueAsString(measure(engineOptions.builder())));
             return 0;
         }
+        ObjectMapper json = new ObjectMapper();
+        List<String> names = engines.stream().map(String::trim).toList();
         Map<String, Double> stepMs = new LinkedHashMap<>();
-        for (String name : engines) {
-            Map<String, Object> r = measure(engineOptions.builder().engine(name.trim()));
-            r.put("engine", name.trim());
-            System.out.println(new ObjectMapper().writeValueAsString(r));
-            stepMs.put(name.trim(), (Double) r.get("step_ms"));
+        for (String name : names) {
+            Map<String, Object> r = measure(engineOptions.builder().engine(name));
+            r.put("engine", name);
+            System.out.println(json.writeValueAsString(r));
+            stepMs.put(name, (Double) r.get("step_ms"));
         }
-        double first = stepMs.values().iterator().next();
+        double first = stepMs.get(names.get(0));
         Map<String, Double> ratios = new LinkedHashMap<>();
         stepMs.forEach((k, v) -> ratios.put(k, Math.round(v / first * 1000) / 1000.0));
-        System.out.println(new ObjectMapper().writeValueAsString(Map.of("train_step_time_ratio_vs_" + engines.get(0).trim(),
-                ratios)));
+        System.out.println(json.writeValueAsString(Map.of("train_step_time_ratio_vs_" + names.get(0), ratios)));
         return 0;
     }
 

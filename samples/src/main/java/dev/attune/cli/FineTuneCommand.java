@@ -11,15 +11,19 @@ import dev.attune.task.Dataset;
 import dev.attune.task.Task;
 import dev.attune.train.EvalStrategy;
 import dev.attune.train.SchedulerType;
+import dev.attune.train.Trainer;
 import dev.attune.train.TrainingConfig;
 import dev.attune.train.TrainingResult;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import java.util.stream.Stream;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -188,18 +192,18 @@ final class FineTuneCommand implements Callable<Integer> {
 
     /**
      * Saves the model into the output folder without losing what the run already wrote there
-     * ({@code trainer_log.jsonl}, {@code checkpoint-N} folders): {@link FineTunedModel#save} replaces
-     * the folder as a whole, so those entries are moved aside first and moved back afterwards, also
-     * when saving fails.
+     * ({@link Trainer#LOG_FILE}, {@code checkpoint-N} folders, {@link Trainer#TENSORBOARD_DIR}):
+     * {@link FineTunedModel#save} replaces the folder as a whole, so those entries are moved aside
+     * first and moved back afterwards, also when saving fails.
      */
-    static void saveKeepingRunFiles(FineTunedModel tuned, Path output) throws java.io.IOException {
-        java.util.List<Path> kept = new java.util.ArrayList<>();
-        if (java.nio.file.Files.isDirectory(output)) {
-            try (java.util.stream.Stream<Path> entries = java.nio.file.Files.list(output)) {
+    static void saveKeepingRunFiles(FineTunedModel tuned, Path output) throws IOException {
+        List<Path> kept = new ArrayList<>();
+        if (Files.isDirectory(output)) {
+            try (Stream<Path> entries = Files.list(output)) {
                 entries.filter(p -> {
                     String name = p.getFileName().toString();
-                    return name.equals("trainer_log.jsonl") || name.startsWith("checkpoint-")
-                            || name.equals(dev.attune.train.Trainer.TENSORBOARD_DIR);
+                    return name.equals(Trainer.LOG_FILE) || name.startsWith("checkpoint-")
+                            || name.equals(Trainer.TENSORBOARD_DIR);
                 }).forEach(kept::add);
             }
         }
@@ -207,18 +211,18 @@ final class FineTuneCommand implements Callable<Integer> {
             tuned.save(output);
             return;
         }
-        Path aside = java.nio.file.Files.createTempDirectory(output.toAbsolutePath().getParent(), ".attune-run-files-");
+        Path aside = Files.createTempDirectory(output.toAbsolutePath().getParent(), ".attune-run-files-");
         for (Path p : kept) {
-            java.nio.file.Files.move(p, aside.resolve(p.getFileName()));
+            Files.move(p, aside.resolve(p.getFileName()));
         }
         try {
             tuned.save(output);
         } finally {
-            java.nio.file.Files.createDirectories(output);
+            Files.createDirectories(output);
             for (Path p : kept) {
-                java.nio.file.Files.move(aside.resolve(p.getFileName()), p);
+                Files.move(aside.resolve(p.getFileName()), p);
             }
-            java.nio.file.Files.delete(aside);
+            Files.delete(aside);
         }
     }
 }
