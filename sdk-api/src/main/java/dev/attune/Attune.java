@@ -162,7 +162,8 @@ public final class Attune implements AutoCloseable {
     }
 
     /**
-     * Fixes the task's labels from the training data, prepares the model and trains it.
+     * Fixes the task's labels and other data-derived settings ({@link Task#fitToTrainingData}) from
+     * the training data, prepares the model and trains it.
      *
      * @param base the checkpoint
      * @param task the task
@@ -172,7 +173,8 @@ public final class Attune implements AutoCloseable {
      * @return the trained model and what training did
      */
     public Result fineTune(PretrainedModel base, Task task, Dataset train, Dataset eval, TrainingConfig config) {
-        Task labelled = task.labels().isEmpty() ? task.withLabels(task.inferLabels(train)) : task;
+        Task labelled = (task.labels().isEmpty() ? task.withLabels(task.inferLabels(train)) : task)
+                .fitToTrainingData(train);
         FineTunedModel model = prepare(base, labelled, config.maxLength(), config.seed());
         try {
             TrainingResult result = new Trainer(config).train(model, train, eval);

@@ -57,6 +57,9 @@ final class FineTuneCommand implements Callable<Integer> {
 
     @Option(names = "--positive-label", description = "label scored by binary precision/recall/F1")
     String positiveLabel;
+    @Option(names = "--class-weights", description = "loss weight per label for imbalanced data: balanced (from the"
+            + " training data's label counts) or label=weight pairs, e.g. spam=4,ham=1 (classification tasks)")
+    String classWeights;
 
     @Option(names = "--task-option", description = "other task option key=value (repeatable)")
     Map<String, String> taskOptions = new LinkedHashMap<>();
@@ -130,6 +133,7 @@ final class FineTuneCommand implements Callable<Integer> {
         putIfSet(options, "text_pair_column", textPairColumn);
         putIfSet(options, "label_column", labelColumn);
         putIfSet(options, "positive_label", positiveLabel);
+        putIfSet(options, "class_weights", classWeights);
 
         try (Attune attune = engineOptions.builder().seed(seed).build();
                 PretrainedModel base = attune.load(ModelSource.of(model), overrides)) {

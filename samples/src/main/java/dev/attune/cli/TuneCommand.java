@@ -66,6 +66,9 @@ final class TuneCommand implements Callable<Integer> {
     @Option(names = "--max-steps", defaultValue = "-1", description = "cap each trial's steps (quick searches)") long maxSteps;
     @Option(names = "--parallel", defaultValue = "2", description = "trials at once") int parallel;
     @Option(names = "--seed", defaultValue = "42") long seed;
+    @Option(names = "--resume", description = "reuse the trials already recorded in <output>/trials.jsonl by a run"
+            + " with the same settings and run only the rest (an interrupted search loses only its running trials)")
+    boolean resume;
     @Option(names = "--set", description = "config.json override key=value (repeatable)")
     Map<String, String> overrides = new LinkedHashMap<>();
     @Mixin EngineOptionsMixin engineOptions;
@@ -129,10 +132,23 @@ final class TuneCommand implements Callable<Integer> {
         }
         int threads = engineOptions.threads > 0 ? engineOptions.threads : Runtime.getRuntime().availableProcessors();
         int perTrial = Math.max(1, threads / Math.max(1, parallel));
+        Map<String, Object> settings = settings();
+        Map<Integer, Map<String, Object>> recorded = resume ? recorded(settings) : Map.of();
+        if (resume) {
+            // keep every complete record (a cut-off last line is dropped); new trials are appended
+            StringBuilder kept = new StringBuilder();
+            for (Map<String, Object> rec : recorded.values()) {
+                kept.append(JSON.writeValueAsString(rec)).append('\n');
+            }
+            Files.writeString(output.resolve("trials.jsonl"), kept.toString(), StandardCharsets.UTF_8);
+        }
+        Files.writeString(output.resolve(SETTINGS_FILE), JSON.writerWithDefaultPrettyPrinter().writeValueAsString(settings)
+                + "\n", StandardCharsets.UTF_8);
         List<Map<String, Object>> records = new ArrayList<>();
         try (Attune attune = engineOptions.builder().numThreads(perTrial).seed(seed).build();
                 BufferedWriter log = Files.newBufferedWriter(output.resolve("trials.jsonl"), StandardCharsets.UTF_8,
-                        StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE)) {
+                        StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+                        resume ? StandardOpenOption.APPEND : StandardOpenOption.TRUNCATE_EXISTING)) {
             ExecutorService pool = Executors.newFixedThreadPool(Math.max(1, parallel));
             try {
             Task t = attune.task(task, options);
@@ -169,6 +185,19 @@ final class TuneCommand implements Callable<Integer> {
                 for (Map<String, Double> c : alive) {
                     int id = trialId++;
                     int r = rung;
+                    Map<String, Object> earlier = recorded.get(id);
+                    if (earlier != null && !sameTrial(earlier, c, r)) {
+                        throw new AttuneException(output.resolve("trials.jsonl") + ": trial " + id + " was recorded with "
+                                + earlier.get("hyperparameters") + " in rung " + earlier.get("rung") + ", but this search"
+                                + " gives it " + c + " in rung " + r + "; resume with the same options or use a new"
+                                + " --output");
+                    }
+                    if (earlier != null) {
+                        System.err.printf(Locale.ROOT, "trial %d (rung %d): recorded earlier, reused -> %s %.4f%n", id,
+                                r, objective, (Double) earlier.get("objective"));
+                        futures.add(java.util.concurrent.CompletableFuture.completedFuture(earlier));
+                        continue;
+                    }
                     futures.add(pool.submit(() -> trial(attune, labelled, trainData, evalData, c, budget, id, r, metric)));
                 }
                 List<Map<String, Object>> done = new ArrayList<>();
@@ -181,7 +210,10 @@ final class TuneCommand implements Callable<Integer> {
                     }
                     done.add(rec);
                     records.add(rec);
-                    log.write(new ObjectMapper().writeValueAsString(rec));
+                    if (recorded.get(((Number) rec.get("trial")).intValue()) == rec) {
+                        continue; // reused: its line is in the file already
+                    }
+                    log.write(JSON.writeValueAsString(rec));
                     log.newLine();
                     log.flush();
                 }
@@ -205,6 +237,103 @@ final class TuneCommand implements Callable<Integer> {
         }
         report(records, metric, maximise);
         return 0;
+    }
+
+    static final String SETTINGS_FILE = "tune_settings.json";
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    /** What decides a trial's outcome besides its hyperparameters: a resumed search must match it. */
+    private Map<String, Object> settings() {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("model", model.toString());
+        m.put("task", task);
+        m.put("train", train.toString());
+        m.put("eval", eval.toString());
+        m.put("text_column", textColumn);
+        m.put("label_column", labelColumn);
+        m.put("positive_label", positiveLabel);
+        m.put("search", search.toLowerCase(Locale.ROOT));
+        m.put("trials", trials);
+        m.put("halving_factor", eta);
+        m.put("objective", objective);
+        m.put("learning_rate", learningRate);
+        m.put("batch_size", batchSize);
+        m.put("epochs", epochs);
+        m.put("warmup_ratio", warmupRatio);
+        m.put("weight_decay", weightDecay);
+        m.put("max_length", maxLength);
+        m.put("max_steps", maxSteps);
+        m.put("seed", seed);
+        m.put("set", new java.util.TreeMap<>(overrides));
+        m.put("engine", engineOptions.engine);
+        return m;
+    }
+
+    /**
+     * The trials an earlier run recorded, by trial number, after checking that it ran with these
+     * settings; a truncated last line (the run was killed while writing it) is dropped.
+     */
+    @SuppressWarnings("unchecked")
+    private Map<Integer, Map<String, Object>> recorded(Map<String, Object> settings) throws IOException {
+        Path log = output.resolve("trials.jsonl");
+        if (!Files.exists(log)) {
+            System.err.println("tune --resume: no " + log + " yet; starting afresh");
+            return Map.of();
+        }
+        Path saved = output.resolve(SETTINGS_FILE);
+        if (Files.exists(saved)) {
+            Map<String, Object> before = JSON.readValue(saved.toFile(), Map.class);
+            Map<String, Object> now = JSON.readValue(JSON.writeValueAsString(settings), Map.class);
+            if (!before.equals(now)) {
+                List<String> differ = new ArrayList<>();
+                for (String k : now.keySet()) {
+                    if (!java.util.Objects.equals(before.get(k), now.get(k))) {
+                        differ.add(k + " (" + before.get(k) + " then, " + now.get(k) + " now)");
+                    }
+                }
+                throw new AttuneException(saved + ": the recorded trials were run with other settings: "
+                        + String.join(", ", differ) + "; resume with the same options or use a new --output");
+            }
+        } else {
+            System.err.println("tune --resume: " + saved + " is missing (a run of an older version); the recorded"
+                    + " trials are reused where trial number, rung and hyperparameters match");
+        }
+        Map<Integer, Map<String, Object>> out = new LinkedHashMap<>();
+        List<String> lines = Files.readAllLines(log, StandardCharsets.UTF_8);
+        for (int i = 0; i < lines.size(); i++) {
+            String line = lines.get(i).strip();
+            if (line.isEmpty()) {
+                continue;
+            }
+            try {
+                Map<String, Object> rec = JSON.readValue(line, Map.class);
+                out.put(((Number) rec.get("trial")).intValue(), rec);
+            } catch (IOException | RuntimeException e) {
+                if (i == lines.size() - 1) {
+                    System.err.println("tune --resume: " + log + " line " + (i + 1) + " is incomplete; that trial runs again");
+                    continue;
+                }
+                throw new AttuneException(log + " line " + (i + 1) + " is not a trial record (" + e.getMessage()
+                        + "); repair or remove the line, or use a new --output");
+            }
+        }
+        return out;
+    }
+
+    /** Whether a recorded trial is the one about to run: same rung and the same hyperparameter values. */
+    @SuppressWarnings("unchecked")
+    static boolean sameTrial(Map<String, Object> rec, Map<String, Double> candidate, int rung) {
+        if (!(rec.get("rung") instanceof Number n) || n.intValue() != rung
+                || !(rec.get("hyperparameters") instanceof Map<?, ?> h) || !(rec.get("objective") instanceof Number)) {
+            return false;
+        }
+        for (Map.Entry<String, Double> e : candidate.entrySet()) {
+            Object v = ((Map<String, Object>) h).get(e.getKey());
+            if (!(v instanceof Number num) || num.doubleValue() != e.getValue()) {
+                return false;
+            }
+        }
+        return true;
     }
 
     static List<Map<String, Double>> grid(List<Space> spaces) {

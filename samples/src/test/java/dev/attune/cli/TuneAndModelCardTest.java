@@ -57,6 +57,61 @@ class TuneAndModelCardTest {
     }
 
     @Test
+    void balancedClassWeightsAreFixedFromTheTrainingDataAndSavedWithTheModel() throws Exception {
+        StringBuilder data = new StringBuilder("sentence\tsentiment\n");
+        for (int i = 0; i < 24; i++) {
+            data.append(i % 4 == 0 ? "terrible plot and boring\tneg\n" : "the movie was wonderful\tpos\n");
+        }
+        Path train = Files.writeString(tmp.resolve("imbalanced.tsv"), data.toString());
+        Path out = tmp.resolve("weighted");
+        CliTest.run("fine-tune", "--model", FIXTURE.toString(), "--train", train.toString(), "--eval", train.toString(),
+                "--text-column", "sentence", "--label-column", "sentiment", "--class-weights", "balanced",
+                "--epochs", "1", "--batch-size", "8", "--learning-rate", "5e-3", "--max-length", "16",
+                "--output", out.toString(), "--no-progress", "--device", "cpu", "--no-model-card");
+        JsonNode options = new ObjectMapper().readTree(out.resolve("config.json").toFile()).path("attune").path("task_options");
+        // 24 / (2 * 6) for neg and 24 / (2 * 18) for pos
+        assertThat(options.path("class_weights").asText()).isEqualTo("neg=2.0,pos=" + (24f / 36f));
+        assertThat(new ObjectMapper().readTree(out.resolve("metrics.json").toFile()).path("eval_loss").asDouble()).isPositive();
+    }
+
+    @Test
+    void anInterruptedSearchResumesReusingItsRecordedTrials() throws Exception {
+        Path train = data();
+        Path out = tmp.resolve("resume");
+        List<String> args = List.of("tune", "--model", FIXTURE.toString(), "--train", train.toString(), "--eval",
+                train.toString(), "--text-column", "sentence", "--label-column", "sentiment", "--trials", "3",
+                "--parallel", "1", "--max-steps", "2", "--max-length", "16", "--batch-size", "8",
+                "--output", out.toString(), "--device", "cpu");
+        CliTest.run(args.toArray(String[]::new));
+        List<String> full = Files.readAllLines(out.resolve("trials.jsonl"));
+        assertThat(full).hasSize(3);
+
+        // as if killed while writing the third record, before the report
+        Files.writeString(out.resolve("trials.jsonl"), full.get(0) + "\n" + full.get(1) + "\n" + full.get(2).substring(0, 20));
+        Files.delete(out.resolve("tune_report.md"));
+        List<String> resumed = new java.util.ArrayList<>(args);
+        resumed.add("--resume");
+        String best = CliTest.run(resumed.toArray(String[]::new));
+
+        List<String> after = Files.readAllLines(out.resolve("trials.jsonl"));
+        assertThat(after).hasSize(3);
+        ObjectMapper json = new ObjectMapper();
+        // the first two are the recorded ones (same seconds: not run again); the third ran again, same settings
+        assertThat(json.readTree(after.get(0))).isEqualTo(json.readTree(full.get(0)));
+        assertThat(json.readTree(after.get(1))).isEqualTo(json.readTree(full.get(1)));
+        assertThat(json.readTree(after.get(2)).get("hyperparameters")).isEqualTo(json.readTree(full.get(2)).get("hyperparameters"));
+        assertThat(json.readTree(after.get(2)).get("seconds")).isNotEqualTo(json.readTree(full.get(2)).get("seconds"));
+        assertThat(json.readTree(best).get("trials").asInt()).isEqualTo(3);
+        assertThat(out.resolve("tune_report.md")).isRegularFile();
+
+        // other settings: refused, naming what differs, and the records stay
+        List<String> other = new java.util.ArrayList<>(resumed);
+        other.set(other.indexOf("--max-steps") + 1, "3");
+        assertThat(AttuneCli.execute(other.toArray(String[]::new))).isNotZero();
+        assertThat(Files.readAllLines(out.resolve("trials.jsonl"))).hasSize(3);
+    }
+
+    @Test
     void randomSearchAndSuccessiveHalvingRecordEveryTrialAndReportSensitivity() throws Exception {
         Path train = data();
         Path out = tmp.resolve("tune");

@@ -302,6 +302,32 @@ public interface Ops {
     }
 
     /**
+     * Class-weighted cross-entropy, as PyTorch's {@code cross_entropy(logits, labels, weight=w,
+     * ignore_index=...)}: each entry's loss is scaled by the weight of its gold class and the sum is
+     * divided by the sum of those weights, so with equal weights it equals {@link #crossEntropy}.
+     *
+     * @param logits {@code [N, C]}
+     * @param labels {@code [N]}, INT64
+     * @param ignoreIndex label value excluded from the loss
+     * @param classWeights one positive weight per class ({@code C} values), or null for none
+     * @return scalar loss
+     */
+    default Tensor crossEntropy(Tensor logits, Tensor labels, long ignoreIndex, float[] classWeights) {
+        if (classWeights == null) {
+            return crossEntropy(logits, labels, ignoreIndex);
+        }
+        Tensor logp = logSoftmax(logits, -1);
+        Tensor valid = notEqual(labels, ignoreIndex);
+        Tensor safe = where(valid, labels, cast(scalar(0f), DType.INT64));
+        Tensor picked = reshape(gather(logp, 1, unsqueeze(safe, 1)), -1);
+        // the gold class's weight per entry: a lookup in a [C, 1] table, which every engine lowers
+        Tensor table = constant(new long[] {classWeights.length, 1}, classWeights);
+        Tensor perEntry = reshape(embedding(table, safe), -1);
+        Tensor weight = mul(perEntry, cast(valid, DType.FLOAT32));
+        return neg(div(sumAll(mul(picked, weight)), sumAll(weight)));
+    }
+
+    /**
      * Mean binary cross-entropy on logits (PyTorch {@code binary_cross_entropy_with_logits}), in
      * the numerically stable form {@code max(x,0) - x*y + log(1 + exp(-|x|))}.
      *

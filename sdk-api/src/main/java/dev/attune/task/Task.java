@@ -36,6 +36,21 @@ public interface Task {
     List<String> inferLabels(Dataset train);
 
     /**
+     * Fixes the settings a task derives from its training data beyond the labels, such as class
+     * weights balanced against label frequencies, and records them in its {@link #options()} so a
+     * saved model states what it was trained with. Called by {@code Attune.fineTune} after the
+     * labels are fixed; the default has nothing to derive and returns this task.
+     *
+     * @param train the training data
+     * @return a task with those settings fixed (this one when there are none)
+     * @throws dev.attune.error.InvalidDataException when the data cannot give them (a label that
+     *     never occurs cannot be balanced)
+     */
+    default Task fitToTrainingData(Dataset train) {
+        return this;
+    }
+
+    /**
      * Checks a data set against this task's fixed labels before any training or evaluation starts,
      * so that an evaluation file with a label the model does not have fails at once, naming the
      * file and line, rather than at the first evaluation. The default accepts everything.

@@ -50,6 +50,8 @@ abstract class AbstractTextClassificationTask implements Task {
     static final String FORMAT = "format";
     static final String POSITIVE_LABEL = "positive_label";
     static final String LABELS = "labels";
+    static final String CLASS_WEIGHTS = "class_weights";
+    static final String BALANCED = "balanced";
 
     /** Label value the loss ignores, as in HuggingFace. */
     static final long IGNORE_INDEX = -100;
@@ -69,6 +71,9 @@ abstract class AbstractTextClassificationTask implements Task {
     private final String positiveLabel;
     private final List<String> labels;
     private final Map<String, Integer> labelIds;
+    /** Cross-entropy weight per label id; null when unweighted or when balanced weights await the data. */
+    private final float[] classWeights;
+    private final boolean balancedPending;
 
     /**
      * @param name task name
@@ -80,7 +85,7 @@ abstract class AbstractTextClassificationTask implements Task {
         this.name = name;
         this.options = Objects.requireNonNull(options, "options");
         Set<String> known = new LinkedHashSet<>(List.of(TEXT_COLUMN, LABEL_COLUMN, FORMAT, BadRowPolicy.OPTION,
-                POSITIVE_LABEL, LABELS));
+                POSITIVE_LABEL, LABELS, CLASS_WEIGHTS));
         if (pair) {
             known.add(TEXT_PAIR_COLUMN);
         }
@@ -129,6 +134,50 @@ abstract class AbstractTextClassificationTask implements Task {
                         + this.labels + "; name one of them");
             }
         }
+        String weights = options.values().get(CLASS_WEIGHTS);
+        this.balancedPending = weights != null && weights.strip().equalsIgnoreCase(BALANCED);
+        Map<String, Float> explicit = weights == null || balancedPending ? null : parseWeights(weights);
+        if (explicit != null && !this.labels.isEmpty()) {
+            float[] w = new float[this.labels.size()];
+            Arrays.fill(w, 1f);
+            for (Map.Entry<String, Float> e : explicit.entrySet()) {
+                Integer id = labelIds.get(e.getKey());
+                if (id == null) {
+                    throw new ConfigurationException(CLASS_WEIGHTS + " names '" + e.getKey() + "', which is not one of"
+                            + " the labels " + this.labels + "; weight the labels the model has");
+                }
+                w[id] = e.getValue();
+            }
+            this.classWeights = w;
+        } else {
+            this.classWeights = null;
+        }
+    }
+
+    /** Parses {@code label=weight,label=weight}: every weight a finite number above zero. */
+    private static Map<String, Float> parseWeights(String spec) {
+        Map<String, Float> out = new LinkedHashMap<>();
+        for (String part : spec.split(",")) {
+            int eq = part.lastIndexOf('=');
+            String label = eq < 0 ? "" : part.substring(0, eq).strip();
+            String value = eq < 0 ? "" : part.substring(eq + 1).strip();
+            float w;
+            try {
+                w = Float.parseFloat(value);
+            } catch (NumberFormatException e) {
+                w = Float.NaN;
+            }
+            if (label.isEmpty() || !Float.isFinite(w) || w <= 0) {
+                throw new ConfigurationException("option " + CLASS_WEIGHTS + "=" + spec + ": '" + part.strip()
+                        + "' is not label=weight with a weight above 0; give " + BALANCED
+                        + " or pairs such as spam=4,ham=1");
+            }
+            if (out.put(label, w) != null) {
+                throw new ConfigurationException("option " + CLASS_WEIGHTS + "=" + spec + " weights '" + label
+                        + "' twice; name each label once");
+            }
+        }
+        return out;
     }
 
     private String option(String key, String fallback) {
@@ -140,10 +189,16 @@ abstract class AbstractTextClassificationTask implements Task {
     }
 
     /**
+     * @param options the copy's options
      * @param labels labels to fix
      * @return a copy of this task with them
      */
-    abstract AbstractTextClassificationTask copy(List<String> labels);
+    abstract AbstractTextClassificationTask copy(TaskOptions options, List<String> labels);
+
+    /** @return the cross-entropy weight per label id, or null when the loss is unweighted */
+    float[] classWeights() {
+        return classWeights == null ? null : classWeights.clone();
+    }
 
     private List<Column> columns() {
         List<Column> cols = new ArrayList<>();
@@ -176,7 +231,47 @@ abstract class AbstractTextClassificationTask implements Task {
      */
     @Override
     public Task withLabels(List<String> labels) {
-        return copy(Objects.requireNonNull(labels, "labels"));
+        return copy(options, Objects.requireNonNull(labels, "labels"));
+    }
+
+    /**
+     * Resolves {@code class_weights=balanced}: label {@code c} gets {@code n / (labels * n_c)} over
+     * the labelled training examples, and the copy's options carry the numbers ({@code
+     * class_weights=ham=0.577,spam=3.75}) so the saved model records them. Without that option the
+     * task is returned as it is.
+     *
+     * @throws InvalidDataException when a label never occurs in the training data
+     */
+    @Override
+    public Task fitToTrainingData(Dataset train) {
+        if (!balancedPending) {
+            return this;
+        }
+        requireLabels();
+        long[] counts = new long[labels.size()];
+        long total = 0;
+        for (TextExample e : examples(train)) {
+            Integer id = e.label() == null ? null : labelIds.get(e.label());
+            if (id != null) {
+                counts[id]++;
+                total++;
+            }
+        }
+        StringBuilder resolved = new StringBuilder();
+        for (int c = 0; c < counts.length; c++) {
+            if (counts[c] == 0) {
+                throw new InvalidDataException(train.source() + ": label '" + labels.get(c) + "' never occurs, so "
+                        + CLASS_WEIGHTS + "=" + BALANCED + " cannot weight it; give explicit weights ("
+                        + CLASS_WEIGHTS + "=label=weight,...) or train on data that has every label");
+            }
+            float w = (float) ((double) total / ((double) labels.size() * counts[c]));
+            resolved.append(c == 0 ? "" : ",").append(labels.get(c)).append('=').append(w);
+        }
+        Map<String, String> next = new LinkedHashMap<>(options.values());
+        next.put(CLASS_WEIGHTS, resolved.toString());
+        AbstractTextClassificationTask fitted = copy(new TaskOptions(next), labels);
+        LOG.info("class weights from {} ({} labelled examples): {}", train.source(), total, resolved);
+        return fitted;
     }
 
     /**
@@ -384,7 +479,10 @@ abstract class AbstractTextClassificationTask implements Task {
         return List.of(new InputSpec(ClassificationEvaluator.LABELS, DType.INT64, 1, true));
     }
 
-    /** @return mean cross-entropy of {@code logits} against {@code labels}, ignoring label -100 */
+    /**
+     * @return mean cross-entropy of {@code logits} against {@code labels}, ignoring label -100,
+     *     weighted per label when {@code class_weights} is set
+     */
     @Override
     public Tensor loss(Ops ops, Map<String, Tensor> outputs, Map<String, Tensor> inputs) {
         Tensor logits = outputs.get(ClassificationEvaluator.LOGITS);
@@ -395,7 +493,12 @@ abstract class AbstractTextClassificationTask implements Task {
         if (gold == null) {
             throw new IllegalArgumentException("the inputs have no 'labels'; the loss needs labelled data");
         }
-        return ops.crossEntropy(logits, gold, IGNORE_INDEX);
+        if (balancedPending) {
+            throw new ConfigurationException("option " + CLASS_WEIGHTS + "=" + BALANCED + " takes its weights from"
+                    + " the training data, which task '" + name + "' has not seen: train through Attune.fineTune, or"
+                    + " call fitToTrainingData(train) before preparing the model");
+        }
+        return ops.crossEntropy(logits, gold, IGNORE_INDEX, classWeights);
     }
 
     /**

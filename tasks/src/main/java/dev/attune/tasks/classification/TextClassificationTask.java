@@ -17,7 +17,12 @@ import java.util.List;
  *   <li>{@code labels}: the label list, comma-separated, in id order; default: the sorted distinct
  *       labels of the training data ({@link #inferLabels});
  *   <li>{@code positive_label}: the label whose precision, recall and F1 are reported on two-label
- *       tasks, default the label with id 1.
+ *       tasks, default the label with id 1;
+ *   <li>{@code class_weights}: weights of the cross-entropy per label for imbalanced data, as
+ *       PyTorch's {@code CrossEntropyLoss(weight=...)}: {@code balanced} (each label weighted {@code
+ *       n / (labels * n_label)} from the training data, as scikit-learn's {@code
+ *       compute_class_weight}) or {@code label=weight} pairs, comma-separated (labels not named keep
+ *       weight 1); default none.
  * </ul>
  *
  * <p>Examples become {@code input_ids}, {@code token_type_ids}, {@code attention_mask} and, when
@@ -43,7 +48,7 @@ public final class TextClassificationTask extends AbstractTextClassificationTask
     }
 
     @Override
-    TextClassificationTask copy(List<String> labels) {
-        return new TextClassificationTask(options(), labels);
+    TextClassificationTask copy(TaskOptions options, List<String> labels) {
+        return new TextClassificationTask(options, labels);
     }
 }

@@ -30,7 +30,7 @@ public final class TextPairClassificationTask extends AbstractTextClassification
     }
 
     @Override
-    TextPairClassificationTask copy(List<String> labels) {
-        return new TextPairClassificationTask(options(), labels);
+    TextPairClassificationTask copy(TaskOptions options, List<String> labels) {
+        return new TextPairClassificationTask(options, labels);
     }
 }

@@ -328,7 +328,54 @@ class TextClassificationTaskTest {
 
         assertThat(loss).isSameAs(result);
         assertThat(calls).hasSize(1);
-        assertThat(calls.get(0)).containsExactly(logits, labels, -100L);
+        assertThat(calls.get(0)).containsExactly(logits, labels, -100L, null);
+
+        calls.clear();
+        task("labels", "a,b", "class_weights", "b=3").loss(ops, Map.of("logits", logits), Map.of("labels", labels));
+        assertThat(calls.get(0)[3]).isEqualTo(new float[] {1f, 3f});
+    }
+
+    @Test
+    void balancedClassWeightsComeFromTheTrainingLabelCountsAndAreRecordedInTheOptions() throws IOException {
+        Path f = write("train.tsv", "text\tlabel\n" + "good\tham\n".repeat(6) + "bad\tspam\n".repeat(2));
+        Task t = task("class_weights", "balanced");
+        Dataset data = t.read(f);
+        Task labelled = t.withLabels(t.inferLabels(data));
+
+        Task fitted = labelled.fitToTrainingData(data);
+
+        // n / (labels * n_label): 8 / (2 * 6) and 8 / (2 * 2), as scikit-learn's compute_class_weight
+        assertThat(((AbstractTextClassificationTask) fitted).classWeights()).containsExactly(8f / 12f, 2f);
+        assertThat(fitted.options().values()).containsEntry("class_weights", "ham=" + (8f / 12f) + ",spam=2.0");
+        assertThat(fitted.labels()).containsExactly("ham", "spam");
+        // the recorded numbers give the same weights when the saved model is opened again
+        Task reopened = task("class_weights", fitted.options().values().get("class_weights"))
+                .withLabels(List.of("ham", "spam"));
+        assertThat(((AbstractTextClassificationTask) reopened).classWeights()).containsExactly(8f / 12f, 2f);
+        // nothing to fit without the option
+        Task plain = task().withLabels(List.of("ham", "spam"));
+        assertThat(plain.fitToTrainingData(data)).isSameAs(plain);
+    }
+
+    @Test
+    void classWeightsThatCannotBeUsedAreTypedErrorsNamingTheOptionOrFile() throws IOException {
+        assertThatThrownBy(() -> task("class_weights", "spam=0")).isInstanceOf(ConfigurationException.class)
+                .hasMessageContaining("class_weights").hasMessageContaining("above 0");
+        assertThatThrownBy(() -> task("class_weights", "spam=many")).isInstanceOf(ConfigurationException.class)
+                .hasMessageContaining("'spam=many'");
+        assertThatThrownBy(() -> task("class_weights", "spam=2,spam=3")).isInstanceOf(ConfigurationException.class)
+                .hasMessageContaining("twice");
+        assertThatThrownBy(() -> task("class_weights", "eggs=2").withLabels(List.of("ham", "spam")))
+                .isInstanceOf(ConfigurationException.class).hasMessageContaining("'eggs'");
+
+        Path f = write("one-sided.tsv", "text\tlabel\ngood\tham\nbad\tham\n");
+        Task balanced = task("class_weights", "balanced", "labels", "ham,spam");
+        Dataset data = balanced.read(f);
+        assertThatThrownBy(() -> balanced.fitToTrainingData(data)).isInstanceOf(InvalidDataException.class)
+                .hasMessageContaining(f.toString()).hasMessageContaining("'spam' never occurs");
+        // a balanced task that never saw its data refuses to compute an unweighted loss silently
+        assertThatThrownBy(() -> balanced.loss(null, Map.of("logits", new Tensor() {}), Map.of("labels", new Tensor() {})))
+                .isInstanceOf(ConfigurationException.class).hasMessageContaining("fitToTrainingData");
     }
 
     @Test
