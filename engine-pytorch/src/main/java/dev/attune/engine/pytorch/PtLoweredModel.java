@@ -46,8 +46,20 @@ final class PtLoweredModel implements LoweredModel {
                         "parameter " + p.name() + " has shape " + Arrays.toString(data.shape())
                                 + " but the model declares " + Arrays.toString(p.shape()));
             }
-            values.put(p.name(), toDevice(root, data));
+            values.put(p.name(), owned(toDevice(root, data)));
         }
+    }
+
+    /**
+     * A parameter whose storage libtorch owns. On the CPU DJL builds a tensor over the direct buffer it
+     * was given and keeps that buffer reachable only from the returned array; the training session
+     * replaces parameter handles with detached aliases of their storage, which would leave the buffer
+     * to the garbage collector while libtorch still reads it. A copy made by libtorch has no such tie.
+     */
+    private static PtNDArray owned(PtNDArray array) {
+        PtNDArray copy = JniUtils.clone(array);
+        array.close();
+        return copy;
     }
 
     PtNDArray value(Parameter p) {
@@ -56,6 +68,13 @@ final class PtLoweredModel implements LoweredModel {
             throw new IllegalStateException("parameter " + p.name() + " was not declared by " + definition.architecture());
         }
         return v;
+    }
+
+    /** Points a parameter at another handle (an alias of its storage made by the training session). */
+    void replace(Parameter p, PtNDArray alias) {
+        if (values.replace(p.name(), alias) == null) {
+            throw new IllegalStateException("parameter " + p.name() + " was not declared by " + definition.architecture());
+        }
     }
 
     Map<String, PtNDArray> values() {

@@ -44,8 +44,39 @@ final class PtTrainingSession implements TrainingSession {
     private boolean hasGradients;
     private Set<String> paused = Set.of();
 
-    /** One trainable parameter and its Adam moments. */
-    private record Slot(Parameter parameter, PtNDArray value, PtNDArray m, PtNDArray v) {}
+    /**
+     * One trainable parameter and its Adam moments. The value's handle changes after every step (a
+     * detached alias of the same storage, see {@link #releaseGradients}); the storage never does.
+     */
+    private static final class Slot {
+        final Parameter parameter;
+        PtNDArray value;
+        final PtNDArray m;
+        final PtNDArray v;
+
+        Slot(Parameter parameter, PtNDArray value, PtNDArray m, PtNDArray v) {
+            this.parameter = parameter;
+            this.value = value;
+            this.m = m;
+            this.v = v;
+        }
+
+        Parameter parameter() {
+            return parameter;
+        }
+
+        PtNDArray value() {
+            return value;
+        }
+
+        PtNDArray m() {
+            return m;
+        }
+
+        PtNDArray v() {
+            return v;
+        }
+    }
 
     PtTrainingSession(PtLoweredModel model, OptimizerSettings settings) {
         this.model = model;
@@ -125,7 +156,7 @@ final class PtTrainingSession implements TrainingSession {
             }
             float norm = sumSq == null ? 0f : (float) Math.sqrt(sumSq.toFloatArray()[0]);
             if (!Float.isFinite(norm)) {
-                zeroGradients();
+                releaseGradients();
                 steps++;
                 return norm;
             }
@@ -135,16 +166,18 @@ final class PtTrainingSession implements TrainingSession {
             }
             steps++;
             double bc1 = 1 - Math.pow(settings.beta1(), steps);
-            double bc2 = 1 - Math.pow(settings.beta2(), steps);
-            float b1 = (float) settings.beta1();
-            float b2 = (float) settings.beta2();
-            PtNDArray clipS = scalar(tmp, (float) clip);
-            PtNDArray oneMinusB1 = scalar(tmp, 1 - b1);
-            PtNDArray oneMinusB2 = scalar(tmp, 1 - b2);
-            PtNDArray b1S = scalar(tmp, b1);
-            PtNDArray b2S = scalar(tmp, b2);
-            PtNDArray sqrtBc2 = scalar(tmp, (float) Math.sqrt(bc2));
-            PtNDArray epsS = scalar(tmp, (float) settings.epsilon());
+            double sqrtBc2 = Math.sqrt(1 - Math.pow(settings.beta2(), steps));
+            double b1 = settings.beta1();
+            double b2 = settings.beta2();
+            // The clipping coefficient rides on the moment scalars instead of a pass over the gradient:
+            // m = b1*m + ((1-b1)*c)*g and v = b2*v + ((1-b2)*c^2)*g*g, which is torch's update of the
+            // clipped gradient c*g. sqrt(1-b2^t) is folded the same way:
+            // lr/bc1 * m / (sqrt(v)/sqrt(bc2) + eps) = (lr*sqrt(bc2)/bc1) * m / (sqrt(v) + eps*sqrt(bc2)).
+            PtNDArray mScale = scalar(tmp, (float) ((1 - b1) * clip));
+            PtNDArray vScale = scalar(tmp, (float) ((1 - b2) * clip * clip));
+            PtNDArray b1S = scalar(tmp, (float) b1);
+            PtNDArray b2S = scalar(tmp, (float) b2);
+            PtNDArray epsS = scalar(tmp, (float) (settings.epsilon() * sqrtBc2));
             Map<Double, PtNDArray[]> byScale = new java.util.HashMap<>();
             for (int i = 0; i < slots.size(); i++) {
                 Slot s = slots.get(i);
@@ -155,40 +188,35 @@ final class PtTrainingSession implements TrainingSession {
                 // one learning rate per parameter group, as PyTorch's param_groups with their own lr
                 double lr = learningRate * settings.learningRateScale(s.parameter().name());
                 PtNDArray[] lrScalars = byScale.computeIfAbsent(lr, r -> new PtNDArray[] {
-                    scalar(tmp, (float) (1 - r * settings.weightDecay())), scalar(tmp, (float) (r / bc1))});
+                    scalar(tmp, (float) (1 - r * settings.weightDecay())), scalar(tmp, (float) (r * sqrtBc2 / bc1))});
                 PtNDArray decayS = lrScalars[0];
                 PtNDArray stepSize = lrScalars[1];
-                if (clip < 1.0) {
-                    JniUtils.muli(g, clipS);
-                }
                 if (s.parameter().decay() && settings.weightDecay() != 0) {
                     JniUtils.muli(s.value(), decayS);
                 }
-                // m = b1*m + (1-b1)*g ; v = b2*v + (1-b2)*g*g
-                JniUtils.muli(s.m(), b1S);
-                PtNDArray gm = JniUtils.mul(g, oneMinusB1);
-                gm.attach(tmp);
-                JniUtils.addi(s.m(), gm);
-                JniUtils.muli(s.v(), b2S);
+                // v = b2*v + (1-b2)c^2 * g*g
                 PtNDArray gg = JniUtils.mul(g, g);
                 gg.attach(tmp);
-                JniUtils.muli(gg, oneMinusB2);
+                JniUtils.muli(gg, vScale);
+                JniUtils.muli(s.v(), b2S);
                 JniUtils.addi(s.v(), gg);
-                // p -= lr/bc1 * m / (sqrt(v)/sqrt(bc2) + eps)
+                gg.close();
+                // m = b1*m + (1-b1)c * g; the gradient is scaled in place, it is released after the step
+                JniUtils.muli(g, mScale);
+                JniUtils.muli(s.m(), b1S);
+                JniUtils.addi(s.m(), g);
+                // p -= (lr*sqrt(bc2)/bc1) * m / (sqrt(v) + eps*sqrt(bc2))
                 PtNDArray denom = JniUtils.sqrt(s.v());
                 denom.attach(tmp);
-                JniUtils.divi(denom, sqrtBc2);
                 JniUtils.addi(denom, epsS);
                 PtNDArray update = JniUtils.div(s.m(), denom);
                 update.attach(tmp);
+                denom.close();
                 JniUtils.muli(update, stepSize);
                 JniUtils.subi(s.value(), update);
-                gm.close();
-                gg.close();
-                denom.close();
                 update.close();
             }
-            zeroGradients();
+            releaseGradients();
             return norm;
         } finally {
             JniUtils.setGradMode(grad);
@@ -224,7 +252,7 @@ final class PtTrainingSession implements TrainingSession {
                 copyInto(s.v(), state.tensors().get(OptimizerState.SECOND_MOMENT + name),
                         "optimizer tensor " + OptimizerState.SECOND_MOMENT + name);
             }
-            zeroGradients();
+            releaseGradients();
             steps = state.steps();
         } finally {
             JniUtils.setGradMode(grad);
@@ -285,9 +313,23 @@ final class PtTrainingSession implements TrainingSession {
         paused = Set.copyOf(next);
     }
 
-    private void zeroGradients() {
+    /**
+     * Drops the gradients, as PyTorch's {@code zero_grad(set_to_none=True)}: each trainable parameter
+     * is replaced by a detached alias of its storage that requires a gradient and has none yet, so
+     * the next backward pass hands its gradient over instead of adding it to a zeroed one (no fill
+     * and no accumulation pass over every parameter), and a parameter that gets no gradient is left
+     * alone by the next step, as torch's optimizers skip parameters whose grad is None.
+     */
+    private void releaseGradients() {
         for (Slot s : slots) {
-            JniUtils.zeroGrad(s.value());
+            if (paused.contains(s.parameter().name())) {
+                continue;
+            }
+            PtNDArray fresh = JniUtils.detachGradient(s.value());
+            JniUtils.attachGradient(fresh, true);
+            model.replace(s.parameter(), fresh);
+            s.value().close();
+            s.value = fresh;
         }
         hasGradients = false;
     }

@@ -36,7 +36,7 @@ class AdamWTest {
     static final float[] B0 = {0.05f, -0.05f};
 
     /** y = x W^T + b, loss = mean((y - t)^2). */
-    static final class Tiny implements ModelDefinition {
+    static class Tiny implements ModelDefinition {
         final ParameterSet params = new ParameterSet();
         final Parameter w = Scope.root(params).child("dense").param("weight", Init.zeros(), true, 2, 3);
         final Parameter b = Scope.root(params).child("dense").param("bias", Init.zeros(), false, 2);
@@ -144,6 +144,45 @@ class AdamWTest {
                 assertClose(m.read(def.b).toFloatArray(), b, "bias after step " + step);
             }
             assertThat(s.steps()).isEqualTo(3);
+        }
+    }
+
+    /** The Tiny model plus a decayed parameter the forward pass never reads. */
+    static final class WithUnused extends Tiny {
+        final Parameter unused = Scope.root(params).child("spare").param("weight", Init.zeros(), true, 2);
+    }
+
+    @Test
+    void accumulatedHalfBatchesStepLikeOneBatchAndParametersWithoutGradientsAreLeftAlone() {
+        WithUnused def = new WithUnused();
+        Batch batch = new Batch(Map.of(
+                "x", TensorData.ofFloats(new long[] {2, 3}, X),
+                "t", TensorData.ofFloats(new long[] {2, 2}, TARGET)), 2);
+        float[][] once = train(def, batch, 1);
+        float[][] twice = train(def, batch, 2);
+        for (int k = 0; k < 2; k++) {
+            for (int i = 0; i < once[k].length; i++) {
+                assertThat(twice[k][i]).as("parameter %d [%d]", k, i).isCloseTo(once[k][i], within(1e-6f));
+            }
+        }
+        // weight decay 0.1 over 3 steps would have moved it; torch skips parameters whose grad is None
+        assertThat(once[2]).containsExactly(0.7f, -0.7f);
+    }
+
+    /** Three steps, each over {@code parts} forward/backward passes of the batch with loss scale 1/parts. */
+    static float[][] train(WithUnused def, Batch batch, int parts) {
+        try (LoweredModel m = new PyTorchEngineProvider().create().lower(def, p -> TensorData.ofFloats(p.shape(),
+                p.name().startsWith("spare") ? new float[] {0.7f, -0.7f} : p.name().endsWith("weight") ? W0 : B0),
+                EngineOptions.defaults());
+                TrainingSession s = m.startTraining(new OptimizerSettings(0.9, 0.999, 1e-8, 0.1, 1.0, Set.of()))) {
+            for (int step = 0; step < 3; step++) {
+                for (int p = 0; p < parts; p++) {
+                    s.forwardBackward(batch, 1f / parts);
+                }
+                s.step(0.05);
+            }
+            return new float[][] {m.read(def.w).toFloatArray(), m.read(def.b).toFloatArray(),
+                m.read(def.unused).toFloatArray()};
         }
     }
 
