@@ -292,13 +292,7 @@ public interface Ops {
      * @return scalar loss
      */
     default Tensor crossEntropy(Tensor logits, Tensor labels, long ignoreIndex) {
-        Tensor logp = logSoftmax(logits, -1);
-        Tensor valid = notEqual(labels, ignoreIndex);
-        Tensor safe = where(valid, labels, cast(scalar(0f), DType.INT64));
-        Tensor picked = reshape(gather(logp, 1, unsqueeze(safe, 1)), -1);
-        Tensor weight = cast(valid, DType.FLOAT32);
-        Tensor total = sumAll(mul(picked, weight));
-        return neg(div(total, sumAll(weight)));
+        return crossEntropy(logits, labels, ignoreIndex, null);
     }
 
     /**
@@ -313,17 +307,16 @@ public interface Ops {
      * @return scalar loss
      */
     default Tensor crossEntropy(Tensor logits, Tensor labels, long ignoreIndex, float[] classWeights) {
-        if (classWeights == null) {
-            return crossEntropy(logits, labels, ignoreIndex);
-        }
         Tensor logp = logSoftmax(logits, -1);
         Tensor valid = notEqual(labels, ignoreIndex);
         Tensor safe = where(valid, labels, cast(scalar(0f), DType.INT64));
         Tensor picked = reshape(gather(logp, 1, unsqueeze(safe, 1)), -1);
-        // the gold class's weight per entry: a lookup in a [C, 1] table, which every engine lowers
-        Tensor table = constant(new long[] {classWeights.length, 1}, classWeights);
-        Tensor perEntry = reshape(embedding(table, safe), -1);
-        Tensor weight = mul(perEntry, cast(valid, DType.FLOAT32));
+        Tensor weight = cast(valid, DType.FLOAT32);
+        if (classWeights != null) {
+            // the gold class's weight per entry: a lookup in a [C, 1] table, which every engine lowers
+            Tensor table = constant(new long[] {classWeights.length, 1}, classWeights);
+            weight = mul(reshape(embedding(table, safe), -1), weight);
+        }
         return neg(div(sumAll(mul(picked, weight)), sumAll(weight)));
     }
 
