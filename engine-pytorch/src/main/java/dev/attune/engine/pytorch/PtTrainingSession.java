@@ -44,38 +44,12 @@ final class PtTrainingSession implements TrainingSession {
     private boolean hasGradients;
     private Set<String> paused = Set.of();
 
-    /**
-     * One trainable parameter and its Adam moments. The value's handle changes after every step (a
-     * detached alias of the same storage, see {@link #releaseGradients}); the storage never does.
-     */
-    private static final class Slot {
-        final Parameter parameter;
-        PtNDArray value;
-        final PtNDArray m;
-        final PtNDArray v;
+    /** One trainable parameter and its Adam moments; its current value is {@link #value(Slot)}. */
+    private record Slot(Parameter parameter, PtNDArray m, PtNDArray v) {}
 
-        Slot(Parameter parameter, PtNDArray value, PtNDArray m, PtNDArray v) {
-            this.parameter = parameter;
-            this.value = value;
-            this.m = m;
-            this.v = v;
-        }
-
-        Parameter parameter() {
-            return parameter;
-        }
-
-        PtNDArray value() {
-            return value;
-        }
-
-        PtNDArray m() {
-            return m;
-        }
-
-        PtNDArray v() {
-            return v;
-        }
+    /** The parameter's handle, held by the model (it changes after every step, see {@link #releaseGradients}). */
+    private PtNDArray value(Slot s) {
+        return model.value(s.parameter());
     }
 
     PtTrainingSession(PtLoweredModel model, OptimizerSettings settings) {
@@ -91,7 +65,7 @@ final class PtTrainingSession implements TrainingSession {
             JniUtils.attachGradient(value, true);
             PtNDArray m = (PtNDArray) state.zeros(value.getShape());
             PtNDArray v = (PtNDArray) state.zeros(value.getShape());
-            slots.add(new Slot(p, value, m, v));
+            slots.add(new Slot(p, m, v));
         }
     }
 
@@ -135,7 +109,7 @@ final class PtTrainingSession implements TrainingSession {
             List<PtNDArray> grads = new ArrayList<>(slots.size());
             PtNDArray sumSq = null;
             for (Slot s : slots) {
-                PtNDArray g = paused.contains(s.parameter().name()) ? null : JniUtils.getGradient(s.value());
+                PtNDArray g = paused.contains(s.parameter().name()) ? null : JniUtils.getGradient(value(s));
                 if (g == null) {
                     grads.add(null);
                     continue;
@@ -192,7 +166,7 @@ final class PtTrainingSession implements TrainingSession {
                 PtNDArray decayS = lrScalars[0];
                 PtNDArray stepSize = lrScalars[1];
                 if (s.parameter().decay() && settings.weightDecay() != 0) {
-                    JniUtils.muli(s.value(), decayS);
+                    JniUtils.muli(value(s), decayS);
                 }
                 // v = b2*v + (1-b2)c^2 * g*g
                 PtNDArray gg = JniUtils.mul(g, g);
@@ -213,7 +187,7 @@ final class PtTrainingSession implements TrainingSession {
                 update.attach(tmp);
                 denom.close();
                 JniUtils.muli(update, stepSize);
-                JniUtils.subi(s.value(), update);
+                JniUtils.subi(value(s), update);
                 update.close();
             }
             releaseGradients();
@@ -306,8 +280,8 @@ final class PtTrainingSession implements TrainingSession {
         for (Slot s : slots) {
             boolean freeze = next.contains(s.parameter().name());
             if (freeze != paused.contains(s.parameter().name())) {
-                JniUtils.zeroGrad(s.value());
-                JniUtils.attachGradient(s.value(), !freeze);
+                JniUtils.zeroGrad(value(s));
+                JniUtils.attachGradient(value(s), !freeze);
             }
         }
         paused = Set.copyOf(next);
@@ -325,11 +299,11 @@ final class PtTrainingSession implements TrainingSession {
             if (paused.contains(s.parameter().name())) {
                 continue;
             }
-            PtNDArray fresh = JniUtils.detachGradient(s.value());
+            PtNDArray old = value(s);
+            PtNDArray fresh = JniUtils.detachGradient(old);
             JniUtils.attachGradient(fresh, true);
             model.replace(s.parameter(), fresh);
-            s.value().close();
-            s.value = fresh;
+            old.close();
         }
         hasGradients = false;
     }
@@ -364,7 +338,7 @@ final class PtTrainingSession implements TrainingSession {
         }
         open = false;
         for (Slot s : slots) {
-            JniUtils.attachGradient(s.value(), false);
+            JniUtils.attachGradient(value(s), false);
         }
         state.close();
     }
