@@ -140,13 +140,13 @@ final class TuneCommand implements Callable<Integer> {
             for (Map<String, Object> rec : recorded.values()) {
                 kept.append(JSON.writeValueAsString(rec)).append('\n');
             }
-            Files.writeString(output.resolve("trials.jsonl"), kept.toString(), StandardCharsets.UTF_8);
+            Files.writeString(output.resolve(TRIALS_FILE), kept.toString(), StandardCharsets.UTF_8);
         }
         Files.writeString(output.resolve(SETTINGS_FILE), JSON.writerWithDefaultPrettyPrinter().writeValueAsString(settings)
                 + "\n", StandardCharsets.UTF_8);
         List<Map<String, Object>> records = new ArrayList<>();
         try (Attune attune = engineOptions.builder().numThreads(perTrial).seed(seed).build();
-                BufferedWriter log = Files.newBufferedWriter(output.resolve("trials.jsonl"), StandardCharsets.UTF_8,
+                BufferedWriter log = Files.newBufferedWriter(output.resolve(TRIALS_FILE), StandardCharsets.UTF_8,
                         StandardOpenOption.CREATE, StandardOpenOption.WRITE,
                         resume ? StandardOpenOption.APPEND : StandardOpenOption.TRUNCATE_EXISTING)) {
             ExecutorService pool = Executors.newFixedThreadPool(Math.max(1, parallel));
@@ -187,7 +187,7 @@ final class TuneCommand implements Callable<Integer> {
                     int r = rung;
                     Map<String, Object> earlier = recorded.get(id);
                     if (earlier != null && !sameTrial(earlier, c, r)) {
-                        throw new AttuneException(output.resolve("trials.jsonl") + ": trial " + id + " was recorded with "
+                        throw new AttuneException(output.resolve(TRIALS_FILE) + ": trial " + id + " was recorded with "
                                 + earlier.get("hyperparameters") + " in rung " + earlier.get("rung") + ", but this search"
                                 + " gives it " + c + " in rung " + r + "; resume with the same options or use a new"
                                 + " --output");
@@ -239,6 +239,7 @@ final class TuneCommand implements Callable<Integer> {
         return 0;
     }
 
+    static final String TRIALS_FILE = "trials.jsonl";
     static final String SETTINGS_FILE = "tune_settings.json";
     private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -275,7 +276,7 @@ final class TuneCommand implements Callable<Integer> {
      */
     @SuppressWarnings("unchecked")
     private Map<Integer, Map<String, Object>> recorded(Map<String, Object> settings) throws IOException {
-        Path log = output.resolve("trials.jsonl");
+        Path log = output.resolve(TRIALS_FILE);
         if (!Files.exists(log)) {
             System.err.println("tune --resume: no " + log + " yet; starting afresh");
             return Map.of();

@@ -44,13 +44,22 @@ class CliTest {
         return buf.toString(StandardCharsets.UTF_8);
     }
 
+    /**
+     * @param rows data rows
+     * @param negative which rows are negative reviews
+     * @return a TSV of {@code sentence} and {@code sentiment} (pos or neg) with a header line
+     */
+    static String reviews(int rows, java.util.function.IntPredicate negative) {
+        StringBuilder data = new StringBuilder("sentence\tsentiment\n");
+        for (int i = 0; i < rows; i++) {
+            data.append(negative.test(i) ? "terrible plot and boring\tneg\n" : "the movie was wonderful\tpos\n");
+        }
+        return data.toString();
+    }
+
     @Test
     void fineTunePredictAndLogits() throws Exception {
-        StringBuilder data = new StringBuilder("sentence\tsentiment\n");
-        for (int i = 0; i < 24; i++) {
-            data.append(i % 2 == 0 ? "the movie was wonderful\tpos\n" : "terrible plot and boring\tneg\n");
-        }
-        Path train = Files.writeString(tmp.resolve("train.tsv"), data.toString());
+        Path train = Files.writeString(tmp.resolve("train.tsv"), reviews(24, i -> i % 2 != 0));
         Path out = tmp.resolve("model");
         run("fine-tune", "--model", FIXTURE.toString(), "--train", train.toString(), "--eval", train.toString(),
                 "--text-column", "sentence", "--label-column", "sentiment", "--positive-label", "pos",

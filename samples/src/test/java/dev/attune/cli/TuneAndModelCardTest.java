@@ -21,11 +21,7 @@ class TuneAndModelCardTest {
     Path tmp;
 
     Path data() throws Exception {
-        StringBuilder data = new StringBuilder("sentence\tsentiment\n");
-        for (int i = 0; i < 24; i++) {
-            data.append(i % 2 == 0 ? "the movie was wonderful\tpos\n" : "terrible plot and boring\tneg\n");
-        }
-        return Files.writeString(tmp.resolve("train.tsv"), data.toString());
+        return Files.writeString(tmp.resolve("train.tsv"), CliTest.reviews(24, i -> i % 2 != 0));
     }
 
     @Test
@@ -58,11 +54,7 @@ class TuneAndModelCardTest {
 
     @Test
     void balancedClassWeightsAreFixedFromTheTrainingDataAndSavedWithTheModel() throws Exception {
-        StringBuilder data = new StringBuilder("sentence\tsentiment\n");
-        for (int i = 0; i < 24; i++) {
-            data.append(i % 4 == 0 ? "terrible plot and boring\tneg\n" : "the movie was wonderful\tpos\n");
-        }
-        Path train = Files.writeString(tmp.resolve("imbalanced.tsv"), data.toString());
+        Path train = Files.writeString(tmp.resolve("imbalanced.tsv"), CliTest.reviews(24, i -> i % 4 == 0));
         Path out = tmp.resolve("weighted");
         CliTest.run("fine-tune", "--model", FIXTURE.toString(), "--train", train.toString(), "--eval", train.toString(),
                 "--text-column", "sentence", "--label-column", "sentiment", "--class-weights", "balanced",
