@@ -162,12 +162,8 @@ public final class Bert implements ModelFamily {
             Tensor q = split(ops, query.forward(ops, x));
             Tensor k = split(ops, key.forward(ops, x));
             Tensor v = split(ops, value.forward(ops, x));
-            Tensor scores = ops.mul(ops.matmul(q, ops.transpose(k, 0, 1, 3, 2)), (float) (1 / Math.sqrt(headSize)));
-            if (maskBias != null) {
-                scores = ops.add(scores, maskBias);
-            }
-            Tensor probs = ops.dropout(ops.softmax(scores, -1), attentionDropout);
-            Tensor context = ops.reshape(ops.transpose(ops.matmul(probs, v), 0, 2, 1, 3), 0, 0, (long) heads * headSize);
+            Tensor attended = ops.attention(q, k, v, maskBias, (float) (1 / Math.sqrt(headSize)), attentionDropout);
+            Tensor context = ops.reshape(ops.transpose(attended, 0, 2, 1, 3), 0, 0, (long) heads * headSize);
             Tensor projected = ops.dropout(output.forward(ops, context), hiddenDropout);
             return norm.forward(ops, ops.add(projected, x));
         }

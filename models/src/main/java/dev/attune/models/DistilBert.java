@@ -142,12 +142,8 @@ public final class DistilBert implements ModelFamily {
             Tensor qh = split(ops, q.forward(ops, x));
             Tensor kh = split(ops, k.forward(ops, x));
             Tensor vh = split(ops, v.forward(ops, x));
-            Tensor scores = ops.mul(ops.matmul(qh, ops.transpose(kh, 0, 1, 3, 2)), (float) (1 / Math.sqrt(headSize)));
-            if (maskBias != null) {
-                scores = ops.add(scores, maskBias);
-            }
-            Tensor probs = ops.dropout(ops.softmax(scores, -1), dropout);
-            Tensor context = ops.reshape(ops.transpose(ops.matmul(probs, vh), 0, 2, 1, 3), 0, 0, (long) heads * headSize);
+            Tensor attended = ops.attention(qh, kh, vh, maskBias, (float) (1 / Math.sqrt(headSize)), dropout);
+            Tensor context = ops.reshape(ops.transpose(attended, 0, 2, 1, 3), 0, 0, (long) heads * headSize);
             return out.forward(ops, context);
         }
     }

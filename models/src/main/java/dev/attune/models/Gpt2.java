@@ -177,10 +177,8 @@ public final class Gpt2 implements ModelFamily {
             }
             cache.key = k;
             cache.value = v;
-            Tensor scores = ops.mul(ops.matmul(q, ops.transpose(k, 0, 1, 3, 2)), scaling);
-            scores = ops.add(scores, maskBias);
-            Tensor probs = ops.dropout(ops.softmax(scores, -1), attnDropout);
-            Tensor context = ops.reshape(ops.transpose(ops.matmul(probs, v), 0, 2, 1, 3), 0, 0, hidden);
+            Tensor attended = ops.attention(q, k, v, maskBias, scaling, attnDropout);
+            Tensor context = ops.reshape(ops.transpose(attended, 0, 2, 1, 3), 0, 0, hidden);
             return ops.dropout(cProj.forward(ops, context), residDropout);
         }
     }

@@ -248,12 +248,8 @@ public final class T5 implements ModelFamily {
                 cache.key = key;
                 cache.value = value;
             }
-            Tensor scores = ops.matmul(query, ops.transpose(key, 0, 1, 3, 2));
-            if (bias != null) {
-                scores = ops.add(scores, bias);
-            }
-            Tensor probs = ops.dropout(ops.softmax(scores, -1), c.dropout);
-            Tensor context = ops.reshape(ops.transpose(ops.matmul(probs, value), 0, 2, 1, 3), 0, 0, (long) c.heads * c.dKv);
+            Tensor attended = ops.attention(query, key, value, bias, 1f, c.dropout);
+            Tensor context = ops.reshape(ops.transpose(attended, 0, 2, 1, 3), 0, 0, (long) c.heads * c.dKv);
             return o.forward(ops, context);
         }
     }

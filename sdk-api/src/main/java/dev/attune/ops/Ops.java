@@ -156,6 +156,32 @@ public interface Ops {
      */
     Tensor dropout(Tensor x, float p);
 
+    /**
+     * Scaled dot-product attention, {@code dropout(softmax(q kᵀ scale + bias)) v}, in the order of
+     * HuggingFace's eager attention. The default is that composite of the ops above; an engine may
+     * replace it with a fused kernel that computes the same function (PyTorch's does when not
+     * training).
+     *
+     * @param q queries, {@code [B, heads, Tq, d]}
+     * @param k keys, {@code [B, heads, Tk, d]}
+     * @param v values, {@code [B, heads, Tk, d]}
+     * @param bias additive mask or position bias broadcastable to {@code [B, heads, Tq, Tk]}; null
+     *     for none
+     * @param scale factor on the scores ({@code 1/sqrt(d)} for most models, 1 for T5)
+     * @param dropout dropout probability on the attention probabilities while training
+     * @return the attended values, {@code [B, heads, Tq, d]}
+     */
+    default Tensor attention(Tensor q, Tensor k, Tensor v, Tensor bias, float scale, float dropout) {
+        Tensor scores = matmul(q, transpose(k, 0, 1, 3, 2));
+        if (scale != 1f) {
+            scores = mul(scores, scale);
+        }
+        if (bias != null) {
+            scores = add(scores, bias);
+        }
+        return matmul(dropout(softmax(scores, -1), dropout), v);
+    }
+
     // ---------------------------------------------------------------- shape
 
     /**

@@ -185,6 +185,21 @@ final class EagerOps implements Ops {
         return own(JniUtils.dropout(a(x), p, true));
     }
 
+    /**
+     * Outside training, libtorch's fused kernel ({@link FusedAttention}); while training, the
+     * composite, so gradients and dropout stay those of the eager ops.
+     */
+    @Override
+    public Tensor attention(Tensor q, Tensor k, Tensor v, Tensor bias, float scale, float dropout) {
+        if (!training && FusedAttention.available()) {
+            PtNDArray r = FusedAttention.apply(step, a(q), a(k), a(v), bias == null ? null : a(bias), scale);
+            if (r != null) {
+                return own(r);
+            }
+        }
+        return Ops.super.attention(q, k, v, bias, scale, dropout);
+    }
+
     @Override
     public Tensor reshape(Tensor x, long... dims) {
         PtNDArray in = a(x);
