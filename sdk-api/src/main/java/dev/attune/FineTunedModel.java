@@ -18,6 +18,7 @@ import dev.attune.task.Features;
 import dev.attune.task.GenerativeEvaluator;
 import dev.attune.task.Prediction;
 import dev.attune.task.Task;
+import dev.attune.train.Trainer;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -262,7 +263,8 @@ public final class FineTunedModel implements AutoCloseable {
      * Saves a HuggingFace folder: config.json ({@code architectures}, {@code id2label}, {@code
      * label2id}, and Attune's task settings), model.safetensors and the tokenizer files. The folder
      * is written aside and renamed into place, so an existing model there stays intact until the new
-     * one is complete.
+     * one is complete. What a training run wrote into the same folder ({@link Trainer#isRunFile}: its
+     * log, TensorBoard events and checkpoints) is kept; anything else there is replaced.
      *
      * @param directory target folder (created or replaced)
      */
@@ -272,7 +274,7 @@ public final class FineTunedModel implements AutoCloseable {
                 Files.writeString(tmp.resolve("config.json"), savedConfig().toJson(), StandardCharsets.UTF_8);
                 SafetensorsWriter.write(tmp.resolve("model.safetensors"), stateDict());
                 tokenizer.saveTo(tmp);
-            });
+            }, Trainer::isRunFile);
         } catch (IOException e) {
             throw new AttuneException("could not save the model to " + directory + ": " + e.getMessage()
                     + "; check free space and permissions (any previous model there is unchanged)", e);

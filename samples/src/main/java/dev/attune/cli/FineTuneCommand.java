@@ -11,19 +11,15 @@ import dev.attune.task.Dataset;
 import dev.attune.task.Task;
 import dev.attune.train.EvalStrategy;
 import dev.attune.train.SchedulerType;
-import dev.attune.train.Trainer;
 import dev.attune.train.TrainingConfig;
 import dev.attune.train.TrainingResult;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
-import java.util.stream.Stream;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -143,7 +139,7 @@ final class FineTuneCommand implements Callable<Integer> {
             long start = System.nanoTime();
             Attune.Result result = attune.fineTune(base, t, trainData, evalData, config);
             try (FineTunedModel tuned = result.model()) {
-                saveKeepingRunFiles(tuned, output);
+                tuned.save(output); // keeps the run's log, TensorBoard events and checkpoints there
                 TrainingResult r = result.training();
                 Map<String, Object> report = new LinkedHashMap<>();
                 report.put("model", model);
@@ -191,42 +187,6 @@ final class FineTuneCommand implements Callable<Integer> {
             return EvalStrategy.valueOf(s.trim().toUpperCase(Locale.ROOT));
         } catch (IllegalArgumentException e) {
             throw new AttuneException("--eval-strategy must be no, steps or epoch, not '" + s + "'");
-        }
-    }
-
-    /**
-     * Saves the model into the output folder without losing what the run already wrote there
-     * ({@link Trainer#LOG_FILE}, {@code checkpoint-N} folders, {@link Trainer#TENSORBOARD_DIR}):
-     * {@link FineTunedModel#save} replaces the folder as a whole, so those entries are moved aside
-     * first and moved back afterwards, also when saving fails.
-     */
-    static void saveKeepingRunFiles(FineTunedModel tuned, Path output) throws IOException {
-        List<Path> kept = new ArrayList<>();
-        if (Files.isDirectory(output)) {
-            try (Stream<Path> entries = Files.list(output)) {
-                entries.filter(p -> {
-                    String name = p.getFileName().toString();
-                    return name.equals(Trainer.LOG_FILE) || name.startsWith("checkpoint-")
-                            || name.equals(Trainer.TENSORBOARD_DIR);
-                }).forEach(kept::add);
-            }
-        }
-        if (kept.isEmpty()) {
-            tuned.save(output);
-            return;
-        }
-        Path aside = Files.createTempDirectory(output.toAbsolutePath().getParent(), ".attune-run-files-");
-        for (Path p : kept) {
-            Files.move(p, aside.resolve(p.getFileName()));
-        }
-        try {
-            tuned.save(output);
-        } finally {
-            Files.createDirectories(output);
-            for (Path p : kept) {
-                Files.move(aside.resolve(p.getFileName()), p);
-            }
-            Files.delete(aside);
         }
     }
 }

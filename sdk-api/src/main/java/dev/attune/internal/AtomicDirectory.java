@@ -5,7 +5,10 @@ import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.List;
+import java.util.function.Predicate;
 import java.util.stream.Stream;
 
 /**
@@ -32,26 +35,47 @@ public final class AtomicDirectory {
      * @throws IOException when writing or renaming fails (the target is then unchanged)
      */
     public static void write(Path target, Writer writer) throws IOException {
+        write(target, writer, name -> false);
+    }
+
+    /**
+     * Like {@link #write(Path, Writer)}, but the entries of the existing target whose names {@code
+     * keep} accepts (and the writer did not write) carry over into the new folder; they are moved,
+     * not copied, so keeping gigabytes of checkpoints costs a rename each. On failure they are moved
+     * back, and the temporary folder is only deleted once they are.
+     *
+     * @param target the folder to create or replace
+     * @param writer fills a temporary folder
+     * @param keep names of the target's entries to carry over
+     * @throws IOException when writing or renaming fails (the target is then unchanged)
+     */
+    public static void write(Path target, Writer writer, Predicate<String> keep) throws IOException {
         Path absolute = target.toAbsolutePath().normalize();
         Path parent = absolute.getParent();
         Files.createDirectories(parent);
         String name = absolute.getFileName().toString();
         Path tmp = Files.createTempDirectory(parent, "." + name + ".writing-");
         Path old = null;
+        List<String> carried = new ArrayList<>();
         try {
             writer.write(tmp);
             if (Files.exists(absolute)) {
+                if (Files.isDirectory(absolute)) {
+                    try (Stream<Path> entries = Files.list(absolute)) {
+                        for (Path entry : entries.toList()) {
+                            String entryName = entry.getFileName().toString();
+                            if (keep.test(entryName) && !Files.exists(tmp.resolve(entryName))) {
+                                move(entry, tmp.resolve(entryName));
+                                carried.add(entryName);
+                            }
+                        }
+                    }
+                }
                 old = parent.resolve("." + name + ".old-" + System.nanoTime());
                 move(absolute, old);
             }
             move(tmp, absolute);
         } catch (IOException | RuntimeException e) {
-            // clean up without letting a second failure (the same full disk) hide the first
-            try {
-                deleteTree(tmp);
-            } catch (IOException | RuntimeException cleanup) {
-                e.addSuppressed(cleanup);
-            }
             if (old != null && !Files.exists(absolute)) {
                 try {
                     move(old, absolute);
@@ -59,6 +83,27 @@ public final class AtomicDirectory {
                     e.addSuppressed(restore);
                 }
                 old = null;
+            }
+            // hand the carried entries back before the temporary folder goes: they are the user's
+            boolean handedBack = true;
+            for (String entryName : carried) {
+                try {
+                    if (Files.exists(tmp.resolve(entryName))) {
+                        move(tmp.resolve(entryName), absolute.resolve(entryName));
+                    }
+                } catch (IOException | RuntimeException restore) {
+                    handedBack = false;
+                    e.addSuppressed(new IOException(entryName + " is left in " + tmp + "; move it back by hand",
+                            restore));
+                }
+            }
+            // clean up without letting a second failure (the same full disk) hide the first
+            if (handedBack) {
+                try {
+                    deleteTree(tmp);
+                } catch (IOException | RuntimeException cleanup) {
+                    e.addSuppressed(cleanup);
+                }
             }
             throw e;
         }

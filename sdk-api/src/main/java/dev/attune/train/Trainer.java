@@ -63,6 +63,17 @@ public final class Trainer {
     public static final String LOG_FILE = "trainer_log.jsonl";
     /** Folder in the output folder that receives TensorBoard event files. */
     public static final String TENSORBOARD_DIR = "runs";
+    /** Name prefix of the checkpoint folders in the output folder ({@code checkpoint-<step>}). */
+    public static final String CHECKPOINT_PREFIX = "checkpoint-";
+
+    /**
+     * @param name an entry of an output folder
+     * @return whether a training run writes it (its log, TensorBoard folder or a checkpoint), which
+     *     {@link dev.attune.FineTunedModel#save} keeps when it saves into the same folder
+     */
+    public static boolean isRunFile(String name) {
+        return name.equals(LOG_FILE) || name.equals(TENSORBOARD_DIR) || name.startsWith(CHECKPOINT_PREFIX);
+    }
 
     private final TrainingConfig config;
 

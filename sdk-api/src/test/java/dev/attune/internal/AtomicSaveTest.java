@@ -135,6 +135,57 @@ class AtomicSaveTest {
         assertThat(names(dir)).containsExactly("model");
     }
 
+    /** An output folder after a run: an old model, the run's files and a file of the user's. */
+    private static void outputFolderAfterARun(Path out) throws IOException {
+        save(out, 1000, 1f);
+        Files.writeString(out.resolve(dev.attune.train.Trainer.LOG_FILE), "{\"step\":1}\n");
+        Files.createDirectories(out.resolve("checkpoint-4"));
+        Files.write(out.resolve("checkpoint-4/model.safetensors"), new byte[4096]);
+        Files.createDirectories(out.resolve(dev.attune.train.Trainer.TENSORBOARD_DIR));
+        Files.writeString(out.resolve(dev.attune.train.Trainer.TENSORBOARD_DIR + "/events.out.tfevents.1"), "e");
+        Files.writeString(out.resolve("notes.txt"), "mine");
+    }
+
+    @Test
+    void savingIntoARunsOutputFolderKeepsTheRunsFilesAndReplacesTheRest() throws IOException {
+        Path out = dir.resolve("run");
+        outputFolderAfterARun(out);
+        Map<String, byte[]> before = contents(out);
+
+        AtomicDirectory.write(out, tmp -> Files.writeString(tmp.resolve("config.json"), "{\"v\":2}"),
+                dev.attune.train.Trainer::isRunFile);
+
+        Map<String, byte[]> after = contents(out);
+        assertThat(after.keySet()).containsExactlyInAnyOrder("config.json", "trainer_log.jsonl",
+                "checkpoint-4/model.safetensors", "runs/events.out.tfevents.1");
+        assertThat(new String(after.get("config.json"), StandardCharsets.UTF_8)).isEqualTo("{\"v\":2}");
+        for (String kept : new String[] {"trainer_log.jsonl", "checkpoint-4/model.safetensors", "runs/events.out.tfevents.1"}) {
+            assertThat(after.get(kept)).as(kept).isEqualTo(before.get(kept));
+        }
+        assertThat(names(dir)).containsExactly("run");
+    }
+
+    @Test
+    void aFailureWhileCarryingTheRunsFilesOverHandsThemBack() throws IOException {
+        Path out = dir.resolve("run");
+        outputFolderAfterARun(out);
+        Map<String, byte[]> before = contents(out);
+        int[] calls = {0};
+
+        // the first entry is carried into the new folder, then the second fails
+        assertThatThrownBy(() -> AtomicDirectory.write(out, tmp -> Files.writeString(tmp.resolve("x.json"), "{}"),
+                name -> {
+                    if (calls[0]++ == 1) {
+                        throw new IllegalStateException("injected failure at " + name);
+                    }
+                    return true;
+                })).isInstanceOf(IllegalStateException.class);
+
+        assertThat(calls[0]).isEqualTo(2);
+        assertSame(before, contents(out));
+        assertThat(names(dir)).containsExactly("run");
+    }
+
     @Test
     void aSuccessfulSaveReplacesTheFolderWhole() throws IOException {
         Path model = dir.resolve("model");
