@@ -46,6 +46,14 @@ final class BenchCommand implements Callable<Integer> {
                     + "print each one's step time relative to the first; overrides --engine")
     List<String> engines;
 
+    @Option(names = "--compare-fused-attention",
+            description = "PyTorch engine: alternate inference batches between libtorch's fused attention and the "
+                    + "composite of the ops contract, in this one process, and print both throughputs and their ratio")
+    boolean compareFusedAttention;
+
+    /** The PyTorch engine's switch for its fused attention (FusedAttention in engine-pytorch). */
+    static final String DISABLE_FUSED_ATTENTION = "attune.pytorch.disableFusedAttention";
+
     @Mixin
     EngineOptionsMixin engineOptions;
 
@@ -115,11 +123,29 @@ final class BenchCommand implements Callable<Integer> {
                     }
                 }
                 List<Double> inferTimes = new ArrayList<>();
-                for (int i = 0; i < warmup + steps; i++) {
-                    long t = System.nanoTime();
-                    m.lowered().predict(inference);
-                    if (i >= warmup) {
-                        inferTimes.add((System.nanoTime() - t) / 1e9);
+                List<Double> compositeTimes = new ArrayList<>();
+                String before = System.getProperty(DISABLE_FUSED_ATTENTION);
+                try {
+                    for (int i = 0; i < warmup + steps; i++) {
+                        // alternate which path goes first, so neither always runs on the other's warm caches
+                        boolean[] order = !compareFusedAttention ? new boolean[] {false}
+                                : i % 2 == 0 ? new boolean[] {false, true} : new boolean[] {true, false};
+                        for (boolean composite : order) {
+                            if (compareFusedAttention) {
+                                System.setProperty(DISABLE_FUSED_ATTENTION, Boolean.toString(composite));
+                            }
+                            long t = System.nanoTime();
+                            m.lowered().predict(inference);
+                            if (i >= warmup) {
+                                (composite ? compositeTimes : inferTimes).add((System.nanoTime() - t) / 1e9);
+                            }
+                        }
+                    }
+                } finally {
+                    if (before == null) {
+                        System.clearProperty(DISABLE_FUSED_ATTENTION);
+                    } else {
+                        System.setProperty(DISABLE_FUSED_ATTENTION, before);
                     }
                 }
                 double step = median(trainTimes);
@@ -131,6 +157,10 @@ final class BenchCommand implements Callable<Integer> {
                 out.put("step_ms", Math.round(step * 1e5) / 100.0);
                 out.put("train_samples_per_s", Math.round(batch / step * 10) / 10.0);
                 out.put("infer_samples_per_s", Math.round(batch / median(inferTimes) * 10) / 10.0);
+                if (compareFusedAttention) {
+                    out.put("infer_samples_per_s_composite_attention", Math.round(batch / median(compositeTimes) * 10) / 10.0);
+                    out.put("infer_fused_vs_composite", Math.round(median(compositeTimes) / median(inferTimes) * 1000) / 1000.0);
+                }
                 out.put("peak_rss_mb", peakRssMb());
                 return out;
             }

@@ -32,6 +32,9 @@ import org.slf4j.LoggerFactory;
  * the life of the JVM. If libtorch ever refuses the archive, the engine logs it once and falls back
  * to the composite for good.
  *
+ * <p>The system property {@code attune.pytorch.disableFusedAttention=true} turns it off (read on each call), for
+ * comparing the two paths or ruling the kernel out when chasing a numerical difference.
+ *
  * <p>Only used when no gradient is needed: DJL runs TorchScript methods under no-grad, and the
  * training path keeps the composite (whose dropout and op order the resume tests pin down).
  */
@@ -43,13 +46,16 @@ final class FusedAttention {
 
     private static final Map<Long, PtSymbolBlock> CACHE = new ConcurrentHashMap<>();
 
+    /** System property that, set to {@code true}, makes inference use the composite attention. */
+    static final String DISABLE_PROPERTY = "attune.pytorch.disableFusedAttention";
+
     private static volatile boolean unavailable;
 
     private FusedAttention() {}
 
     /** @return whether the fused kernel can be used (false once libtorch refused the module) */
     static boolean available() {
-        return !unavailable;
+        return !unavailable && !Boolean.getBoolean(DISABLE_PROPERTY);
     }
 
     /**
