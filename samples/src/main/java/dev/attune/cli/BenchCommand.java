@@ -6,6 +6,7 @@ import dev.attune.FineTunedModel;
 import dev.attune.engine.Batch;
 import dev.attune.engine.OptimizerSettings;
 import dev.attune.engine.TrainingSession;
+import dev.attune.engine.pytorch.PyTorchEngineProvider;
 import dev.attune.model.ModelSource;
 import dev.attune.model.PretrainedModel;
 import dev.attune.ops.TensorData;
@@ -50,9 +51,6 @@ final class BenchCommand implements Callable<Integer> {
             description = "PyTorch engine: alternate inference batches between libtorch's fused attention and the "
                     + "composite of the ops contract, in this one process, and print both throughputs and their ratio")
     boolean compareFusedAttention;
-
-    /** The PyTorch engine's switch for its fused attention (FusedAttention in engine-pytorch). */
-    static final String DISABLE_FUSED_ATTENTION = "attune.pytorch.disableFusedAttention";
 
     @Mixin
     EngineOptionsMixin engineOptions;
@@ -124,7 +122,7 @@ final class BenchCommand implements Callable<Integer> {
                 }
                 List<Double> inferTimes = new ArrayList<>();
                 List<Double> compositeTimes = new ArrayList<>();
-                String before = System.getProperty(DISABLE_FUSED_ATTENTION);
+                String before = System.getProperty(PyTorchEngineProvider.DISABLE_FUSED_ATTENTION);
                 try {
                     for (int i = 0; i < warmup + steps; i++) {
                         // alternate which path goes first, so neither always runs on the other's warm caches
@@ -132,7 +130,7 @@ final class BenchCommand implements Callable<Integer> {
                                 : i % 2 == 0 ? new boolean[] {false, true} : new boolean[] {true, false};
                         for (boolean composite : order) {
                             if (compareFusedAttention) {
-                                System.setProperty(DISABLE_FUSED_ATTENTION, Boolean.toString(composite));
+                                System.setProperty(PyTorchEngineProvider.DISABLE_FUSED_ATTENTION, Boolean.toString(composite));
                             }
                             long t = System.nanoTime();
                             m.lowered().predict(inference);
@@ -143,9 +141,9 @@ final class BenchCommand implements Callable<Integer> {
                     }
                 } finally {
                     if (before == null) {
-                        System.clearProperty(DISABLE_FUSED_ATTENTION);
+                        System.clearProperty(PyTorchEngineProvider.DISABLE_FUSED_ATTENTION);
                     } else {
-                        System.setProperty(DISABLE_FUSED_ATTENTION, before);
+                        System.setProperty(PyTorchEngineProvider.DISABLE_FUSED_ATTENTION, before);
                     }
                 }
                 double step = median(trainTimes);

@@ -191,11 +191,10 @@ final class EagerOps implements Ops {
      */
     @Override
     public Tensor attention(Tensor q, Tensor k, Tensor v, Tensor bias, float scale, float dropout) {
-        if (!training && FusedAttention.available()) {
-            PtNDArray r = FusedAttention.apply(step, a(q), a(k), a(v), bias == null ? null : a(bias), scale);
-            if (r != null) {
-                return own(r);
-            }
+        PtNDArray fused = training ? null
+                : FusedAttention.apply(step, a(q), a(k), a(v), bias == null ? null : a(bias), scale);
+        if (fused != null) {
+            return own(fused);
         }
         return Ops.super.attention(q, k, v, bias, scale, dropout);
     }

@@ -7,16 +7,14 @@ import ai.djl.pytorch.engine.PtSymbolBlock;
 import ai.djl.pytorch.jni.IValue;
 import ai.djl.pytorch.jni.IValueUtils;
 import ai.djl.pytorch.jni.JniUtils;
+import dev.attune.internal.torch.TorchArchiveWriter;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
+import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.zip.CRC32;
-import java.util.zip.ZipEntry;
-import java.util.zip.ZipOutputStream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -32,8 +30,9 @@ import org.slf4j.LoggerFactory;
  * the life of the JVM. If libtorch ever refuses the archive, the engine logs it once and falls back
  * to the composite for good.
  *
- * <p>The system property {@code attune.pytorch.disableFusedAttention=true} turns it off (read on each call), for
- * comparing the two paths or ruling the kernel out when chasing a numerical difference.
+ * <p>The system property {@link PyTorchEngineProvider#DISABLE_FUSED_ATTENTION}{@code =true} turns it
+ * off (read on each call), for comparing the two paths or ruling the kernel out when chasing a
+ * numerical difference.
  *
  * <p>Only used when no gradient is needed: DJL runs TorchScript methods under no-grad, and the
  * training path keeps the composite (whose dropout and op order the resume tests pin down).
@@ -44,26 +43,25 @@ final class FusedAttention {
     /** Owns the modules; lives as long as the class. */
     private static final NDManager MODULES = NDManager.newBaseManager("PyTorch");
 
-    private static final Map<Long, PtSymbolBlock> CACHE = new ConcurrentHashMap<>();
+    /** One module per scale literal and mask presence. */
+    private record Key(float scale, boolean masked) {}
 
-    /** System property that, set to {@code true}, makes inference use the composite attention. */
-    static final String DISABLE_PROPERTY = "attune.pytorch.disableFusedAttention";
+    private static final Map<Key, PtSymbolBlock> CACHE = new ConcurrentHashMap<>();
 
     private static volatile boolean unavailable;
 
     private FusedAttention() {}
 
-    /** @return whether the fused kernel can be used (false once libtorch refused the module) */
-    static boolean available() {
-        return !unavailable && !Boolean.getBoolean(DISABLE_PROPERTY);
-    }
-
     /**
      * @param bias additive bias broadcastable to {@code [B, heads, Tq, Tk]}, or null
-     * @return the attended values on {@code step}, or null when the fused module is unavailable
+     * @return the attended values on {@code step}, or null when the fused path is switched off or
+     *     libtorch refused the module (the caller then runs the composite)
      */
     static PtNDArray apply(PtNDManager step, PtNDArray q, PtNDArray k, PtNDArray v, PtNDArray bias, float scale) {
-        PtSymbolBlock module = module(scale, bias != null);
+        if (unavailable || Boolean.getBoolean(PyTorchEngineProvider.DISABLE_FUSED_ATTENTION)) {
+            return null;
+        }
+        PtSymbolBlock module = CACHE.computeIfAbsent(new Key(scale, bias != null), FusedAttention::load);
         if (module == null) {
             return null;
         }
@@ -79,31 +77,16 @@ final class FusedAttention {
         }
     }
 
-    private static PtSymbolBlock module(float scale, boolean masked) {
-        if (unavailable) {
+    /** @return the loaded module, or null (and the fused path off for good) if libtorch refuses it */
+    private static PtSymbolBlock load(Key key) {
+        try {
+            return JniUtils.loadModule((PtNDManager) MODULES,
+                    new ByteArrayInputStream(archive(key.scale(), key.masked())), false, false);
+        } catch (IOException | RuntimeException e) {
+            unavailable = true;
+            LOG.warn("libtorch did not load the fused attention module ({}); using the composite attention",
+                    e.toString());
             return null;
-        }
-        long key = ((long) Float.floatToIntBits(scale) << 1) | (masked ? 1 : 0);
-        PtSymbolBlock cached = CACHE.get(key);
-        if (cached != null) {
-            return cached;
-        }
-        synchronized (CACHE) {
-            cached = CACHE.get(key);
-            if (cached == null) {
-                try {
-                    byte[] archive = archive(scale, masked);
-                    cached = JniUtils.loadModule(
-                            (PtNDManager) MODULES, new ByteArrayInputStream(archive), false, false);
-                    CACHE.put(key, cached);
-                } catch (IOException | RuntimeException e) {
-                    unavailable = true;
-                    LOG.warn("libtorch did not load the fused attention module ({}); using the composite attention",
-                            e.toString());
-                    return null;
-                }
-            }
-            return cached;
         }
     }
 
@@ -142,28 +125,10 @@ final class FusedAttention {
         state.write('s'); // SETITEM
         state.write('b'); // BUILD
         state.write('.'); // STOP
-        ByteArrayOutputStream zip = new ByteArrayOutputStream();
-        try (ZipOutputStream z = new ZipOutputStream(zip)) {
-            stored(z, "fused_attention/data.pkl", state.toByteArray());
-            stored(z, "fused_attention/code/__torch__.py", source(scale, masked).getBytes(StandardCharsets.UTF_8));
-            stored(z, "fused_attention/constants.pkl", new byte[] {(byte) 0x80, 2, ')', '.'});
-            stored(z, "fused_attention/version", "3\n".getBytes(StandardCharsets.US_ASCII));
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
-        return zip.toByteArray();
-    }
-
-    /** Uncompressed entries with their size and CRC up front (no data descriptors). */
-    private static void stored(ZipOutputStream z, String name, byte[] bytes) throws IOException {
-        ZipEntry e = new ZipEntry(name);
-        e.setMethod(ZipEntry.STORED);
-        e.setSize(bytes.length);
-        CRC32 crc = new CRC32();
-        crc.update(bytes);
-        e.setCrc(crc.getValue());
-        z.putNextEntry(e);
-        z.write(bytes);
-        z.closeEntry();
+        Map<String, byte[]> records = new LinkedHashMap<>();
+        records.put("data.pkl", state.toByteArray());
+        records.put("code/__torch__.py", source(scale, masked).getBytes(StandardCharsets.UTF_8));
+        records.put("constants.pkl", new byte[] {(byte) 0x80, 2, ')', '.'}); // an empty tuple
+        return TorchArchiveWriter.write("fused_attention", records);
     }
 }

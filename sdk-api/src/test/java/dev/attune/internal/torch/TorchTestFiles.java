@@ -5,10 +5,8 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
 import java.util.Map;
-import java.util.zip.CRC32;
-import java.util.zip.ZipEntry;
-import java.util.zip.ZipOutputStream;
 
 /** Builds pickles opcode by opcode and torch.save-layout archives around them, for tests. */
 final class TorchTestFiles {
@@ -86,27 +84,10 @@ final class TorchTestFiles {
         return file;
     }
 
-    static byte[] archiveBytes(String prefix, byte[] pickle, Map<String, byte[]> storages) throws IOException {
-        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-        try (ZipOutputStream zip = new ZipOutputStream(bytes)) {
-            stored(zip, prefix + "/data.pkl", pickle);
-            for (Map.Entry<String, byte[]> e : storages.entrySet()) {
-                stored(zip, prefix + "/data/" + e.getKey(), e.getValue());
-            }
-            stored(zip, prefix + "/version", "3\n".getBytes(StandardCharsets.US_ASCII));
-        }
-        return bytes.toByteArray();
-    }
-
-    private static void stored(ZipOutputStream zip, String name, byte[] content) throws IOException {
-        ZipEntry e = new ZipEntry(name);
-        e.setMethod(ZipEntry.STORED);
-        e.setSize(content.length);
-        CRC32 crc = new CRC32();
-        crc.update(content);
-        e.setCrc(crc.getValue());
-        zip.putNextEntry(e);
-        zip.write(content);
-        zip.closeEntry();
+    static byte[] archiveBytes(String prefix, byte[] pickle, Map<String, byte[]> storages) {
+        Map<String, byte[]> records = new LinkedHashMap<>();
+        records.put("data.pkl", pickle);
+        storages.forEach((key, content) -> records.put("data/" + key, content));
+        return TorchArchiveWriter.write(prefix, records);
     }
 }
