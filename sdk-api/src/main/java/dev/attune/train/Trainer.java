@@ -219,6 +219,7 @@ public final class Trainer {
                     run.step++;
                     double epochProgress = run.epoch + (double) (b + 1) / batches.size();
                     double elapsed = secondsBefore + (System.nanoTime() - start) / 1e9;
+                    run.trainSeconds = elapsed; // cumulative over resumes: checkpoints carry it on
                     double throughput = (run.samples - samplesBefore) / Math.max(1e-9, (System.nanoTime() - start) / 1e9);
                     bar.stepTo(run.step);
                     bar.setExtraMessage(String.format(java.util.Locale.ROOT, "loss %.4f  %.1f samples/s",
@@ -246,6 +247,7 @@ public final class Trainer {
                         evaluate(model, eval, evalFeatures, epochProgress, run, log, tb);
                     }
                     if (out != null && config.saveSteps() > 0 && run.step % config.saveSteps() == 0) {
+                        run.trainSeconds = secondsBefore + (System.nanoTime() - start) / 1e9;
                         checkpoint(model, session, out, run, identity, run.epoch, b + 1, shufflerAtEpochStart);
                     }
                     if (run.stop) {
@@ -257,6 +259,7 @@ public final class Trainer {
                 if (!run.stop && eval != null && config.evalStrategy() == EvalStrategy.EPOCH) {
                     evaluate(model, eval, evalFeatures, run.epoch, run, log, tb);
                 }
+                run.trainSeconds = secondsBefore + (System.nanoTime() - start) / 1e9;
                 if (out != null && config.saveOnEpochEnd() && !run.savedAt(run.step)) {
                     checkpoint(model, session, out, run, identity, run.epoch, 0, RunState.encodeRandom(shuffler));
                 }
