@@ -19,6 +19,7 @@ import dev.attune.task.Task;
 import dev.attune.task.TaskOptions;
 import dev.attune.train.Trainer;
 import dev.attune.train.TrainingConfig;
+import dev.attune.train.TrainingControl;
 import dev.attune.train.TrainingResult;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -173,11 +174,30 @@ public final class Attune implements AutoCloseable {
      * @return the trained model and what training did
      */
     public Result fineTune(PretrainedModel base, Task task, Dataset train, Dataset eval, TrainingConfig config) {
+        return fineTune(base, task, train, eval, config, new TrainingControl());
+    }
+
+    /**
+     * As {@link #fineTune(PretrainedModel, Task, Dataset, Dataset, TrainingConfig)}, under a control
+     * that can stop the run from another thread and hears its log.
+     *
+     * @param base the checkpoint
+     * @param task the task
+     * @param train training data
+     * @param eval evaluation data, or null
+     * @param config training settings
+     * @param control stops the run and hears its log
+     * @return the trained model and what training did
+     * @throws dev.attune.error.TrainingStoppedException when the control stopped the run (the model is
+     *     closed; its progress is in the exception's checkpoint)
+     */
+    public Result fineTune(PretrainedModel base, Task task, Dataset train, Dataset eval, TrainingConfig config,
+            TrainingControl control) {
         Task labelled = (task.labels().isEmpty() ? task.withLabels(task.inferLabels(train)) : task)
                 .fitToTrainingData(train);
         FineTunedModel model = prepare(base, labelled, config.maxLength(), config.seed());
         try {
-            TrainingResult result = new Trainer(config).train(model, train, eval);
+            TrainingResult result = new Trainer(config, control).train(model, train, eval);
             return new Result(model, result);
         } catch (RuntimeException e) {
             model.close();

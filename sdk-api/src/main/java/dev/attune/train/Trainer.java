@@ -9,6 +9,7 @@ import dev.attune.engine.TrainingSession;
 import dev.attune.error.AttuneException;
 import dev.attune.error.InvalidCheckpointException;
 import dev.attune.error.InvalidDataException;
+import dev.attune.error.TrainingStoppedException;
 import dev.attune.internal.train.Checkpoints;
 import dev.attune.internal.train.LayerGroups;
 import dev.attune.internal.train.TensorBoardWriter;
@@ -54,7 +55,9 @@ import org.slf4j.LoggerFactory;
  * Dropout is reseeded from the run's seed and the position before every forward pass, so a run
  * resumed from a checkpoint ({@code resumeFromCheckpoint}) takes exactly the steps the uninterrupted
  * run would have taken: on CPU its final weights are the same bit for bit. Checkpoints are written
- * aside and renamed into place, so a crash never leaves one that looks complete but is not.
+ * aside and renamed into place, so a crash never leaves one that looks complete but is not. A {@link
+ * TrainingControl} stops a run from another thread after its current step, with a checkpoint there,
+ * and hears every record of its log.
  */
 public final class Trainer {
     private static final Logger LOG = LoggerFactory.getLogger(Trainer.class);
@@ -76,10 +79,20 @@ public final class Trainer {
     }
 
     private final TrainingConfig config;
+    private final TrainingControl control;
 
     /** @param config training settings */
     public Trainer(TrainingConfig config) {
-        this.config = config;
+        this(config, new TrainingControl());
+    }
+
+    /**
+     * @param config training settings
+     * @param control stops the run from another thread and hears its log
+     */
+    public Trainer(TrainingConfig config, TrainingControl control) {
+        this.config = java.util.Objects.requireNonNull(config, "config");
+        this.control = java.util.Objects.requireNonNull(control, "control");
     }
 
     /**
@@ -92,6 +105,9 @@ public final class Trainer {
      * @throws InvalidDataException when the training set or a given evaluation set is empty (checked
      *     before anything else is done)
      * @throws AttuneException when the loss becomes NaN or infinite
+     * @throws TrainingStoppedException when a stop was requested through the run's
+     *     {@link TrainingControl}: after the step in progress, with a checkpoint there when the run has
+     *     an output folder
      */
     public TrainingResult train(FineTunedModel model, Dataset train, Dataset eval) {
         if (train.size() == 0) {
@@ -166,11 +182,16 @@ public final class Trainer {
                 updatesPerEpoch, warmup, batchSize, accumulation,
                 resumeFrom == null ? "" : ", resuming at step " + run.step + " from " + resumeFrom);
 
+        if (control.isStopRequested()) {
+            throw new TrainingStoppedException(control.stopReason() + ": training stopped before its"
+                    + " first step" + (resumeFrom == null ? "" : "; the run's progress is still in " + resumeFrom),
+                    run.step, resumeFrom);
+        }
         long start = System.nanoTime();
         double secondsBefore = run.trainSeconds;
         long samplesBefore = run.samples;
         int evalEvery = config.evalSteps() > 0 ? config.evalSteps() : config.loggingSteps();
-        try (JsonlLog log = JsonlLog.open(out, resumeFrom == null ? -1 : run.step);
+        try (JsonlLog log = JsonlLog.open(out, resumeFrom == null ? -1 : run.step, control);
                 Scalars tb = Scalars.open(out, config.tensorboard());
                 TrainingSession session = model.lowered().startTraining(settings);
                 ProgressBar bar = progress(totalSteps)) {
@@ -250,6 +271,11 @@ public final class Trainer {
                         run.trainSeconds = secondsBefore + (System.nanoTime() - start) / 1e9;
                         checkpoint(model, session, out, run, identity, run.epoch, b + 1, shufflerAtEpochStart);
                     }
+                    if (control.isStopRequested() && run.step < totalSteps) {
+                        run.trainSeconds = secondsBefore + (System.nanoTime() - start) / 1e9;
+                        throw stopped(model, session, out, run, identity, run.epoch, b + 1, shufflerAtEpochStart, log,
+                                totalSteps);
+                    }
                     if (run.stop) {
                         break;
                     }
@@ -262,6 +288,11 @@ public final class Trainer {
                 run.trainSeconds = secondsBefore + (System.nanoTime() - start) / 1e9;
                 if (out != null && config.saveOnEpochEnd() && !run.savedAt(run.step)) {
                     checkpoint(model, session, out, run, identity, run.epoch, 0, RunState.encodeRandom(shuffler));
+                }
+                if (control.isStopRequested() && run.step < totalSteps && !run.stop) {
+                    // the epoch's evaluation and checkpoint are done; the next epoch has not begun
+                    throw stopped(model, session, out, run, identity, run.epoch, 0, RunState.encodeRandom(shuffler), log,
+                            totalSteps);
                 }
             }
             if (config.loadBestModelAtEnd() && run.bestCheckpoint != null && out != null) {
@@ -340,6 +371,38 @@ public final class Trainer {
         record.put("error", message);
         log.write(record);
         return new AttuneException(message);
+    }
+
+    /**
+     * Ends the run on a stop request: a checkpoint at the current position (unless one was just written
+     * there), a {@code stopped} record in the log, and the exception that says where the progress is.
+     */
+    private TrainingStoppedException stopped(FineTunedModel model, TrainingSession session, Path out,
+            RunState run, Map<String, Object> identity, int epoch, int batchInEpoch, String shuffler, JsonlLog log,
+            long totalSteps) {
+        Path saved = null;
+        if (out != null && run.step > 0 && (control.checkpointsOnStop() || run.savedAt(run.step))) {
+            if (!run.savedAt(run.step)) {
+                checkpoint(model, session, out, run, identity, epoch, batchInEpoch, shuffler);
+            }
+            saved = run.lastCheckpoint;
+        }
+        String reason = control.stopReason();
+        Map<String, Object> record = new LinkedHashMap<>();
+        record.put("step", run.step);
+        record.put("stopped", reason);
+        record.put("checkpoint", saved == null ? null : saved.toString());
+        log.write(record);
+        String where = saved != null
+                ? "; its progress is in " + saved + ": resume from it (resumeFromCheckpoint, or ./attune fine-tune"
+                        + " --resume with the same options)"
+                : out == null
+                        ? "; the run had no output folder, so no checkpoint was written"
+                        : run.step == 0 ? "; no step had been taken, so there is nothing to resume"
+                                : "; no checkpoint was written (its control turns that off)";
+        String message = reason + ": training stopped after step " + run.step + " of " + totalSteps + where;
+        LOG.info(message);
+        return new TrainingStoppedException(message, run.step, saved);
     }
 
     private void checkpoint(FineTunedModel model, TrainingSession session, Path out, RunState run,
@@ -476,19 +539,22 @@ public final class Trainer {
     /** Appends JSON lines to the output folder's log, or nowhere. */
     private static final class JsonlLog implements AutoCloseable {
         private final BufferedWriter out;
+        private final TrainingControl control;
 
-        private JsonlLog(BufferedWriter out) {
+        private JsonlLog(BufferedWriter out, TrainingControl control) {
             this.out = out;
+            this.control = control;
         }
 
         /**
          * @param dir output folder, or null for no log
          * @param resumedStep on resume, the checkpoint's step: records after it (written by the run that
          *     was interrupted) are dropped and new ones appended; -1 starts a new log
+         * @param control whose listeners hear every record
          */
-        static JsonlLog open(Path dir, long resumedStep) {
+        static JsonlLog open(Path dir, long resumedStep, TrainingControl control) {
             if (dir == null) {
-                return new JsonlLog(null);
+                return new JsonlLog(null, control);
             }
             try {
                 Files.createDirectories(dir);
@@ -507,26 +573,26 @@ public final class Trainer {
                     }
                     Checkpoints.writeText(file, kept.isEmpty() ? "" : String.join("\n", kept) + "\n");
                     return new JsonlLog(Files.newBufferedWriter(file, StandardCharsets.UTF_8,
-                            StandardOpenOption.CREATE, StandardOpenOption.APPEND, StandardOpenOption.WRITE));
+                            StandardOpenOption.CREATE, StandardOpenOption.APPEND, StandardOpenOption.WRITE), control);
                 }
                 return new JsonlLog(Files.newBufferedWriter(file, StandardCharsets.UTF_8,
-                        StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE));
+                        StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE), control);
             } catch (IOException e) {
                 throw new AttuneException("cannot write the training log in " + dir + ": " + e.getMessage(), e);
             }
         }
 
         void write(Map<String, Object> record) {
-            if (out == null) {
-                return;
+            if (out != null) {
+                try {
+                    out.write(JSON.writeValueAsString(record));
+                    out.newLine();
+                    out.flush();
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                }
             }
-            try {
-                out.write(JSON.writeValueAsString(record));
-                out.newLine();
-                out.flush();
-            } catch (IOException e) {
-                throw new UncheckedIOException(e);
-            }
+            control.publish(record);
         }
 
         @Override

@@ -11,6 +11,7 @@ import dev.attune.FineTunedModel;
 import dev.attune.engine.DeviceSpec;
 import dev.attune.error.AttuneException;
 import dev.attune.error.InvalidCheckpointException;
+import dev.attune.error.TrainingStoppedException;
 import dev.attune.internal.hf.SafetensorsStore;
 import dev.attune.model.PretrainedModel;
 import dev.attune.task.Dataset;
@@ -20,6 +21,7 @@ import dev.attune.train.EvalStrategy;
 import dev.attune.train.SchedulerType;
 import dev.attune.train.Trainer;
 import dev.attune.train.TrainingConfig;
+import dev.attune.train.TrainingControl;
 import dev.attune.train.TrainingResult;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -77,8 +79,12 @@ class TrainerCheckpointTest {
     record Run(TrainingResult result, Map<String, float[]> weights) {}
 
     Run fit(TrainingConfig config, long initSeed) {
+        return fit(config, initSeed, new TrainingControl());
+    }
+
+    Run fit(TrainingConfig config, long initSeed, TrainingControl control) {
         try (FineTunedModel m = attune.prepare(base, task, 16, initSeed)) {
-            TrainingResult r = new Trainer(config).train(m, train, eval);
+            TrainingResult r = new Trainer(config, control).train(m, train, eval);
             Map<String, float[]> w = new java.util.LinkedHashMap<>();
             m.stateDict().forEach((k, v) -> w.put(k, v.toFloatArray()));
             return new Run(r, w);
@@ -146,6 +152,73 @@ class TrainerCheckpointTest {
         assertThatThrownBy(() -> fit(common(tmp.resolve("c")).seed(1).resumeFromCheckpoint(ckpt).build(), 42))
                 .isInstanceOf(InvalidCheckpointException.class).hasMessageContaining("seed")
                 .hasMessageContaining("trainer_state.json");
+    }
+
+    /** A control whose listener requests a stop when the run logs the given step. */
+    static TrainingControl stopAt(long step, List<Map<String, Object>> heard) {
+        TrainingControl control = new TrainingControl();
+        control.addListener(record -> {
+            heard.add(record);
+            if (record.containsKey("loss") && ((Number) record.get("step")).longValue() == step) {
+                control.requestStop("stopped by the test");
+            }
+        });
+        return control;
+    }
+
+    @Test
+    void aRequestedStopCheckpointsWhereItStopsAndTheResumedRunEndsBitForBitAsTheUninterruptedOne() throws IOException {
+        Run a = fit(common(tmp.resolve("a")).build(), 42);
+        Path out = tmp.resolve("stopped");
+        List<Map<String, Object>> heard = new java.util.concurrent.CopyOnWriteArrayList<>();
+        // step 6 is the first of the second epoch; save steps (4) would not have written it
+        assertThatThrownBy(() -> fit(common(out).build(), 42, stopAt(6, heard)))
+                .isInstanceOfSatisfying(TrainingStoppedException.class, e -> {
+                    assertThat(e.step()).isEqualTo(6);
+                    assertThat(e.checkpoint()).contains(out.resolve("checkpoint-6"));
+                })
+                .hasMessageContaining("stopped by the test").hasMessageContaining("after step 6 of 15")
+                .hasMessageContaining("checkpoint-6");
+        // the listener heard the step records, the first epoch's evaluation and the stop
+        assertThat(heard).filteredOn(r -> r.containsKey("loss")).extracting(r -> ((Number) r.get("step")).intValue())
+                .containsExactly(1, 2, 3, 4, 5, 6);
+        assertThat(heard).filteredOn(r -> r.containsKey("eval_accuracy")).hasSize(1);
+        assertThat(heard.get(heard.size() - 1)).containsEntry("stopped", "stopped by the test");
+        String last = Files.readAllLines(out.resolve(Trainer.LOG_FILE)).stream().reduce((x, y) -> y).orElseThrow();
+        assertThat(new ObjectMapper().readTree(last).get("checkpoint").asText()).endsWith("checkpoint-6");
+
+        JsonNode state = new ObjectMapper().readTree(out.resolve("checkpoint-6/trainer_state.json").toFile());
+        assertThat(state.get("global_step").asInt()).isEqualTo(6);
+        assertThat(state.get("batch_in_epoch").asInt()).isEqualTo(1);
+        double secondsBefore = state.get("train_seconds").asDouble();
+        assertThat(secondsBefore).isPositive();
+
+        Run b = fit(common(tmp.resolve("b")).resumeFromCheckpoint(out.resolve("checkpoint-6")).build(), 7);
+        assertThat(b.result().globalSteps()).isEqualTo(15);
+        assertBitIdentical(b.weights(), a.weights());
+        assertThat(b.result().evalMetrics()).isEqualTo(a.result().evalMetrics());
+        // training time adds up over the interrupted and the resumed part
+        assertThat(b.result().trainSeconds()).isGreaterThan(secondsBefore);
+    }
+
+    @Test
+    void aStopBeforeTheFirstStepOrWithoutCheckpointsWritesNothingNew() {
+        Path out = tmp.resolve("early-stop");
+        TrainingControl before = new TrainingControl();
+        before.requestStop();
+        assertThat(before.isStopRequested()).isTrue();
+        assertThatThrownBy(() -> fit(common(out).build(), 42, before))
+                .isInstanceOfSatisfying(TrainingStoppedException.class, e -> assertThat(e.checkpoint()).isEmpty())
+                .hasMessageContaining("stop requested").hasMessageContaining("before its first step");
+        assertThat(Trainer.latestCheckpoint(out)).isEmpty();
+
+        Path quiet = tmp.resolve("no-stop-checkpoint");
+        List<Map<String, Object>> heard = new java.util.concurrent.CopyOnWriteArrayList<>();
+        assertThatThrownBy(() -> fit(common(quiet).build(), 42, stopAt(6, heard).checkpointOnStop(false)))
+                .isInstanceOfSatisfying(TrainingStoppedException.class, e -> assertThat(e.checkpoint()).isEmpty())
+                .hasMessageContaining("no checkpoint was written");
+        // the save-steps checkpoint is there, none at the stop
+        assertThat(Trainer.latestCheckpoint(quiet)).contains(quiet.resolve("checkpoint-4"));
     }
 
     @Test

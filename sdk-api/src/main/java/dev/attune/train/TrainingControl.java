@@ -1,0 +1,93 @@
+package dev.attune.train;
+
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
+
+/**
+ * A handle on a training run for code outside its loop: it stops the run cleanly and hears what the
+ * run logs. Thread-safe: a user interface, a shutdown hook or a listener may call {@link
+ * #requestStop} from any thread while {@link Trainer#train} runs on another.
+ *
+ * <p>A stop takes effect after the optimizer step in progress (and an evaluation that step started):
+ * the trainer writes a checkpoint there when the run has an output folder (unless {@link
+ * #checkpointOnStop} turned that off), so {@code
+ * resumeFromCheckpoint} (or {@code ./attune fine-tune --resume}) continues from that step and ends
+ * where the uninterrupted run would have, and then throws {@link dev.attune.error.TrainingStoppedException}.
+ * One control may serve several runs (the trials of a search): a request stops all of them.
+ */
+public final class TrainingControl {
+    private volatile String stopReason;
+    private volatile boolean checkpointOnStop = true;
+    private final List<TrainingListener> listeners = new CopyOnWriteArrayList<>();
+
+    /** Asks the runs under this control to stop after their current step; later calls change nothing. */
+    public void requestStop() {
+        requestStop("stop requested");
+    }
+
+    /**
+     * Asks the runs under this control to stop after their current step.
+     *
+     * @param reason why, for the exception's message (the first reason given is kept)
+     */
+    public synchronized void requestStop(String reason) {
+        if (stopReason == null) {
+            stopReason = reason == null || reason.isBlank() ? "stop requested" : reason;
+        }
+    }
+
+    /** @return whether a stop was requested */
+    public boolean isStopRequested() {
+        return stopReason != null;
+    }
+
+    /** @return why the stop was requested, or null when it was not */
+    public String stopReason() {
+        return stopReason;
+    }
+
+    /**
+     * @param value whether a stopped run writes a checkpoint at the step where it stopped (default true;
+     *     only runs with an output folder write one)
+     * @return this control
+     */
+    public TrainingControl checkpointOnStop(boolean value) {
+        checkpointOnStop = value;
+        return this;
+    }
+
+    /** @return whether a stopped run writes a checkpoint where it stopped */
+    public boolean checkpointsOnStop() {
+        return checkpointOnStop;
+    }
+
+    /**
+     * @param listener told of every record the runs log
+     * @return this control
+     */
+    public TrainingControl addListener(TrainingListener listener) {
+        listeners.add(java.util.Objects.requireNonNull(listener, "listener"));
+        return this;
+    }
+
+    void publish(Map<String, Object> record) {
+        if (listeners.isEmpty()) {
+            return;
+        }
+        Map<String, Object> copy = Map.copyOf(withoutNulls(record));
+        for (TrainingListener l : listeners) {
+            l.onLog(copy);
+        }
+    }
+
+    private static Map<String, Object> withoutNulls(Map<String, Object> record) {
+        Map<String, Object> m = new java.util.LinkedHashMap<>();
+        record.forEach((k, v) -> {
+            if (v != null) {
+                m.put(k, v);
+            }
+        });
+        return m;
+    }
+}
