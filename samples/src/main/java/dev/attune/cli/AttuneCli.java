@@ -26,7 +26,14 @@ public final class AttuneCli implements Runnable {
      * @param args command-line arguments
      */
     public static void main(String[] args) {
-        System.exit(execute(args));
+        GracefulStop.install();
+        int status;
+        try {
+            status = execute(args);
+        } finally {
+            GracefulStop.finished();
+        }
+        System.exit(status);
     }
 
     /**

@@ -12,6 +12,7 @@ import dev.attune.task.Task;
 import dev.attune.train.EvalStrategy;
 import dev.attune.train.SchedulerType;
 import dev.attune.train.TrainingConfig;
+import dev.attune.train.TrainingControl;
 import dev.attune.train.TrainingResult;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -101,6 +102,8 @@ final class FineTuneCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
+        // from here on, Ctrl-C lets the command reach a step boundary and save a checkpoint (GracefulStop)
+        TrainingControl control = GracefulStop.newControl();
         TrainingConfig config = training.apply(TrainingConfig.builder()
                 .outputDir(output)
                 .learningRate(learningRate)
@@ -137,7 +140,7 @@ final class FineTuneCommand implements Callable<Integer> {
             Dataset trainData = t.read(train);
             Dataset evalData = eval == null ? null : t.read(eval);
             long start = System.nanoTime();
-            Attune.Result result = attune.fineTune(base, t, trainData, evalData, config);
+            Attune.Result result = attune.fineTune(base, t, trainData, evalData, config, control);
             try (FineTunedModel tuned = result.model()) {
                 tuned.save(output); // keeps the run's log, TensorBoard events and checkpoints there
                 TrainingResult r = result.training();

@@ -4,12 +4,14 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.attune.Attune;
 import dev.attune.FineTunedModel;
 import dev.attune.error.AttuneException;
+import dev.attune.error.TrainingStoppedException;
 import dev.attune.model.ModelSource;
 import dev.attune.model.PretrainedModel;
 import dev.attune.task.Dataset;
 import dev.attune.task.Task;
 import dev.attune.train.EvalStrategy;
 import dev.attune.train.TrainingConfig;
+import dev.attune.train.TrainingControl;
 import java.io.BufferedWriter;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -114,6 +116,8 @@ final class TuneCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        // Ctrl-C stops the running trials after their current step; the finished ones stay recorded
+        TrainingControl control = GracefulStop.newControl().checkpointOnStop(false);
         List<Space> spaces = List.of(Space.parse("learning_rate", learningRate), Space.parse("batch_size", batchSize),
                 Space.parse("epochs", epochs), Space.parse("warmup_ratio", warmupRatio),
                 Space.parse("weight_decay", weightDecay));
@@ -198,15 +202,24 @@ final class TuneCommand implements Callable<Integer> {
                         futures.add(java.util.concurrent.CompletableFuture.completedFuture(earlier));
                         continue;
                     }
-                    futures.add(pool.submit(() -> trial(attune, labelled, trainData, evalData, c, budget, id, r, metric)));
+                    futures.add(pool.submit(() -> trial(attune, labelled, trainData, evalData, c, budget, id, r, metric,
+                            control)));
                 }
                 List<Map<String, Object>> done = new ArrayList<>();
+                Exception failure = null;
                 for (Future<Map<String, Object>> f : futures) {
                     Map<String, Object> rec;
                     try {
                         rec = f.get();
                     } catch (ExecutionException e) {
-                        throw e.getCause() instanceof Exception ex ? ex : e;
+                        // the other trials stop after their current step; the finished ones are still recorded
+                        Exception cause = e.getCause() instanceof Exception ex ? ex : e;
+                        if (failure == null || (failure instanceof TrainingStoppedException
+                                && !(cause instanceof TrainingStoppedException))) {
+                            failure = cause; // a trial's own error outranks the stops it caused
+                        }
+                        control.requestStop("trial failed: " + cause.getMessage());
+                        continue;
                     }
                     done.add(rec);
                     records.add(rec);
@@ -216,6 +229,14 @@ final class TuneCommand implements Callable<Integer> {
                     log.write(JSON.writeValueAsString(rec));
                     log.newLine();
                     log.flush();
+                }
+                if (failure instanceof TrainingStoppedException) {
+                    throw new TrainingStoppedException(control.stopReason() + ": the search stopped; " + records.size()
+                            + " finished trial(s) are recorded in " + output.resolve(TRIALS_FILE) + ", the running ones"
+                            + " are not; run the same command with --resume to run the rest", 0, null);
+                }
+                if (failure != null) {
+                    throw failure;
                 }
                 Comparator<Map<String, Object>> byObjective = Comparator.comparingDouble(m -> (Double) m.get("objective"));
                 if (maximise) {
@@ -232,7 +253,12 @@ final class TuneCommand implements Callable<Integer> {
                 alive = next;
             }
             } finally {
+                // no trial may still be inside the engine when the try block closes it
+                control.requestStop("the search ended");
                 pool.shutdownNow();
+                if (!pool.awaitTermination(10, java.util.concurrent.TimeUnit.MINUTES)) {
+                    System.err.println("tune: trials still running after 10 minutes");
+                }
             }
         }
         report(records, metric, maximise);
@@ -355,7 +381,10 @@ final class TuneCommand implements Callable<Integer> {
     }
 
     private Map<String, Object> trial(Attune attune, Task labelled, Dataset trainData, Dataset evalData,
-            Map<String, Double> h, double budget, int id, int rung, String metric) {
+            Map<String, Double> h, double budget, int id, int rung, String metric, TrainingControl control) {
+        if (control.isStopRequested()) {
+            throw new TrainingStoppedException(control.stopReason() + ": trial " + id + " not started", 0, null);
+        }
         Path dir = output.resolve(String.format(Locale.ROOT, "trial-%03d", id));
         TrainingConfig config = TrainingConfig.builder().outputDir(dir).learningRate(h.get("learning_rate"))
                 .perDeviceTrainBatchSize((int) Math.round(h.get("batch_size")))
@@ -365,7 +394,7 @@ final class TuneCommand implements Callable<Integer> {
                 .build();
         long start = System.nanoTime();
         try (PretrainedModel base = attune.load(ModelSource.huggingFace(model), overrides)) {
-            Attune.Result result = attune.fineTune(base, labelled, trainData, evalData, config);
+            Attune.Result result = attune.fineTune(base, labelled, trainData, evalData, config, control);
             try (FineTunedModel m = result.model()) {
                 Double value = result.training().evalMetrics().get(metric);
                 if (value == null) {

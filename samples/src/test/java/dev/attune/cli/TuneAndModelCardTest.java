@@ -104,6 +104,44 @@ class TuneAndModelCardTest {
     }
 
     @Test
+    void aStoppedSearchKeepsItsFinishedTrialsAndResumesWithTheRest() throws Exception {
+        Path train = data();
+        Path out = tmp.resolve("stopped");
+        List<String> args = List.of("tune", "--model", FIXTURE.toString(), "--train", train.toString(), "--eval",
+                train.toString(), "--text-column", "sentence", "--label-column", "sentiment", "--trials", "3",
+                "--parallel", "1", "--max-steps", "2", "--max-length", "16", "--batch-size", "8",
+                "--output", out.toString(), "--device", "cpu");
+        // as Ctrl-C would, once the first trial has logged its last step: that trial ends, the others do not start
+        GracefulStop.onNewControl(control -> control.addListener(record -> {
+            if (record.containsKey("loss")) {
+                control.requestStop(GracefulStop.REASON);
+            }
+        }));
+        java.io.PrintStream oldErr = System.err;
+        java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
+        int status;
+        try {
+            System.setErr(new java.io.PrintStream(err, true, java.nio.charset.StandardCharsets.UTF_8));
+            status = AttuneCli.execute(args.toArray(String[]::new));
+        } finally {
+            System.setErr(oldErr);
+            GracefulStop.onNewControl(null);
+        }
+        assertThat(status).isEqualTo(2);
+        assertThat(err.toString(java.nio.charset.StandardCharsets.UTF_8))
+                .contains("interrupted (Ctrl-C or SIGTERM): the search stopped; 1 finished trial(s) are recorded")
+                .contains("--resume");
+        assertThat(Files.readAllLines(out.resolve("trials.jsonl"))).hasSize(1);
+        assertThat(out.resolve("tune_report.md")).doesNotExist();
+
+        List<String> resumed = new java.util.ArrayList<>(args);
+        resumed.add("--resume");
+        String best = CliTest.run(resumed.toArray(String[]::new));
+        assertThat(Files.readAllLines(out.resolve("trials.jsonl"))).hasSize(3);
+        assertThat(new ObjectMapper().readTree(best).get("trials").asInt()).isEqualTo(3);
+    }
+
+    @Test
     void randomSearchAndSuccessiveHalvingRecordEveryTrialAndReportSensitivity() throws Exception {
         Path train = data();
         Path out = tmp.resolve("tune");
