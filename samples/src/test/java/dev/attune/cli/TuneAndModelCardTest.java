@@ -66,14 +66,19 @@ class TuneAndModelCardTest {
         assertThat(new ObjectMapper().readTree(out.resolve("metrics.json").toFile()).path("eval_loss").asDouble()).isPositive();
     }
 
+    /** A 3-trial random search of 2 steps per trial, one trial at a time. */
+    static List<String> threeTrialSearch(Path train, Path out) {
+        return List.of("tune", "--model", FIXTURE.toString(), "--train", train.toString(), "--eval",
+                train.toString(), "--text-column", "sentence", "--label-column", "sentiment", "--trials", "3",
+                "--parallel", "1", "--max-steps", "2", "--max-length", "16", "--batch-size", "8",
+                "--output", out.toString(), "--device", "cpu");
+    }
+
     @Test
     void anInterruptedSearchResumesReusingItsRecordedTrials() throws Exception {
         Path train = data();
         Path out = tmp.resolve("resume");
-        List<String> args = List.of("tune", "--model", FIXTURE.toString(), "--train", train.toString(), "--eval",
-                train.toString(), "--text-column", "sentence", "--label-column", "sentiment", "--trials", "3",
-                "--parallel", "1", "--max-steps", "2", "--max-length", "16", "--batch-size", "8",
-                "--output", out.toString(), "--device", "cpu");
+        List<String> args = threeTrialSearch(train, out);
         CliTest.run(args.toArray(String[]::new));
         List<String> full = Files.readAllLines(out.resolve("trials.jsonl"));
         assertThat(full).hasSize(3);
@@ -107,10 +112,7 @@ class TuneAndModelCardTest {
     void aStoppedSearchKeepsItsFinishedTrialsAndResumesWithTheRest() throws Exception {
         Path train = data();
         Path out = tmp.resolve("stopped");
-        List<String> args = List.of("tune", "--model", FIXTURE.toString(), "--train", train.toString(), "--eval",
-                train.toString(), "--text-column", "sentence", "--label-column", "sentiment", "--trials", "3",
-                "--parallel", "1", "--max-steps", "2", "--max-length", "16", "--batch-size", "8",
-                "--output", out.toString(), "--device", "cpu");
+        List<String> args = threeTrialSearch(train, out);
         // as Ctrl-C would, once the first trial has logged its last step: that trial ends, the others do not start
         GracefulStop.onNewControl(control -> control.addListener(record -> {
             if (record.containsKey("loss")) {

@@ -189,6 +189,8 @@ public final class Trainer {
         }
         long start = System.nanoTime();
         double secondsBefore = run.trainSeconds;
+        // training time so far, over every resume of the run: what checkpoints and the result carry
+        java.util.function.DoubleSupplier clock = () -> secondsBefore + (System.nanoTime() - start) / 1e9;
         long samplesBefore = run.samples;
         int evalEvery = config.evalSteps() > 0 ? config.evalSteps() : config.loggingSteps();
         try (JsonlLog log = JsonlLog.open(out, resumeFrom == null ? -1 : run.step, control);
@@ -239,8 +241,7 @@ public final class Trainer {
                     float gradNorm = session.step(lr);
                     run.step++;
                     double epochProgress = run.epoch + (double) (b + 1) / batches.size();
-                    double elapsed = secondsBefore + (System.nanoTime() - start) / 1e9;
-                    run.trainSeconds = elapsed; // cumulative over resumes: checkpoints carry it on
+                    double elapsed = clock.getAsDouble();
                     double throughput = (run.samples - samplesBefore) / Math.max(1e-9, (System.nanoTime() - start) / 1e9);
                     bar.stepTo(run.step);
                     bar.setExtraMessage(String.format(java.util.Locale.ROOT, "loss %.4f  %.1f samples/s",
@@ -268,11 +269,11 @@ public final class Trainer {
                         evaluate(model, eval, evalFeatures, epochProgress, run, log, tb);
                     }
                     if (out != null && config.saveSteps() > 0 && run.step % config.saveSteps() == 0) {
-                        run.trainSeconds = secondsBefore + (System.nanoTime() - start) / 1e9;
+                        run.trainSeconds = clock.getAsDouble();
                         checkpoint(model, session, out, run, identity, run.epoch, b + 1, shufflerAtEpochStart);
                     }
                     if (control.isStopRequested() && run.step < totalSteps) {
-                        run.trainSeconds = secondsBefore + (System.nanoTime() - start) / 1e9;
+                        run.trainSeconds = clock.getAsDouble();
                         throw stopped(model, session, out, run, identity, run.epoch, b + 1, shufflerAtEpochStart, log,
                                 totalSteps);
                     }
@@ -285,7 +286,7 @@ public final class Trainer {
                 if (!run.stop && eval != null && config.evalStrategy() == EvalStrategy.EPOCH) {
                     evaluate(model, eval, evalFeatures, run.epoch, run, log, tb);
                 }
-                run.trainSeconds = secondsBefore + (System.nanoTime() - start) / 1e9;
+                run.trainSeconds = clock.getAsDouble();
                 if (out != null && config.saveOnEpochEnd() && !run.savedAt(run.step)) {
                     checkpoint(model, session, out, run, identity, run.epoch, 0, RunState.encodeRandom(shuffler));
                 }
@@ -301,7 +302,7 @@ public final class Trainer {
                 session.restore(Checkpoints.readTensors(best, "model.safetensors"), session.optimizerState());
             }
         }
-        double seconds = secondsBefore + (System.nanoTime() - start) / 1e9;
+        double seconds = clock.getAsDouble();
         run.trainSeconds = seconds;
         double epochs = (double) run.step / updatesPerEpoch;
         if (out != null) {
