@@ -402,7 +402,7 @@ public final class Trainer {
                         : run.step == 0 ? "; no step had been taken, so there is nothing to resume"
                                 : "; no checkpoint was written (its control turns that off)";
         String message = reason + ": training stopped after step " + run.step + " of " + totalSteps + where;
-        LOG.info(message);
+        // not logged as well: the caller gets the message in the exception (the CLI printed it twice)
         return new TrainingStoppedException(message, run.step, saved);
     }
 
