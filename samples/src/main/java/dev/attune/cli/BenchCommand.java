@@ -112,6 +112,7 @@ final class BenchCommand implements Callable<Integer> {
                 try (TrainingSession session = m.lowered().startTraining(
                         new OptimizerSettings(0.9, 0.999, 1e-8, 0.01, 1.0, Set.of()))) {
                     for (int i = 0; i < warmup + steps; i++) {
+                        GracefulStop.checkInterrupted();
                         long t = System.nanoTime();
                         session.forwardBackward(training, 1f);
                         session.step(1e-4);
@@ -125,6 +126,7 @@ final class BenchCommand implements Callable<Integer> {
                 String before = System.getProperty(PyTorchEngineProvider.DISABLE_FUSED_ATTENTION);
                 try {
                     for (int i = 0; i < warmup + steps; i++) {
+                        GracefulStop.checkInterrupted();
                         // alternate which path goes first, so neither always runs on the other's warm caches
                         boolean[] order = !compareFusedAttention ? new boolean[] {false}
                                 : i % 2 == 0 ? new boolean[] {false, true} : new boolean[] {true, false};

@@ -88,7 +88,8 @@ final class GenerateCommand implements Callable<Integer> {
             try (LoweredModel lm = attune.lower(base, new HeadSpec(HeadKind.CAUSAL_LM, 0))) {
             int maxLength = base.config().getInt("n_positions", 1024);
             long[] promptIds = base.tokenizer().encode(prompt, null, maxLength).ids();
-            long[] ids = new Generator(lm).generate(promptIds, config);
+            long[] ids = new Generator(lm).generate(promptIds, config,
+                    (step, logits, token) -> GracefulStop.checkInterrupted());
             out.println(base.tokenizer().decode(ids, true));
             if (printIds) {
                 out.println(Arrays.stream(ids).mapToObj(Long::toString).collect(Collectors.joining(", ", "[", "]")));

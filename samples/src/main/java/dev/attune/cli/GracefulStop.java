@@ -7,12 +7,15 @@ import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
 
 /**
- * Ctrl-C and SIGTERM while a command trains. Without this, the JVM would run its exit sequence while
- * the training thread is inside libtorch, which then fails in native code (a SIGSEGV and an
- * hs_err file) and loses the work since the last checkpoint. Instead a shutdown hook asks the run to
- * stop after its current step, which writes a checkpoint there, and holds the exit until the command
- * has returned (at most {@link #WAIT_SECONDS_PROPERTY} seconds, default 600); the process then ends
- * with the signal's status (130 or 143). Commands that do not train are not held.
+ * Ctrl-C and SIGTERM while a command runs. Without this, the JVM would run its exit sequence while
+ * the command's thread is inside libtorch, which then fails in native code (a SIGSEGV and an
+ * hs_err file) and, in training, loses the work since the last checkpoint. Instead a shutdown hook
+ * asks the command to stop at its next safe point and holds the exit until the command has returned
+ * (at most {@link #WAIT_SECONDS_PROPERTY} seconds, default 600); the process then ends with the
+ * signal's status (130 or 143). Training stops after its current step and writes a checkpoint there;
+ * {@code predict}, {@code logits}, {@code generate} and the benchmarks stop after the current batch,
+ * row or token ({@link #checkInterrupted()}), keeping what they have already written; a command with
+ * no such point (export) is let finish.
  *
  * <p>The hook exists only in a real {@code attune} process ({@link AttuneCli#main}); commands run
  * in-process by tests each get a fresh control that nothing stops.
@@ -24,6 +27,7 @@ final class GracefulStop {
 
     private static final AtomicReference<TrainingControl> CURRENT = new AtomicReference<>();
     private static final CountDownLatch FINISHED = new CountDownLatch(1);
+    private static volatile boolean interrupted;
     private static volatile Consumer<TrainingControl> onNewControl = c -> { };
 
     private GracefulStop() {}
@@ -36,6 +40,9 @@ final class GracefulStop {
     /** @return a control for the command's training, stopped by Ctrl-C or SIGTERM */
     static TrainingControl newControl() {
         TrainingControl control = new TrainingControl();
+        if (interrupted) { // Ctrl-C came while the command was still loading: stop before the first step
+            control.requestStop(REASON);
+        }
         CURRENT.set(control);
         onNewControl.accept(control);
         return control;
@@ -49,24 +56,50 @@ final class GracefulStop {
         onNewControl = hook == null ? c -> { } : hook;
     }
 
+    /**
+     * A safe point of a command that does not train: between batches or generated tokens.
+     *
+     * @throws CommandInterruptedException after Ctrl-C or SIGTERM
+     */
+    static void checkInterrupted() {
+        if (interrupted) {
+            throw new CommandInterruptedException();
+        }
+    }
+
+    /** Ctrl-C or SIGTERM ended a command at a safe point, before it had done all its work. */
+    static final class CommandInterruptedException extends dev.attune.error.AttuneException {
+        private static final long serialVersionUID = 1L;
+
+        CommandInterruptedException() {
+            super(REASON + ": stopped before the end; what was printed or written so far is complete");
+        }
+    }
+
     /** The command has returned and released its resources: the exit may proceed. */
     static void finished() {
         FINISHED.countDown();
     }
 
     private static void onExit() {
-        TrainingControl control = CURRENT.get();
-        if (control == null || FINISHED.getCount() == 0) {
-            return; // nothing trains, or the command has already returned (a normal exit)
+        if (FINISHED.getCount() == 0) {
+            return; // the command has already returned (a normal exit)
         }
-        control.requestStop(REASON);
+        interrupted = true;
+        TrainingControl control = CURRENT.get();
         long wait = Long.getLong(WAIT_SECONDS_PROPERTY, 600);
-        System.err.printf("attune: stopping after the current step and saving a checkpoint (waiting up to %d s;"
-                + " kill -9 ends at once and loses the work since the last checkpoint)%n", wait);
+        if (control != null) {
+            control.requestStop(REASON);
+            System.err.printf("attune: stopping after the current step and saving a checkpoint (waiting up to %d s;"
+                    + " kill -9 ends at once and loses the work since the last checkpoint)%n", wait);
+        } else {
+            System.err.printf("attune: stopping after the current batch (waiting up to %d s)%n", wait);
+        }
         System.err.flush();
         try {
             if (!FINISHED.await(wait, TimeUnit.SECONDS)) {
-                System.err.println("attune: the step did not end within " + wait + " s; exiting without a new checkpoint");
+                System.err.println("attune: the command did not stop within " + wait + " s; exiting"
+                        + (control != null ? " without a new checkpoint" : ""));
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();

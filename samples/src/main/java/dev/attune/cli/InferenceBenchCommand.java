@@ -52,6 +52,7 @@ final class InferenceBenchCommand implements Callable<Integer> {
                 Batch inputs = randomTokens(base.config().requireInt("vocab_size"));
                 List<Double> times = new ArrayList<>();
                 for (int i = 0; i < warmup + steps; i++) {
+                    GracefulStop.checkInterrupted();
                     long t = System.nanoTime();
                     m.lowered().predict(inputs);
                     if (i >= warmup) {

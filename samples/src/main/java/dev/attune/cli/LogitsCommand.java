@@ -54,6 +54,7 @@ final class LogitsCommand implements Callable<Integer> {
                         ? new BufferedWriter(new OutputStreamWriter(System.out, StandardCharsets.UTF_8))
                         : Files.newBufferedWriter(output, StandardCharsets.UTF_8)) {
             for (Map<String, String> row : inputs) {
+                GracefulStop.checkInterrupted(); // lines written so far stay whole
                 Encoding enc = m.tokenizer().encode(row.get("text"), row.get("text_pair"), maxLength);
                 long[] shape = {1, enc.length()};
                 Map<String, TensorData> in = new LinkedHashMap<>();

@@ -40,6 +40,9 @@ final class PredictCommand implements Callable<Integer> {
     @Mixin
     EngineOptionsMixin engineOptions;
 
+    /** Inputs per predictor call: the predictor's batch size. */
+    private static final int CHUNK = 32;
+
     @Override
     public Integer call() throws IOException {
         List<Map<String, String>> inputs = new ArrayList<>();
@@ -60,8 +63,13 @@ final class PredictCommand implements Callable<Integer> {
         ObjectMapper json = new ObjectMapper();
         try (Attune attune = engineOptions.builder().build(); FineTunedModel m = attune.open(model)) {
             Predictor predictor = m.predictor();
-            for (Prediction p : predictor.predictAll(inputs)) {
-                System.out.println(json.writeValueAsString(p.toMap()));
+            // in chunks of one batch, each printed as soon as it is ready; Ctrl-C stops between them
+            for (int from = 0; from < inputs.size(); from += CHUNK) {
+                GracefulStop.checkInterrupted();
+                for (Prediction p : predictor.predictAll(inputs.subList(from, Math.min(inputs.size(), from + CHUNK)))) {
+                    System.out.println(json.writeValueAsString(p.toMap()));
+                }
+                System.out.flush();
             }
         }
         return 0;

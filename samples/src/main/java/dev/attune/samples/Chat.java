@@ -16,6 +16,9 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * An interactive chat on a GPT-2 checkpoint: keeps the dialogue, renders it through a plain prompt
@@ -23,10 +26,14 @@ import java.util.List;
  * task fine-tunes on) and lets the model write the next {@code SYSTEM:} line, stopping at a newline or the end-of-sequence token. The oldest turns are
  * dropped when the dialogue no longer fits the model's positions. Run from the project root with
  * {@code java -cp "samples/target/classes:samples/target/lib/*" dev.attune.samples.Chat [model folder]};
- * an empty line or end of input quits.
+ * an empty line or end of input quits, and so does Ctrl-C (a reply being written stops at its next
+ * token first: the JVM must not exit while libtorch is running).
  */
 public final class Chat {
     private static final int MAX_REPLY_TOKENS = 48;
+    /** Held while the model runs; Ctrl-C's shutdown hook takes it and keeps it until the JVM ends. */
+    private static final ReentrantLock MODEL_IN_USE = new ReentrantLock();
+    private static volatile boolean quitting;
 
     private Chat() {}
 
@@ -39,6 +46,7 @@ public final class Chat {
      */
     public static void main(String[] args) throws IOException {
         Path folder = Path.of(args.length > 0 ? args[0] : "../shared/models/gpt-small-bpe-clm");
+        Runtime.getRuntime().addShutdownHook(new Thread(Chat::onExit, "chat-exit"));
         try (Attune attune = Attune.create();
                 PretrainedModel base = attune.load(folder);
                 LoweredModel model = attune.lower(base, new HeadSpec(HeadKind.CAUSAL_LM, 0))) {
@@ -63,7 +71,19 @@ public final class Chat {
                     return;
                 }
                 long[] prompt = promptIds(tokenizer, history, line.strip(), positions - MAX_REPLY_TOKENS);
-                long[] all = generator.generate(prompt, config);
+                long[] all;
+                MODEL_IN_USE.lock();
+                try {
+                    all = generator.generate(prompt, config, (step, logits, token) -> {
+                        if (quitting) {
+                            throw new CancellationException("Ctrl-C");
+                        }
+                    });
+                } catch (CancellationException e) {
+                    continue; // the exit hook now holds the lock: the next turn never starts
+                } finally {
+                    MODEL_IN_USE.unlock();
+                }
                 String reply = tokenizer.decode(Arrays.copyOfRange(all, prompt.length, all.length), true);
                 int newline = reply.indexOf('\n');
                 reply = (newline >= 0 ? reply.substring(0, newline) : reply).strip();
@@ -71,6 +91,17 @@ public final class Chat {
                 history.add(new Turn(line.strip(), reply));
             }
         }
+    }
+
+    /** Ctrl-C: lets a reply in progress stop at its next token, then keeps the model from running again. */
+    private static void onExit() {
+        quitting = true;
+        try {
+            MODEL_IN_USE.tryLock(60, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        System.out.println();
     }
 
     /** Renders the dialogue and the new message, dropping the oldest turns until it fits. */
