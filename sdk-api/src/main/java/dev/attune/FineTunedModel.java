@@ -214,7 +214,10 @@ public final class FineTunedModel implements AutoCloseable {
         return metrics;
     }
 
-    /** @return a predictor over this model (batches of 32) */
+    /** Examples per forward pass of {@link #predictor()}. */
+    public static final int PREDICT_BATCH_SIZE = 32;
+
+    /** @return a predictor over this model (batches of {@link #PREDICT_BATCH_SIZE}) */
     public Predictor predictor() {
         return new Predictor() {
             @Override
@@ -237,7 +240,7 @@ public final class FineTunedModel implements AutoCloseable {
                     perExample.add(new ArrayList<>());
                     outputs.add(new ArrayList<>());
                 }
-                run(features, 32, 0, (f, out) -> {
+                run(features, PREDICT_BATCH_SIZE, 0, (f, out) -> {
                     perExample.get(f.exampleIndex()).add(f);
                     outputs.get(f.exampleIndex()).add(out);
                 });

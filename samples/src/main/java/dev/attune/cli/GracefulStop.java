@@ -1,5 +1,6 @@
 package dev.attune.cli;
 
+import dev.attune.error.AttuneException;
 import dev.attune.train.TrainingControl;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -68,7 +69,7 @@ final class GracefulStop {
     }
 
     /** Ctrl-C or SIGTERM ended a command at a safe point, before it had done all its work. */
-    static final class CommandInterruptedException extends dev.attune.error.AttuneException {
+    static final class CommandInterruptedException extends AttuneException {
         private static final long serialVersionUID = 1L;
 
         CommandInterruptedException() {

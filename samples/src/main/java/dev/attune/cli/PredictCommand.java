@@ -40,9 +40,6 @@ final class PredictCommand implements Callable<Integer> {
     @Mixin
     EngineOptionsMixin engineOptions;
 
-    /** Inputs per predictor call: the predictor's batch size. */
-    private static final int CHUNK = 32;
-
     @Override
     public Integer call() throws IOException {
         List<Map<String, String>> inputs = new ArrayList<>();
@@ -63,10 +60,11 @@ final class PredictCommand implements Callable<Integer> {
         ObjectMapper json = new ObjectMapper();
         try (Attune attune = engineOptions.builder().build(); FineTunedModel m = attune.open(model)) {
             Predictor predictor = m.predictor();
-            // in chunks of one batch, each printed as soon as it is ready; Ctrl-C stops between them
-            for (int from = 0; from < inputs.size(); from += CHUNK) {
+            // one batch per call, each printed as soon as it is ready; Ctrl-C stops between them
+            int chunk = FineTunedModel.PREDICT_BATCH_SIZE;
+            for (int from = 0; from < inputs.size(); from += chunk) {
                 GracefulStop.checkInterrupted();
-                for (Prediction p : predictor.predictAll(inputs.subList(from, Math.min(inputs.size(), from + CHUNK)))) {
+                for (Prediction p : predictor.predictAll(inputs.subList(from, Math.min(inputs.size(), from + chunk)))) {
                     System.out.println(json.writeValueAsString(p.toMap()));
                 }
                 System.out.flush();

@@ -10,7 +10,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -35,11 +34,8 @@ class InterruptTest {
         Path input = Files.writeString(tmp.resolve("in.jsonl"), rows.toString());
         Path output = tmp.resolve("out.jsonl");
         Path console = tmp.resolve("console.txt");
-        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        Process p = new ProcessBuilder(List.of(java, "-Xmx512m", "-Dai.djl.offline=true",
-                "-XX:ErrorFile=" + tmp.resolve("hs_err_%p.log"), "-cp", System.getProperty("java.class.path"),
-                AttuneCli.class.getName(), "logits", "--model", FIXTURE.toString(), "--input", input.toString(),
-                "--output", output.toString(), "--max-length", "16", "--device", "cpu", "--threads", "1"))
+        Process p = new ProcessBuilder(ChildAttune.command(tmp, List.of("logits", "--model", FIXTURE.toString(),
+                "--input", input.toString(), "--output", output.toString(), "--max-length", "16", "--device", "cpu", "--threads", "1")))
                 .redirectErrorStream(true).redirectOutput(console.toFile()).start();
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(300);
         while (p.isAlive() && System.nanoTime() < deadline && (!Files.exists(output) || Files.size(output) == 0)) {
@@ -53,9 +49,7 @@ class InterruptTest {
         assertThat(log).contains("stopping after the current batch")
                 .contains("interrupted (Ctrl-C or SIGTERM): stopped before the end")
                 .doesNotContain("A fatal error has been detected");
-        try (Stream<Path> s = Files.list(tmp)) {
-            assertThat(s.map(x -> x.getFileName().toString())).noneMatch(n -> n.startsWith("hs_err"));
-        }
+        ChildAttune.assertNoCrashFile(tmp);
         List<String> lines = Files.readAllLines(output, StandardCharsets.UTF_8);
         assertThat(lines).isNotEmpty().hasSizeLessThan(ROWS);
         ObjectMapper json = new ObjectMapper();

@@ -35,14 +35,11 @@ class KillResumeTest {
     static Path referenceWeights;
 
     List<String> command(Path train, Path out, int saveSteps) {
-        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        return List.of(java, "-Xmx512m", "-Dai.djl.offline=true", "-XX:ErrorFile=" + tmp.resolve("hs_err_%p.log"),
-                "-cp", System.getProperty("java.class.path"),
-                AttuneCli.class.getName(), "fine-tune", "--model", FIXTURE.toString(), "--train", train.toString(),
+        return ChildAttune.command(tmp, List.of("fine-tune", "--model", FIXTURE.toString(), "--train", train.toString(),
                 "--output", out.toString(), "--epochs", "10", "--batch-size", "4", "--learning-rate", "2e-3",
                 "--warmup-ratio", "0.1", "--weight-decay", "0.01", "--max-length", "16", "--logging-steps", "1",
                 "--eval-strategy", "no", "--save-steps", String.valueOf(saveSteps), "--save-total-limit", "2",
-                "--seed", "7", "--group-by-length", "--no-progress", "--device", "cpu", "--threads", "1", "--resume");
+                "--seed", "7", "--group-by-length", "--no-progress", "--device", "cpu", "--threads", "1", "--resume"));
     }
 
     Process start(Path train, Path out, Path logFile) throws IOException {
@@ -185,9 +182,7 @@ class KillResumeTest {
                 .contains("interrupted (Ctrl-C or SIGTERM): training stopped after step")
                 .contains("--resume")
                 .doesNotContain("A fatal error has been detected");
-        try (Stream<Path> s = Files.list(tmp)) {
-            assertThat(s.map(x -> x.getFileName().toString())).noneMatch(n -> n.startsWith("hs_err"));
-        }
+        ChildAttune.assertNoCrashFile(tmp);
         long stoppedAt = loggedStep(out);
         assertThat(stoppedAt).isBetween(5L, (long) TOTAL_STEPS - 1);
         assertThat(out.resolve("checkpoint-" + stoppedAt).resolve("trainer_state.json")).isRegularFile();

@@ -35,6 +35,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.Set;
+import java.util.function.DoubleSupplier;
 import me.tongfei.progressbar.ProgressBar;
 import me.tongfei.progressbar.ProgressBarBuilder;
 import me.tongfei.progressbar.ProgressBarStyle;
@@ -190,7 +191,7 @@ public final class Trainer {
         long start = System.nanoTime();
         double secondsBefore = run.trainSeconds;
         // training time so far, over every resume of the run: what checkpoints and the result carry
-        java.util.function.DoubleSupplier clock = () -> secondsBefore + (System.nanoTime() - start) / 1e9;
+        DoubleSupplier clock = () -> secondsBefore + (System.nanoTime() - start) / 1e9;
         long samplesBefore = run.samples;
         int evalEvery = config.evalSteps() > 0 ? config.evalSteps() : config.loggingSteps();
         try (JsonlLog log = JsonlLog.open(out, resumeFrom == null ? -1 : run.step, control);
