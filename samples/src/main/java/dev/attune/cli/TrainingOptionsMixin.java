@@ -85,6 +85,10 @@ final class TrainingOptionsMixin {
     @Option(names = "--group-by-length", description = "batch examples of similar length together (less padding)")
     boolean groupByLength;
 
+    @Option(names = "--eval-on-start", description = "evaluate once before the first step, to show where "
+            + "fine-tuning starts from (logged as step 0)")
+    boolean evalOnStart;
+
     @Option(names = "--no-tensorboard", description = "no TensorBoard event files in <output>/runs")
     boolean noTensorboard;
 
@@ -120,7 +124,8 @@ final class TrainingOptionsMixin {
                 .layerwiseLrDecay(layerwiseLrDecay)
                 .gradualUnfreezing(gradualUnfreezing)
                 .groupByLength(groupByLength)
-                .tensorboard(!noTensorboard);
+                .tensorboard(!noTensorboard)
+                .evalOnStart(evalOnStart);
     }
 
     /**

@@ -7,6 +7,7 @@ import dev.attune.engine.OptimizerSettings;
 import dev.attune.engine.OptimizerState;
 import dev.attune.engine.TrainingSession;
 import dev.attune.error.AttuneException;
+import dev.attune.error.ConfigurationException;
 import dev.attune.error.InvalidCheckpointException;
 import dev.attune.error.InvalidDataException;
 import dev.attune.error.TrainingStoppedException;
@@ -118,6 +119,10 @@ public final class Trainer {
             throw new InvalidDataException(eval.source() + ": the evaluation set is empty, so no metric could be "
                     + "computed; pass a file with rows, or no evaluation set");
         }
+        if (eval == null && config.evalOnStart()) {
+            throw new ConfigurationException("evalOnStart needs evaluation data: pass an eval dataset (--eval) or"
+                    + " turn evalOnStart off");
+        }
         model.task().validate(train);
         if (eval != null) {
             model.task().validate(eval);
@@ -204,6 +209,10 @@ public final class Trainer {
                                 Checkpoints.readTensors(resumeFrom, Checkpoints.OPTIMIZER_FILE)));
                 bar.stepTo(run.step);
             }
+            if (config.evalOnStart() && resumeFrom == null) {
+                // the starting point, for comparison; not a candidate for the best model (there is no checkpoint-0)
+                evaluate(model, eval, evalFeatures, 0, run, log, tb, false);
+            }
             int startBatch = run.batchInEpoch;
             while (run.step < totalSteps && !run.stop) {
                 String shufflerAtEpochStart = RunState.encodeRandom(shuffler);
@@ -267,7 +276,7 @@ public final class Trainer {
                     boolean evalNow = eval != null && config.evalStrategy() == EvalStrategy.STEPS
                             && (run.step % evalEvery == 0 || run.step == totalSteps);
                     if (evalNow) {
-                        evaluate(model, eval, evalFeatures, epochProgress, run, log, tb);
+                        evaluate(model, eval, evalFeatures, epochProgress, run, log, tb, true);
                     }
                     if (out != null && config.saveSteps() > 0 && run.step % config.saveSteps() == 0) {
                         run.trainSeconds = clock.getAsDouble();
@@ -285,7 +294,7 @@ public final class Trainer {
                 startBatch = 0;
                 run.epoch++;
                 if (!run.stop && eval != null && config.evalStrategy() == EvalStrategy.EPOCH) {
-                    evaluate(model, eval, evalFeatures, run.epoch, run, log, tb);
+                    evaluate(model, eval, evalFeatures, run.epoch, run, log, tb, true);
                 }
                 run.trainSeconds = clock.getAsDouble();
                 if (out != null && config.saveOnEpochEnd() && !run.savedAt(run.step)) {
@@ -441,23 +450,28 @@ public final class Trainer {
     }
 
     private void evaluate(FineTunedModel model, Dataset eval, List<Features> features, double epoch, RunState run,
-            JsonlLog log, Scalars tb) {
+            JsonlLog log, Scalars tb, boolean candidate) {
         Map<String, Double> metrics = model.evaluate(eval, features, config.perDeviceEvalBatchSize());
         Map<String, Double> entry = new LinkedHashMap<>();
         entry.put("step", (double) run.step);
         entry.put("epoch", round(epoch));
         metrics.forEach((k, v) -> entry.put("eval_" + k, v));
         run.history.add(entry);
-        run.lastEval = metrics;
+        if (candidate) {
+            run.lastEval = metrics;
+        }
         log.write(new LinkedHashMap<>(entry));
         for (Map.Entry<String, Double> e : metrics.entrySet()) {
             tb.scalar("eval/" + e.getKey(), e.getValue(), run.step);
         }
         LOG.info("eval at step {}: {}", run.step, metrics);
+        if (!candidate) {
+            return;
+        }
         Double value = metrics.get(config.metricForBestModel());
         if (value == null) {
             if (config.earlyStoppingPatience() > 0 || config.loadBestModelAtEnd()) {
-                throw new dev.attune.error.ConfigurationException("metricForBestModel '" + config.metricForBestModel()
+                throw new ConfigurationException("metricForBestModel '" + config.metricForBestModel()
                         + "' is not among the evaluation metrics " + metrics.keySet() + "; choose one of them");
             }
             return;

@@ -47,6 +47,7 @@ import dev.attune.error.ConfigurationException;
  * @param gradualUnfreezing ULMFiT gradual unfreezing: epoch 1 trains the head only, each later epoch unfreezes one more layer group from the top; default false
  * @param groupByLength batch examples of similar length together (sorted within shuffled mega-batches of 50 batches, batches then shuffled), so dynamic padding wastes little ({@code group_by_length}); default false
  * @param tensorboard write TensorBoard event files to outputDir/runs ({@code report_to=tensorboard}); default true
+ * @param evalOnStart evaluate the model once before its first step (step 0), to show where fine-tuning starts from; logged and kept in the history, but not a candidate for the best model nor counted by early stopping ({@code eval_on_start}); default false
  */
 public record TrainingConfig(
         java.nio.file.Path outputDir,
@@ -89,7 +90,8 @@ public record TrainingConfig(
         double layerwiseLrDecay,
         boolean gradualUnfreezing,
         boolean groupByLength,
-        boolean tensorboard) {
+        boolean tensorboard,
+        boolean evalOnStart) {
 
     /** Validates ranges; messages name the setting. */
     public TrainingConfig {
@@ -211,6 +213,7 @@ public record TrainingConfig(
         b.gradualUnfreezing = gradualUnfreezing;
         b.groupByLength = groupByLength;
         b.tensorboard = tensorboard;
+        b.evalOnStart = evalOnStart;
         return b;
     }
 
@@ -257,6 +260,7 @@ public record TrainingConfig(
         private boolean gradualUnfreezing = false;
         private boolean groupByLength = false;
         private boolean tensorboard = true;
+        private boolean evalOnStart = false;
 
         private Builder() {}
 
@@ -629,10 +633,20 @@ public record TrainingConfig(
             return this;
         }
 
+        /**
+         * @param value evaluate once before the first step, to show where fine-tuning starts from ({@code eval_on_start})
+         * @return this builder
+         */
+        public Builder evalOnStart(boolean value) {
+            this.evalOnStart = value;
+            return this;
+        }
+
         /** @return the validated config */
         public TrainingConfig build() {
             return new TrainingConfig(outputDir, learningRate, numTrainEpochs, maxSteps, perDeviceTrainBatchSize, perDeviceEvalBatchSize, gradientAccumulationSteps, warmupSteps, warmupRatio, weightDecay, adamBeta1, adamBeta2, adamEpsilon, maxGradNorm, lrSchedulerType, loggingSteps, evalStrategy, evalSteps, saveSteps, seed, shuffle, maxLength, padToMaxLength, disableTqdm,
-                    saveOnEpochEnd, saveTotalLimit, metricForBestModel, loadBestModelAtEnd, earlyStoppingPatience, earlyStoppingThreshold, resumeFromCheckpoint, lrNumCycles, lrPower, lrEnd, freezeEmbeddings, freezeLayers, trainHeadOnly, layerwiseLrDecay, gradualUnfreezing, groupByLength, tensorboard);
+                    saveOnEpochEnd, saveTotalLimit, metricForBestModel, loadBestModelAtEnd, earlyStoppingPatience, earlyStoppingThreshold, resumeFromCheckpoint, lrNumCycles, lrPower, lrEnd, freezeEmbeddings, freezeLayers, trainHeadOnly, layerwiseLrDecay, gradualUnfreezing, groupByLength, tensorboard,
+                    evalOnStart);
         }
     }
 }

@@ -10,6 +10,7 @@ import dev.attune.Attune;
 import dev.attune.FineTunedModel;
 import dev.attune.engine.DeviceSpec;
 import dev.attune.error.AttuneException;
+import dev.attune.error.ConfigurationException;
 import dev.attune.error.InvalidCheckpointException;
 import dev.attune.error.TrainingStoppedException;
 import dev.attune.internal.hf.SafetensorsStore;
@@ -252,6 +253,34 @@ class TrainerCheckpointTest {
         JsonNode state = new ObjectMapper().readTree(out.resolve("trainer_state.json").toFile());
         assertThat(state.get("stopped_early").asBoolean()).isTrue();
         assertThat(state.get("evals_without_improvement").asInt()).isEqualTo(1);
+    }
+
+    @Test
+    void evalOnStartScoresTheStartingModelWithoutCountingItForEarlyStopping() throws IOException {
+        Path out = tmp.resolve("start");
+        // as above, but a step-0 evaluation first: were it counted, the run would stop after step 2
+        TrainingConfig config = common(out).numTrainEpochs(10).evalStrategy(EvalStrategy.STEPS).evalSteps(2)
+                .earlyStoppingPatience(1).earlyStoppingThreshold(100).saveSteps(0).evalOnStart(true).build();
+        Run r = fit(config, 42);
+        assertThat(r.result().globalSteps()).isEqualTo(4);
+        List<Map<String, Double>> history = r.result().evalHistory();
+        assertThat(history).extracting(h -> h.get("step")).containsExactly(0.0, 2.0, 4.0);
+        // step 0 scores the model as prepared, before any update: the same numbers as evaluating it directly
+        Map<String, Double> untrained;
+        try (FineTunedModel m = attune.prepare(base, task, 16, 42)) {
+            untrained = m.evaluate(eval, m.encode(eval, 16), 32);
+        }
+        assertThat(history.get(0).get("eval_loss")).isCloseTo(untrained.get("loss"), within(1e-6));
+        assertThat(history.get(0).get("eval_accuracy")).isEqualTo(untrained.get("accuracy"));
+        assertThat(history.get(2).get("eval_loss")).isNotCloseTo(untrained.get("loss"), within(1e-6));
+        List<String> lines = Files.readAllLines(out.resolve("trainer_log.jsonl"));
+        assertThat(lines.get(0)).startsWith("{\"step\":0.0,").contains("\"eval_loss\"");
+        // without evaluation data there is nothing to score: refused before the model is touched
+        TrainingConfig noEval = common(tmp.resolve("none")).evalOnStart(true).build();
+        try (FineTunedModel m = attune.prepare(base, task, 16, 42)) {
+            assertThatThrownBy(() -> new Trainer(noEval).train(m, train, null))
+                    .isInstanceOf(ConfigurationException.class).hasMessageContaining("evalOnStart needs evaluation data");
+        }
     }
 
     @Test
