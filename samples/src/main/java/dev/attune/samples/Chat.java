@@ -34,6 +34,8 @@ public final class Chat {
     /** Held while the model runs; Ctrl-C's shutdown hook takes it and keeps it until the JVM ends. */
     private static final ReentrantLock MODEL_IN_USE = new ReentrantLock();
     private static volatile boolean quitting;
+    /** Set when the person ended the chat (empty line or end of input): the exit hook has nothing to do. */
+    private static volatile boolean ended;
 
     private Chat() {}
 
@@ -68,6 +70,10 @@ public final class Chat {
                 System.out.flush();
                 String line = in.readLine();
                 if (line == null || line.isBlank()) {
+                    if (line == null) {
+                        System.out.println(); // end of input left the cursor after the prompt
+                    }
+                    ended = true;
                     return;
                 }
                 long[] prompt = promptIds(tokenizer, history, line.strip(), positions - MAX_REPLY_TOKENS);
@@ -95,6 +101,9 @@ public final class Chat {
 
     /** Ctrl-C: lets a reply in progress stop at its next token, then keeps the model from running again. */
     private static void onExit() {
+        if (ended) {
+            return;
+        }
         quitting = true;
         try {
             MODEL_IN_USE.tryLock(60, TimeUnit.SECONDS);

@@ -10,7 +10,7 @@ import java.util.List;
 import java.util.stream.Stream;
 
 /**
- * An {@code attune} command in a child JVM, the way a user's process runs it, so that tests can send
+ * An {@code attune} command (or a sample's main class) in a child JVM, the way a user's process runs it, so that tests can send
  * it real signals. A JVM crash would leave its hs_err file in the folder the test names.
  */
 final class ChildAttune {
@@ -22,9 +22,19 @@ final class ChildAttune {
      * @return the child's command line
      */
     static List<String> command(Path crashDir, List<String> args) {
+        return command(crashDir, AttuneCli.class, args);
+    }
+
+    /**
+     * @param crashDir where the child writes hs_err files if it crashes
+     * @param main the class whose main method the child runs
+     * @param args its arguments
+     * @return the child's command line
+     */
+    static List<String> command(Path crashDir, Class<?> main, List<String> args) {
         List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-Xmx512m", "-Dai.djl.offline=true", "-XX:ErrorFile=" + crashDir.resolve("hs_err_%p.log"),
-                "-cp", System.getProperty("java.class.path"), AttuneCli.class.getName()));
+                "-cp", System.getProperty("java.class.path"), main.getName()));
         command.addAll(args);
         return command;
     }
