@@ -10,8 +10,9 @@ import java.util.List;
 import java.util.stream.Stream;
 
 /**
- * An {@code attune} command (or a sample's main class) in a child JVM, the way a user's process runs it, so that tests can send
- * it real signals. A JVM crash would leave its hs_err file in the folder the test names.
+ * An {@code attune} command (or a sample's main class) in a child JVM, the way a user's process runs
+ * it, so that tests can send it real signals and real standard input. A JVM crash would leave its
+ * hs_err file in the folder the test names.
  */
 final class ChildAttune {
     private ChildAttune() {}

@@ -457,9 +457,6 @@ public final class Trainer {
         entry.put("epoch", round(epoch));
         metrics.forEach((k, v) -> entry.put("eval_" + k, v));
         run.history.add(entry);
-        if (candidate) {
-            run.lastEval = metrics;
-        }
         log.write(new LinkedHashMap<>(entry));
         for (Map.Entry<String, Double> e : metrics.entrySet()) {
             tb.scalar("eval/" + e.getKey(), e.getValue(), run.step);
@@ -468,6 +465,7 @@ public final class Trainer {
         if (!candidate) {
             return;
         }
+        run.lastEval = metrics;
         Double value = metrics.get(config.metricForBestModel());
         if (value == null) {
             if (config.earlyStoppingPatience() > 0 || config.loadBestModelAtEnd()) {
