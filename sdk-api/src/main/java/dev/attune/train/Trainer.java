@@ -457,7 +457,9 @@ public final class Trainer {
         entry.put("epoch", round(epoch));
         metrics.forEach((k, v) -> entry.put("eval_" + k, v));
         run.history.add(entry);
-        log.write(new LinkedHashMap<>(entry));
+        Map<String, Object> record = new LinkedHashMap<>(entry);
+        record.put("step", run.step); // a whole number in the log, as in the training records
+        log.write(record);
         for (Map.Entry<String, Double> e : metrics.entrySet()) {
             tb.scalar("eval/" + e.getKey(), e.getValue(), run.step);
         }

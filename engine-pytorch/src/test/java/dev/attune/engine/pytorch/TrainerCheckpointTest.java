@@ -274,7 +274,10 @@ class TrainerCheckpointTest {
         assertThat(history.get(0).get("eval_accuracy")).isEqualTo(untrained.get("accuracy"));
         assertThat(history.get(2).get("eval_loss")).isNotCloseTo(untrained.get("loss"), within(1e-6));
         List<String> lines = Files.readAllLines(out.resolve("trainer_log.jsonl"));
-        assertThat(lines.get(0)).startsWith("{\"step\":0.0,").contains("\"eval_loss\"");
+        assertThat(lines.get(0)).startsWith("{\"step\":0,").contains("\"eval_loss\"");
+        // every evaluation record carries a whole step number, as the training records do
+        assertThat(lines).filteredOn(l -> l.contains("\"eval_loss\"")).hasSize(3)
+                .allSatisfy(l -> assertThat(l).matches("\\{\"step\":\\d+,.*"));
         // without evaluation data there is nothing to score: refused before the model is touched
         TrainingConfig noEval = common(tmp.resolve("none")).evalOnStart(true).build();
         try (FineTunedModel m = attune.prepare(base, task, 16, 42)) {
