@@ -4,13 +4,16 @@ import dev.attune.Attune;
 import dev.attune.engine.LoweredModel;
 import dev.attune.generate.GenerationConfig;
 import dev.attune.generate.Generator;
+import dev.attune.generate.StopStrings;
 import dev.attune.model.HeadKind;
 import dev.attune.model.HeadSpec;
 import dev.attune.model.ModelSource;
 import dev.attune.model.PretrainedModel;
 import java.io.PrintWriter;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.stream.Collectors;
@@ -60,6 +63,11 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--no-cache", description = "run the whole sequence every step instead of caching keys and values")
     boolean noCache;
 
+    @Option(names = "--stop", paramLabel = "TEXT", description = "end the text before the first occurrence of TEXT"
+            + " in the new text, and stop generating there (repeatable; \\n and \\t mean newline and tab, so --stop '\\n'"
+            + " keeps one line)")
+    List<String> stops = new ArrayList<>();
+
     @Option(names = "--num-beams", description = "beam search with this many beams (encoder-decoder models; 1 = off)")
     Integer numBeams;
 
@@ -78,26 +86,64 @@ final class GenerateCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         GenerationConfig config = settings();
+        List<String> stopTexts = stopTexts();
         PrintWriter out = spec.commandLine().getOut();
         try (Attune attune = engineOptions.builder().build();
                 PretrainedModel base = attune.load(ModelSource.huggingFace(model), Map.of())) {
             if (Seq2SeqGenerate.applies(base)) { // T5 and other encoder-decoder models
+                if (!stopTexts.isEmpty()) {
+                    throw new CommandLine.ParameterException(spec.commandLine(), "--stop works with causal language"
+                            + " models (GPT-2); " + model + " is an encoder-decoder model, which ends at its"
+                            + " end-of-sequence token");
+                }
                 Seq2SeqGenerate.run(attune, base, prompt, config, beams(), printIds, out);
                 return 0;
             }
+            StopStrings stop = new StopStrings(base.tokenizer(), stopTexts);
             try (LoweredModel lm = attune.lower(base, new HeadSpec(HeadKind.CAUSAL_LM, 0))) {
-            int maxLength = base.config().getInt("n_positions", 1024);
-            long[] promptIds = base.tokenizer().encode(prompt, null, maxLength).ids();
-            long[] ids = new Generator(lm).generate(promptIds, config,
-                    (step, logits, token) -> GracefulStop.checkInterrupted());
-            out.println(base.tokenizer().decode(ids, true));
-            if (printIds) {
-                out.println(Arrays.stream(ids).mapToObj(Long::toString).collect(Collectors.joining(", ", "[", "]")));
-            }
-            out.flush();
+                int maxLength = base.config().getInt("n_positions", 1024);
+                long[] promptIds = base.tokenizer().encode(prompt, null, maxLength).ids();
+                long[] ids = new Generator(lm).generate(promptIds, config,
+                        (step, logits, token) -> GracefulStop.checkInterrupted(), stop);
+                String text = base.tokenizer().decode(ids, true);
+                String promptText = base.tokenizer().decode(promptIds, true);
+                out.println(stop.cut(text, text.startsWith(promptText) ? promptText.length() : 0));
+                if (printIds) {
+                    out.println(Arrays.stream(ids).mapToObj(Long::toString).collect(Collectors.joining(", ", "[", "]")));
+                }
+                out.flush();
             }
         }
         return 0;
+    }
+
+    /** @return the {@code --stop} strings with their escapes read */
+    List<String> stopTexts() {
+        List<String> read = new ArrayList<>();
+        for (String s : stops) {
+            String t = unescape(s);
+            if (t.isEmpty()) {
+                throw new CommandLine.ParameterException(spec.commandLine(), "--stop needs a non-empty text, e.g."
+                        + " --stop '\\n' to keep one line");
+            }
+            read.add(t);
+        }
+        return read;
+    }
+
+    /** Reads {@code \n}, {@code \t} and {@code \\}; any other character stands for itself. */
+    static String unescape(String s) {
+        StringBuilder b = new StringBuilder(s.length());
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            if (c == '\\' && i + 1 < s.length() && "nt\\".indexOf(s.charAt(i + 1)) >= 0) {
+                char e = s.charAt(++i);
+                b.append(e == 'n' ? '\n' : e == 't' ? '\t' : '\\');
+            } else {
+                b.append(c);
+            }
+        }
+        return b.toString();
     }
 
     /** @return the beam settings of the options, or null without {@code --num-beams} */

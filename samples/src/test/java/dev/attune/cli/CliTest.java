@@ -119,6 +119,47 @@ class CliTest {
     }
 
     @Test
+    void generateStopsAtAStopStringAndLeavesItOut() throws Exception {
+        Path gpt2 = SharedFiles.path("fixtures/hf/gpt2-lm");
+        JsonNode reference = new ObjectMapper().readTree(gpt2.resolve("reference.json").toFile()).get("generate");
+        String prompt = reference.get("prompt").asText();
+        List<String> common = List.of("generate", "--model", gpt2.toString(), "--prompt", prompt, "--greedy",
+                "--max-new-tokens", reference.get("max_new_tokens").asText(), "--print-ids", "--device", "cpu");
+        String[] free = run(common.toArray(String[]::new)).strip().split("\\R");
+        assertThat(free[0]).startsWith(prompt);
+        String newText = free[0].substring(prompt.length());
+        assertThat(newText.length()).isGreaterThanOrEqualTo(2);
+        // the first two characters of the continuation (the prompt may hold them too; only new text counts)
+        List<String> args = new java.util.ArrayList<>(common);
+        args.addAll(List.of("--stop", newText.substring(0, 2), "--stop", "text that never comes"));
+        String[] stopped = run(args.toArray(String[]::new)).strip().split("\\R");
+        assertThat(stopped[0]).isEqualTo(prompt);
+        JsonNode ids = new ObjectMapper().readTree(stopped[stopped.length - 1]);
+        JsonNode all = reference.get("greedy_ids");
+        assertThat(ids.size()).isGreaterThan(reference.get("prompt_ids").size()).isLessThan(all.size());
+        for (int i = 0; i < ids.size(); i++) {
+            assertThat(ids.get(i)).isEqualTo(all.get(i));
+        }
+        // an empty stop string would stop at once: refused with the option named
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        PrintStream oldErr = System.err;
+        System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
+        int code;
+        try {
+            code = AttuneCli.execute("generate", "--model", gpt2.toString(), "--prompt", prompt, "--stop", "");
+        } finally {
+            System.setErr(oldErr);
+        }
+        assertThat(code).isEqualTo(2);
+        assertThat(err.toString(StandardCharsets.UTF_8)).contains("--stop needs a non-empty text");
+    }
+
+    @Test
+    void stopEscapesReadNewlineTabAndBackslash() {
+        assertThat(GenerateCommand.unescape("a\\nb\\tc\\\\n\\x\\")).isEqualTo("a\nb\tc\\n\\x\\");
+    }
+
+    @Test
     void badInputExitsWithAMessageNotAStackTrace() throws Exception {
         Path train = Files.writeString(tmp.resolve("train.tsv"), "text\tlabel\nhello\n");
         PrintStream oldErr = System.err;

@@ -50,6 +50,20 @@ public final class Generator {
     }
 
     /**
+     * Decides after each step whether generation has gone far enough, beyond the end-of-sequence
+     * tokens and the token budget (HuggingFace's {@code StoppingCriteria}); {@link StopStrings}
+     * makes one that stops at given text.
+     */
+    @FunctionalInterface
+    public interface StoppingCriterion {
+        /**
+         * @param newTokens the tokens generated so far, the prompt excluded (at least one)
+         * @return true to end generation with these tokens
+         */
+        boolean shouldStop(long[] newTokens);
+    }
+
+    /**
      * @param model a lowered causal language model whose {@code logits} output is [1, T, vocab_size]
      */
     public Generator(LoweredModel model) {
@@ -88,6 +102,20 @@ public final class Generator {
      *     model's positions
      */
     public long[] generate(long[] promptIds, GenerationConfig config, StepListener listener) {
+        return generate(promptIds, config, listener, newTokens -> false);
+    }
+
+    /**
+     * @param promptIds the prompt's token ids (at least one)
+     * @param config decoding settings
+     * @param listener told of every step (streaming output, tests)
+     * @param stop asked after every step whether to end there (stop strings)
+     * @return the prompt followed by the generated tokens, up to and including the token at which
+     *     an end-of-sequence token or {@code stop} ended generation
+     * @throws InvalidDataException when the prompt is empty or prompt plus new tokens exceed the
+     *     model's positions
+     */
+    public long[] generate(long[] promptIds, GenerationConfig config, StepListener listener, StoppingCriterion stop) {
         if (promptIds.length == 0) {
             throw new InvalidDataException("generation needs a prompt of at least one token");
         }
@@ -124,7 +152,7 @@ public final class Generator {
             long token = LogitsProcessing.pick(logits, Arrays.copyOf(sequence, length), config, random);
             listener.onStep(step, logits, token);
             sequence[length++] = token;
-            if (eos.contains(token)) {
+            if (eos.contains(token) || stop.shouldStop(Arrays.copyOfRange(sequence, promptIds.length, length))) {
                 break;
             }
         }

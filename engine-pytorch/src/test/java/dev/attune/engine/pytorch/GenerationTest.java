@@ -9,6 +9,7 @@ import dev.attune.engine.EngineOptions;
 import dev.attune.engine.LoweredModel;
 import dev.attune.generate.GenerationConfig;
 import dev.attune.generate.Generator;
+import dev.attune.generate.StopStrings;
 import dev.attune.internal.WeightBinder;
 import dev.attune.model.HeadKind;
 import dev.attune.model.HeadSpec;
@@ -135,5 +136,38 @@ class GenerationTest {
         long[] out = generator.generate(prompt(), settings().eosTokenIds(List.of(eos)).build());
         assertThat(out).hasSize(prompt().length + 1);
         assertThat(out[out.length - 1]).isEqualTo(eos);
+    }
+
+    @Test
+    void stopStringsEndGenerationAtTheFirstTokenThatCompletesThem() {
+        Generator generator = new Generator(model);
+        GenerationConfig sampling = settings().doSample(true).topK(0).seed(7).build();
+        long[] prompt = prompt();
+        long[] free = generator.generate(prompt, sampling);
+        long[] freeNew = java.util.Arrays.copyOfRange(free, prompt.length, free.length);
+        // a stop string across a token boundary: the text of new tokens 3 and 4
+        String stopText = base.tokenizer().decode(java.util.Arrays.copyOfRange(freeNew, 3, 5), true);
+        assertThat(stopText).isNotEmpty();
+        StopStrings stop = new StopStrings(base.tokenizer(), List.of(stopText));
+        long[] stopped = generator.generate(prompt, sampling, (step, logits, token) -> {}, stop);
+        long[] stoppedNew = java.util.Arrays.copyOfRange(stopped, prompt.length, stopped.length);
+
+        assertThat(stoppedNew.length).isBetween(1, 5);
+        assertThat(free).startsWith(stopped);
+        // the last token completed the stop string; one token fewer had not
+        assertThat(base.tokenizer().decode(stoppedNew, true)).contains(stopText);
+        assertThat(base.tokenizer().decode(java.util.Arrays.copyOf(stoppedNew, stoppedNew.length - 1), true))
+                .doesNotContain(stopText);
+        assertThat(stop.shouldStop(java.util.Arrays.copyOf(stoppedNew, stoppedNew.length - 1))).isFalse();
+
+        // cut drops the stop string and what follows, looking only past the given start
+        String text = base.tokenizer().decode(stopped, true);
+        String cut = stop.cut(text, 0);
+        assertThat(text).startsWith(cut).contains(stopText);
+        assertThat(cut).doesNotContain(stopText);
+        assertThat(stop.cut(text, text.length())).isEqualTo(text);
+        assertThat(new StopStrings(base.tokenizer(), List.of()).shouldStop(freeNew)).isFalse();
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> new StopStrings(base.tokenizer(), List.of("")))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("must not be empty");
     }
 }
