@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.attune.Attune;
 import dev.attune.FineTunedModel;
 import dev.attune.error.AttuneException;
+import dev.attune.error.ConfigurationException;
 import dev.attune.model.ModelSource;
 import dev.attune.model.PretrainedModel;
 import dev.attune.task.Dataset;
@@ -60,6 +61,12 @@ final class FineTuneCommand implements Callable<Integer> {
 
     @Option(names = "--task-option", description = "other task option key=value (repeatable)")
     Map<String, String> taskOptions = new LinkedHashMap<>();
+
+    @Option(names = "--eval-task-option", description = "task option key=value for reading the --eval file only,"
+            + " replacing the same key of --task-option (repeatable); e.g. train on the first 38 articles of a SQuAD"
+            + " file and evaluate on the other 10: --task-option article_end=38 --eval-task-option article_start=38"
+            + " --eval-task-option article_end=48")
+    Map<String, String> evalTaskOptions = new LinkedHashMap<>();
 
     @Option(names = "--output", required = true, description = "folder for the fine-tuned model, logs and metrics")
     Path output;
@@ -134,11 +141,15 @@ final class FineTuneCommand implements Callable<Integer> {
         putIfSet(options, "positive_label", positiveLabel);
         putIfSet(options, "class_weights", classWeights);
 
+        if (!evalTaskOptions.isEmpty() && eval == null) {
+            throw new ConfigurationException(
+                    "--eval-task-option applies to the --eval file; give --eval too, or use --task-option");
+        }
         try (Attune attune = engineOptions.builder().seed(seed).build();
                 PretrainedModel base = attune.load(ModelSource.of(model), overrides)) {
             Task t = attune.task(task, options);
             Dataset trainData = t.read(train);
-            Dataset evalData = eval == null ? null : t.read(eval);
+            Dataset evalData = eval == null ? null : evalReader(attune, t, options).read(eval);
             long start = System.nanoTime();
             Attune.Result result = attune.fineTune(base, t, trainData, evalData, config, control);
             try (FineTunedModel tuned = result.model()) {
@@ -177,6 +188,20 @@ final class FineTuneCommand implements Callable<Integer> {
             }
         }
         return 0;
+    }
+
+    /**
+     * @return the task that reads the evaluation file: {@code t} itself, or with {@code
+     *     --eval-task-option}, another instance with those options over {@code options} (it only
+     *     reads; {@code t} encodes, trains and scores)
+     */
+    private Task evalReader(Attune attune, Task t, Map<String, String> options) {
+        if (evalTaskOptions.isEmpty()) {
+            return t;
+        }
+        Map<String, String> merged = new LinkedHashMap<>(options);
+        merged.putAll(evalTaskOptions);
+        return attune.task(task, merged);
     }
 
     private static void putIfSet(Map<String, String> options, String key, String value) {

@@ -46,7 +46,8 @@ final class LogitsCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
-        List<Map<String, String>> inputs = PredictCommand.readJsonl(input);
+        List<Map<String, String>> inputs = PredictCommand.readJsonl(input, "text").stream()
+                .map(PredictCommand.JsonlRow::fields).toList();
         ObjectMapper json = new ObjectMapper();
         try (Attune attune = engineOptions.builder().build();
                 FineTunedModel m = openAny(attune, model, maxLength);

@@ -34,7 +34,14 @@ final class PredictCommand implements Callable<Integer> {
     @Option(names = "--text-pair", description = "second text, for pair tasks")
     String textPair;
 
-    @Option(names = "--input", description = "JSONL file of {\"text\": ..., \"text_pair\": ...} objects")
+    @Option(names = "--question", description = "the question, for question answering (with --context)")
+    String question;
+
+    @Option(names = "--context", description = "the passage that holds the answer, for question answering")
+    String context;
+
+    @Option(names = "--input", description = "JSONL file of inputs, one object per line: {\"text\": ...} and for pair"
+            + " tasks \"text_pair\"; {\"question\": ..., \"context\": ...} for question answering")
     Path input;
 
     @Mixin
@@ -51,14 +58,29 @@ final class PredictCommand implements Callable<Integer> {
             }
             inputs.add(one);
         }
-        if (input != null) {
-            inputs.addAll(readJsonl(input));
+        if (question != null || context != null) {
+            Map<String, String> one = new LinkedHashMap<>();
+            putIfSet(one, "question", question);
+            putIfSet(one, "context", context);
+            inputs.add(one);
         }
+        List<JsonlRow> rows = input == null ? List.of() : readJsonl(input, null);
+        rows.forEach(r -> inputs.add(r.fields()));
         if (inputs.isEmpty()) {
-            throw new InvalidDataException("nothing to predict: give --text or --input");
+            throw new InvalidDataException("nothing to predict: give --text, --question and --context, or --input");
         }
         ObjectMapper json = new ObjectMapper();
         try (Attune attune = engineOptions.builder().build(); FineTunedModel m = attune.open(model)) {
+            // every input is checked against the model's task before anything runs, naming its line
+            int fromFile = inputs.size() - rows.size();
+            for (int i = 0; i < inputs.size(); i++) {
+                try {
+                    m.task().parseInput(inputs.get(i));
+                } catch (InvalidDataException e) {
+                    String where = i < fromFile ? "the command line's input" : input + ":" + rows.get(i - fromFile).line();
+                    throw new InvalidDataException(where + ": " + e.getMessage() + " (task " + m.task().name() + ")", e);
+                }
+            }
             Predictor predictor = m.predictor();
             // one batch per call, each printed as soon as it is ready; Ctrl-C stops between them
             int chunk = FineTunedModel.PREDICT_BATCH_SIZE;
@@ -73,12 +95,32 @@ final class PredictCommand implements Callable<Integer> {
         return 0;
     }
 
-    static List<Map<String, String>> readJsonl(Path file) throws IOException {
+    private static void putIfSet(Map<String, String> map, String key, String value) {
+        if (value != null) {
+            map.put(key, value);
+        }
+    }
+
+    /**
+     * One object of a JSONL file.
+     *
+     * @param line its line number, from 1
+     * @param fields its fields as strings (nulls left out)
+     */
+    record JsonlRow(int line, Map<String, String> fields) {}
+
+    /**
+     * @param file JSONL, one object per line (blank lines skipped)
+     * @param requiredText a field every object must hold as a string, or null
+     * @return the objects in file order
+     * @throws InvalidDataException naming the file and line of a line that is not such an object
+     */
+    static List<JsonlRow> readJsonl(Path file, String requiredText) throws IOException {
         if (!Files.isRegularFile(file)) {
             throw new InvalidDataException(file + ": no such file");
         }
         ObjectMapper json = new ObjectMapper();
-        List<Map<String, String>> out = new ArrayList<>();
+        List<JsonlRow> out = new ArrayList<>();
         try (BufferedReader r = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
             String line;
             int n = 0;
@@ -93,8 +135,12 @@ final class PredictCommand implements Callable<Integer> {
                 } catch (IOException e) {
                     throw new InvalidDataException(file + ":" + n + ": not valid JSON: " + e.getMessage());
                 }
-                if (node == null || !node.isObject() || !node.path("text").isTextual()) {
-                    throw new InvalidDataException(file + ":" + n + ": expected an object with a string \"text\"");
+                if (node == null || !node.isObject()) {
+                    throw new InvalidDataException(file + ":" + n + ": expected a JSON object, one per line");
+                }
+                if (requiredText != null && !node.path(requiredText).isTextual()) {
+                    throw new InvalidDataException(file + ":" + n + ": expected an object with a string \""
+                            + requiredText + "\"");
                 }
                 Map<String, String> row = new LinkedHashMap<>();
                 node.fields().forEachRemaining(e -> {
@@ -102,7 +148,7 @@ final class PredictCommand implements Callable<Integer> {
                         row.put(e.getKey(), e.getValue().asText());
                     }
                 });
-                out.add(row);
+                out.add(new JsonlRow(n, row));
             }
         }
         return out;

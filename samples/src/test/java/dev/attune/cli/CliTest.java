@@ -44,6 +44,21 @@ class CliTest {
         return buf.toString(StandardCharsets.UTF_8);
     }
 
+    /** Runs the CLI expecting the exit code of bad input (2); returns standard error. */
+    static String runRefused(String... args) {
+        PrintStream old = System.err;
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
+        int code;
+        try {
+            code = AttuneCli.execute(args);
+        } finally {
+            System.setErr(old);
+        }
+        assertThat(code).as("exit code of attune " + String.join(" ", args)).isEqualTo(2);
+        return err.toString(StandardCharsets.UTF_8);
+    }
+
     /**
      * @param rows data rows
      * @param negative which rows are negative reviews
@@ -141,17 +156,8 @@ class CliTest {
             assertThat(ids.get(i)).isEqualTo(all.get(i));
         }
         // an empty stop string would stop at once: refused with the option named
-        ByteArrayOutputStream err = new ByteArrayOutputStream();
-        PrintStream oldErr = System.err;
-        System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
-        int code;
-        try {
-            code = AttuneCli.execute("generate", "--model", gpt2.toString(), "--prompt", prompt, "--stop", "");
-        } finally {
-            System.setErr(oldErr);
-        }
-        assertThat(code).isEqualTo(2);
-        assertThat(err.toString(StandardCharsets.UTF_8)).contains("--stop needs a non-empty text");
+        assertThat(runRefused("generate", "--model", gpt2.toString(), "--prompt", prompt, "--stop", ""))
+                .contains("--stop needs a non-empty text");
     }
 
     @Test
@@ -160,20 +166,57 @@ class CliTest {
     }
 
     @Test
+    void evalTaskOptionsReadOtherArticlesOfTheSameSquadFile() throws Exception {
+        String squad = """
+                {"version": "1.1", "data": [
+                  {"title": "Cats", "paragraphs": [{"context": "The cat sat on the mat all day.", "qas": [
+                    {"id": "a1", "question": "Where did the cat sit?", "answers": [{"text": "on the mat", "answer_start": 12}]},
+                    {"id": "a2", "question": "Who sat?", "answers": [{"text": "The cat", "answer_start": 0}]}]}]},
+                  {"title": "Paris", "paragraphs": [{"context": "Paris is the capital of France.", "qas": [
+                    {"id": "b1", "question": "What is the capital of France?", "answers": [{"text": "Paris", "answer_start": 0}]}]}]}
+                ]}
+                """;
+        Path file = Files.writeString(tmp.resolve("squad.json"), squad);
+        Path out = tmp.resolve("qa");
+        List<String> args = List.of("fine-tune", "--task", "question-answering", "--model",
+                SharedFiles.path("fixtures/hf/bert-qa").toString(), "--train", file.toString(), "--eval", file.toString(),
+                "--task-option", "article_end=1", "--eval-task-option", "article_start=1", "--eval-task-option",
+                "article_end=2", "--max-steps", "1",
+                "--batch-size", "2", "--max-length", "48", "--no-progress", "--output", out.toString());
+        run(args.toArray(String[]::new));
+        JsonNode metrics = new ObjectMapper().readTree(out.resolve("metrics.json").toFile());
+        // training read the first article (two questions), evaluation the second (one)
+        assertThat(metrics.get("train_examples").asInt()).isEqualTo(2);
+        assertThat(metrics.get("eval_examples").asInt()).isEqualTo(1);
+
+        // predict answers from --question/--context and from a JSONL file; the answer is its span of the context
+        String context = "Paris is the capital of France.";
+        Path inputs = Files.writeString(tmp.resolve("qa.jsonl"),
+                "{\"question\": \"What is the capital of France?\", \"context\": \"" + context + "\"}\n");
+        String[] answers = run("predict", "--model", out.toString(), "--question", "Which city?", "--context", context,
+                "--input", inputs.toString()).strip().split("\\R");
+        assertThat(answers).hasSize(2);
+        for (String a : answers) {
+            JsonNode p = new ObjectMapper().readTree(a);
+            assertThat(p.get("answer").asText()).isEqualTo(context.substring(p.get("start").asInt(), p.get("end").asInt()));
+            assertThat(p.get("score").asDouble()).isBetween(0.0, 1.0);
+        }
+        // a line the task cannot read is named with its line number before anything runs
+        Files.writeString(inputs, "\n{\"text\": \"no question here\"}\n", java.nio.file.StandardOpenOption.APPEND);
+        assertThat(runRefused("predict", "--model", out.toString(), "--input", inputs.toString()))
+                .contains("qa.jsonl:3").contains("'question'");
+        // without an --eval file there is nothing for them to apply to: refused before anything loads
+        assertThat(runRefused("fine-tune", "--task", "question-answering", "--model", "no-such-model", "--train",
+                file.toString(), "--eval-task-option", "article_start=1", "--output", tmp.resolve("x").toString()))
+                .contains("--eval-task-option applies to the --eval file");
+        assertThat(tmp.resolve("x")).doesNotExist();
+    }
+
+    @Test
     void badInputExitsWithAMessageNotAStackTrace() throws Exception {
         Path train = Files.writeString(tmp.resolve("train.tsv"), "text\tlabel\nhello\n");
-        PrintStream oldErr = System.err;
-        ByteArrayOutputStream err = new ByteArrayOutputStream();
-        System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
-        int code;
-        try {
-            code = AttuneCli.execute("fine-tune", "--model", FIXTURE.toString(), "--train", train.toString(),
-                    "--output", tmp.resolve("o").toString(), "--no-progress");
-        } finally {
-            System.setErr(oldErr);
-        }
-        assertThat(code).isEqualTo(2);
-        assertThat(err.toString(StandardCharsets.UTF_8)).contains("train.tsv:2").doesNotContain("\tat ");
+        assertThat(runRefused("fine-tune", "--model", FIXTURE.toString(), "--train", train.toString(),
+                "--output", tmp.resolve("o").toString(), "--no-progress")).contains("train.tsv:2").doesNotContain("\tat ");
         assertThat(tmp.resolve("o").resolve("model.safetensors")).doesNotExist();
     }
 
