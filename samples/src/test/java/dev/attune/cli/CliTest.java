@@ -29,34 +29,39 @@ class CliTest {
     @TempDir
     Path tmp;
 
-    /** Runs the CLI, capturing standard output. */
-    static String run(String... args) {
-        PrintStream old = System.out;
-        ByteArrayOutputStream buf = new ByteArrayOutputStream();
-        System.setOut(new PrintStream(buf, true, StandardCharsets.UTF_8));
-        int code;
-        try {
-            code = AttuneCli.execute(args);
-        } finally {
-            System.setOut(old);
-        }
-        assertThat(code).as("exit code of attune " + String.join(" ", args)).isZero();
-        return buf.toString(StandardCharsets.UTF_8);
-    }
+    /** What one CLI run printed, and its exit code. */
+    record Outcome(int code, String out, String err) {}
 
-    /** Runs the CLI expecting the exit code of bad input (2); returns standard error. */
-    static String runRefused(String... args) {
-        PrintStream old = System.err;
+    /** Runs the CLI in this JVM, capturing standard output and standard error. */
+    static Outcome execute(String... args) {
+        PrintStream oldOut = System.out;
+        PrintStream oldErr = System.err;
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
         ByteArrayOutputStream err = new ByteArrayOutputStream();
+        System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
         System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
         int code;
         try {
             code = AttuneCli.execute(args);
         } finally {
-            System.setErr(old);
+            System.setOut(oldOut);
+            System.setErr(oldErr);
         }
-        assertThat(code).as("exit code of attune " + String.join(" ", args)).isEqualTo(2);
-        return err.toString(StandardCharsets.UTF_8);
+        return new Outcome(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+    }
+
+    /** Runs the CLI expecting success; returns standard output. */
+    static String run(String... args) {
+        Outcome o = execute(args);
+        assertThat(o.code()).as("exit code of attune " + String.join(" ", args) + "; stderr: " + o.err()).isZero();
+        return o.out();
+    }
+
+    /** Runs the CLI expecting the exit code of bad input (2); returns standard error. */
+    static String runRefused(String... args) {
+        Outcome o = execute(args);
+        assertThat(o.code()).as("exit code of attune " + String.join(" ", args)).isEqualTo(2);
+        return o.err();
     }
 
     /**

@@ -119,18 +119,13 @@ class TuneAndModelCardTest {
                 control.requestStop(GracefulStop.REASON);
             }
         }));
-        java.io.PrintStream oldErr = System.err;
-        java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
-        int status;
+        String err;
         try {
-            System.setErr(new java.io.PrintStream(err, true, java.nio.charset.StandardCharsets.UTF_8));
-            status = AttuneCli.execute(args.toArray(String[]::new));
+            err = CliTest.runRefused(args.toArray(String[]::new));
         } finally {
-            System.setErr(oldErr);
             GracefulStop.onNewControl(null);
         }
-        assertThat(status).isEqualTo(2);
-        assertThat(err.toString(java.nio.charset.StandardCharsets.UTF_8))
+        assertThat(err)
                 .contains("interrupted (Ctrl-C or SIGTERM): the search stopped; 1 finished trial(s) are recorded")
                 .contains("--resume");
         assertThat(Files.readAllLines(out.resolve("trials.jsonl"))).hasSize(1);
