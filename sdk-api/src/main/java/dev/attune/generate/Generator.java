@@ -102,14 +102,14 @@ public final class Generator {
      *     model's positions
      */
     public long[] generate(long[] promptIds, GenerationConfig config, StepListener listener) {
-        return generate(promptIds, config, listener, newTokens -> false);
+        return generate(promptIds, config, listener, null);
     }
 
     /**
      * @param promptIds the prompt's token ids (at least one)
      * @param config decoding settings
      * @param listener told of every step (streaming output, tests)
-     * @param stop asked after every step whether to end there (stop strings)
+     * @param stop asked after every step whether to end there (stop strings), or null for none
      * @return the prompt followed by the generated tokens, up to and including the token at which
      *     an end-of-sequence token or {@code stop} ended generation
      * @throws InvalidDataException when the prompt is empty or prompt plus new tokens exceed the
@@ -152,7 +152,8 @@ public final class Generator {
             long token = LogitsProcessing.pick(logits, Arrays.copyOf(sequence, length), config, random);
             listener.onStep(step, logits, token);
             sequence[length++] = token;
-            if (eos.contains(token) || stop.shouldStop(Arrays.copyOfRange(sequence, promptIds.length, length))) {
+            if (eos.contains(token)
+                    || stop != null && stop.shouldStop(Arrays.copyOfRange(sequence, promptIds.length, length))) {
                 break;
             }
         }
