@@ -145,10 +145,28 @@ final class EagerOps implements Ops {
         return own(JniUtils.gelu(a(x)));
     }
 
-    /** libtorch's fused linear (addmm), the call HuggingFace's nn.Linear makes. */
+    /**
+     * libtorch's fused linear (addmm), the call HuggingFace's nn.Linear makes. DJL's JNI calls the C++
+     * frontend's linear, which fuses the bias into the matrix product only for 2-D input and does
+     * matmul then add_ otherwise; so inputs of higher rank are flattened to rows (a view when
+     * contiguous) and the result viewed back, which gives the addmm that nn.Linear runs.
+     */
     @Override
     public Tensor linear(Tensor x, Tensor weight, Tensor bias) {
-        return own(JniUtils.linear(a(x), a(weight), bias == null ? null : a(bias)));
+        PtNDArray in = a(x);
+        PtNDArray w = a(weight);
+        if (bias == null) {
+            return own(JniUtils.linear(in, w, null));
+        }
+        long[] dims = in.getShape().getShape();
+        if (dims.length <= 2) {
+            return own(JniUtils.linear(in, w, a(bias)));
+        }
+        PtNDArray rows = own(JniUtils.reshape(in, new long[] {-1, dims[dims.length - 1]})).a();
+        PtNDArray out = own(JniUtils.linear(rows, w, a(bias))).a();
+        long[] outDims = dims.clone();
+        outDims[outDims.length - 1] = w.getShape().get(0);
+        return own(JniUtils.reshape(out, outDims));
     }
 
     @Override
