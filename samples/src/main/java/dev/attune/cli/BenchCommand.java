@@ -1,12 +1,15 @@
 package dev.attune.cli;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.attune.Attune;
 import dev.attune.FineTunedModel;
 import dev.attune.engine.Batch;
 import dev.attune.engine.OptimizerSettings;
 import dev.attune.engine.TrainingSession;
 import dev.attune.engine.pytorch.PyTorchEngineProvider;
+import dev.attune.error.ConfigurationException;
 import dev.attune.model.ModelSource;
 import dev.attune.model.PretrainedModel;
 import dev.attune.ops.TensorData;
@@ -52,6 +55,19 @@ final class BenchCommand implements Callable<Integer> {
                     + "composite of the ops contract, in this one process, and print both throughputs and their ratio")
     boolean compareFusedAttention;
 
+    @Option(names = "--vs-hf", paramLabel = "PYTHON",
+            description = "also time HuggingFace transformers: run --hf-script with this Python (one that has torch and "
+                    + "transformers) on the same model, shape, threads and steps, alternating with Attune for --rounds "
+                    + "rounds, and print each round's ratios and their medians")
+    String hfPython;
+
+    @Option(names = "--hf-script", defaultValue = "../shared/bench/hf_reference.py",
+            description = "the HuggingFace reference script for --vs-hf (default: ${DEFAULT-VALUE})")
+    Path hfScript;
+
+    @Option(names = "--rounds", description = "with --vs-hf: alternating rounds (default: 5)")
+    Integer rounds;
+
     @Mixin
     EngineOptionsMixin engineOptions;
 
@@ -59,6 +75,15 @@ final class BenchCommand implements Callable<Integer> {
     public Integer call() throws IOException {
         if (engineOptions.threads == 0) {
             engineOptions.threads = 2;
+        }
+        if (rounds != null && hfPython == null) {
+            throw new ConfigurationException("--rounds counts the alternating rounds of --vs-hf; add --vs-hf PYTHON");
+        }
+        if (hfPython != null) {
+            if (engines != null && !engines.isEmpty()) {
+                throw new ConfigurationException("--vs-hf compares one engine with HuggingFace; use --engine, not --engines");
+            }
+            return versusHuggingFace(new HfReference(hfPython, hfScript), rounds == null ? 5 : rounds);
         }
         if (engines == null || engines.isEmpty()) {
             System.out.println(new ObjectMapper().writeValueAsString(measure(engineOptions.builder())));
@@ -78,6 +103,60 @@ final class BenchCommand implements Callable<Integer> {
         stepMs.forEach((k, v) -> ratios.put(k, Math.round(v / first * 1000) / 1000.0));
         System.out.println(json.writeValueAsString(Map.of("train_step_time_ratio_vs_" + names.get(0), ratios)));
         return 0;
+    }
+
+    /**
+     * Attune and the HuggingFace reference in alternating rounds (who goes first alternates too, so
+     * neither always meets the other's leftovers), each round's throughput ratios, and their medians:
+     * on a shared machine one pair of runs can differ by more than the gap being measured.
+     */
+    private int versusHuggingFace(HfReference reference, int n) throws IOException {
+        if (n < 1) {
+            throw new ConfigurationException("--rounds must be at least 1, got " + n);
+        }
+        List<String> args = List.of("--model", model.toString(), "--batch", Integer.toString(batch),
+                "--seq", Integer.toString(seq), "--steps", Integer.toString(steps), "--warmup", Integer.toString(warmup),
+                "--threads", Integer.toString(engineOptions.threads), "--labels", Integer.toString(labels));
+        ObjectMapper json = new ObjectMapper();
+        List<Double> trainRatios = new ArrayList<>();
+        List<Double> inferRatios = new ArrayList<>();
+        String hfImpl = null;
+        for (int round = 1; round <= n; round++) {
+            Map<String, Object> ours = null;
+            JsonNode theirs = null;
+            for (int turn = 0; turn < 2; turn++) {
+                GracefulStop.checkInterrupted();
+                // the reference goes first in round 1, so a Python that cannot run it fails before Attune's work
+                if ((turn == 0) == (round % 2 == 0)) {
+                    System.err.printf("attune bench: round %d/%d, Attune%n", round, n);
+                    ours = measure(engineOptions.builder());
+                    ours.put("round", round);
+                    System.out.println(json.writeValueAsString(ours));
+                } else {
+                    System.err.printf("attune bench: round %d/%d, HuggingFace (%s)%n", round, n, hfPython);
+                    theirs = reference.run(args);
+                    ((ObjectNode) theirs).put("round", round);
+                    System.out.println(json.writeValueAsString(theirs));
+                }
+            }
+            hfImpl = theirs.path("impl").asText("huggingface");
+            trainRatios.add(ratio((Double) ours.get("train_samples_per_s"), theirs.get("train_samples_per_s").asDouble()));
+            inferRatios.add(ratio((Double) ours.get("infer_samples_per_s"), theirs.get("infer_samples_per_s").asDouble()));
+        }
+        Map<String, Object> summary = new LinkedHashMap<>();
+        summary.put("vs", hfImpl);
+        summary.put("rounds", n);
+        summary.put("train_ratio_median", Math.round(median(trainRatios) * 1000) / 1000.0);
+        summary.put("infer_ratio_median", Math.round(median(inferRatios) * 1000) / 1000.0);
+        summary.put("train_ratios", trainRatios);
+        summary.put("infer_ratios", inferRatios);
+        System.out.println(json.writeValueAsString(summary));
+        return 0;
+    }
+
+    /** Attune's samples/s over the reference's, to three decimals. */
+    static double ratio(double ours, double theirs) {
+        return Math.round(ours / theirs * 1000) / 1000.0;
     }
 
     /** One engine's figures: median training step and inference batch on the same random batch. */

@@ -1,0 +1,126 @@
+package dev.attune.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@code attune bench --vs-hf}: Attune's real measurements alternate with runs of a reference program,
+ * here a shell script with fixed figures standing in for Python (CI has no torch), so each ratio can
+ * be checked against the numbers Attune printed; and the ways a wrong Python is refused.
+ */
+class BenchVsHfTest {
+    @TempDir
+    Path tmp;
+
+    /** An executable standing in for python: records its arguments, prints noise and then {@code lastLine}. */
+    Path fakePython(String body) throws Exception {
+        Path exe = tmp.resolve("fake-python");
+        Files.writeString(exe, "#!/bin/sh\n" + body);
+        Files.setPosixFilePermissions(exe, PosixFilePermissions.fromString("rwx------"));
+        return exe;
+    }
+
+    String[] bench(Path python, Path script, String... more) {
+        List<String> args = new java.util.ArrayList<>(List.of("bench", "--model", CliTest.FIXTURE.toString(),
+                "--batch", "2", "--seq", "8", "--steps", "2", "--warmup", "1",
+                "--vs-hf", python.toString(), "--hf-script", script.toString()));
+        args.addAll(List.of(more));
+        return args.toArray(String[]::new);
+    }
+
+    @Test
+    void alternatesRoundsAndPrintsEachRatioAndTheMedians() throws Exception {
+        Path script = Files.writeString(tmp.resolve("hf_reference.py"), "# not read by the fake\n");
+        Path seen = tmp.resolve("args.txt");
+        Path python = fakePython("echo \"$@\" >> " + seen + "\n"
+                + "echo 'Loading weights: 100%' >&2\n"
+                + "echo '{\"impl\": \"transformers-x/torch-y\", \"step_ms\": 40.0, "
+                + "\"train_samples_per_s\": 50.0, \"infer_samples_per_s\": 200.0}'\n");
+        String out = CliTest.run(bench(python, script, "--rounds", "3"));
+
+        ObjectMapper json = new ObjectMapper();
+        List<JsonNode> lines = out.lines().filter(l -> l.startsWith("{")).map(l -> {
+            try {
+                return json.readTree(l);
+            } catch (Exception e) {
+                throw new AssertionError(l, e);
+            }
+        }).toList();
+        assertThat(lines).hasSize(7);
+        // round 1: the reference first; round 2: Attune first; round 3: the reference first
+        assertThat(lines.get(0).get("impl").asText()).isEqualTo("transformers-x/torch-y");
+        assertThat(lines.get(1).get("impl").asText()).startsWith("attune/");
+        assertThat(lines.get(2).get("impl").asText()).startsWith("attune/");
+        assertThat(lines.get(3).get("impl").asText()).isEqualTo("transformers-x/torch-y");
+        assertThat(lines.get(4).get("impl").asText()).isEqualTo("transformers-x/torch-y");
+        assertThat(lines.get(5).get("impl").asText()).startsWith("attune/");
+        assertThat(List.of(0, 1, 2, 3, 4, 5).stream().map(i -> lines.get(i).get("round").asInt()).toList())
+                .containsExactly(1, 1, 2, 2, 3, 3);
+
+        JsonNode summary = lines.get(6);
+        assertThat(summary.get("vs").asText()).isEqualTo("transformers-x/torch-y");
+        assertThat(summary.get("rounds").asInt()).isEqualTo(3);
+        double[] train = new double[3];
+        double[] infer = new double[3];
+        int[] attuneLine = {1, 2, 5};
+        for (int r = 0; r < 3; r++) {
+            JsonNode ours = lines.get(attuneLine[r]);
+            train[r] = Math.round(ours.get("train_samples_per_s").asDouble() / 50.0 * 1000) / 1000.0;
+            infer[r] = Math.round(ours.get("infer_samples_per_s").asDouble() / 200.0 * 1000) / 1000.0;
+            assertThat(summary.get("train_ratios").get(r).asDouble()).isEqualTo(train[r]);
+            assertThat(summary.get("infer_ratios").get(r).asDouble()).isEqualTo(infer[r]);
+        }
+        java.util.Arrays.sort(train);
+        java.util.Arrays.sort(infer);
+        assertThat(summary.get("train_ratio_median").asDouble()).isEqualTo(train[1]);
+        assertThat(summary.get("infer_ratio_median").asDouble()).isEqualTo(infer[1]);
+
+        // the reference was asked for the same shape, steps and threads, three times
+        assertThat(Files.readAllLines(seen)).hasSize(3).allSatisfy(l -> assertThat(l).isEqualTo(script
+                + " --model " + CliTest.FIXTURE + " --batch 2 --seq 8 --steps 2 --warmup 1 --threads 2 --labels 2"));
+    }
+
+    @Test
+    void aPythonWithoutTorchIsNamedWithTheEndOfItsError() throws Exception {
+        Path script = Files.writeString(tmp.resolve("hf_reference.py"), "");
+        Path python = fakePython("echo 'Traceback (most recent call last):' >&2\n"
+                + "echo \"ModuleNotFoundError: No module named 'torch'\" >&2\nexit 1\n");
+        CliTest.Outcome o = CliTest.execute(bench(python, script, "--rounds", "1"));
+        assertThat(o.code()).isEqualTo(2);
+        assertThat(o.err()).contains(python.toString()).contains("status 1").contains("No module named 'torch'");
+        assertThat(o.out()).as("nothing of Attune's was measured before the reference failed").isEmpty();
+    }
+
+    @Test
+    void aReferenceThatPrintsNoResultIsRefused() throws Exception {
+        Path script = Files.writeString(tmp.resolve("hf_reference.py"), "");
+        Path python = fakePython("echo 'hello'\n");
+        String err = CliTest.runRefused(bench(python, script, "--rounds", "1"));
+        assertThat(err).contains("printed no JSON line").contains("hello");
+    }
+
+    @Test
+    void missingProgramScriptOrVsHfAreRefusedBeforeAnythingRuns() throws Exception {
+        Path script = Files.writeString(tmp.resolve("hf_reference.py"), "");
+        Path nowhere = tmp.resolve("no-such-python");
+        assertThat(CliTest.runRefused(bench(nowhere, script, "--rounds", "1")))
+                .contains("cannot run '" + nowhere + "'").contains("pip install torch transformers");
+        Path noScript = tmp.resolve("missing.py");
+        assertThat(CliTest.runRefused(bench(fakePython("exit 0\n"), noScript)))
+                .contains("--hf-script " + noScript + " is not a file");
+        assertThat(CliTest.runRefused("bench", "--model", CliTest.FIXTURE.toString(), "--rounds", "3"))
+                .contains("--rounds").contains("--vs-hf");
+        assertThat(CliTest.runRefused(bench(fakePython("exit 0\n"), script, "--rounds", "0")))
+                .contains("--rounds must be at least 1");
+        assertThat(CliTest.runRefused(bench(fakePython("exit 0\n"), script, "--engines", "pytorch,tensorflow")))
+                .contains("use --engine, not --engines");
+    }
+}
