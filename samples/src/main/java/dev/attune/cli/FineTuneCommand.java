@@ -44,29 +44,8 @@ final class FineTuneCommand implements Callable<Integer> {
     @Option(names = "--eval", description = "evaluation data, scored at every epoch end")
     Path eval;
 
-    @Option(names = "--text-column", description = "column with the text")
-    String textColumn;
-
-    @Option(names = "--text-pair-column", description = "column with the second text (pair tasks)")
-    String textPairColumn;
-
-    @Option(names = "--label-column", description = "column with the label")
-    String labelColumn;
-
-    @Option(names = "--positive-label", description = "label scored by binary precision/recall/F1")
-    String positiveLabel;
-    @Option(names = "--class-weights", description = "loss weight per label for imbalanced data: balanced (from the"
-            + " training data's label counts) or label=weight pairs, e.g. spam=4,ham=1 (classification tasks)")
-    String classWeights;
-
-    @Option(names = "--task-option", description = "other task option key=value (repeatable)")
-    Map<String, String> taskOptions = new LinkedHashMap<>();
-
-    @Option(names = "--eval-task-option", description = "task option key=value for reading the --eval file only,"
-            + " replacing the same key of --task-option (repeatable); e.g. train on the first 38 articles of a SQuAD"
-            + " file and evaluate on the other 10: --task-option article_end=38 --eval-task-option article_start=38"
-            + " --eval-task-option article_end=48")
-    Map<String, String> evalTaskOptions = new LinkedHashMap<>();
+    @Mixin
+    TaskOptionsMixin data;
 
     @Option(names = "--output", required = true, description = "folder for the fine-tuned model, logs and metrics")
     Path output;
@@ -134,22 +113,13 @@ final class FineTuneCommand implements Callable<Integer> {
                 .padToMaxLength(padToMax)
                 .disableTqdm(noProgress), output)
                 .build();
-        Map<String, String> options = new LinkedHashMap<>(taskOptions);
-        putIfSet(options, "text_column", textColumn);
-        putIfSet(options, "text_pair_column", textPairColumn);
-        putIfSet(options, "label_column", labelColumn);
-        putIfSet(options, "positive_label", positiveLabel);
-        putIfSet(options, "class_weights", classWeights);
-
-        if (!evalTaskOptions.isEmpty() && eval == null) {
-            throw new ConfigurationException(
-                    "--eval-task-option applies to the --eval file; give --eval too, or use --task-option");
-        }
+        Map<String, String> options = data.options();
+        data.checkEval(eval != null);
         try (Attune attune = engineOptions.builder().seed(seed).build();
                 PretrainedModel base = attune.load(ModelSource.of(model), overrides)) {
             Task t = attune.task(task, options);
             Dataset trainData = t.read(train);
-            Dataset evalData = eval == null ? null : evalReader(attune, t, options).read(eval);
+            Dataset evalData = eval == null ? null : data.evalReader(attune, task, t).read(eval);
             long start = System.nanoTime();
             Attune.Result result = attune.fineTune(base, t, trainData, evalData, config, control);
             try (FineTunedModel tuned = result.model()) {
@@ -188,26 +158,6 @@ final class FineTuneCommand implements Callable<Integer> {
             }
         }
         return 0;
-    }
-
-    /**
-     * @return the task that reads the evaluation file: {@code t} itself, or with {@code
-     *     --eval-task-option}, another instance with those options over {@code options} (it only
-     *     reads; {@code t} encodes, trains and scores)
-     */
-    private Task evalReader(Attune attune, Task t, Map<String, String> options) {
-        if (evalTaskOptions.isEmpty()) {
-            return t;
-        }
-        Map<String, String> merged = new LinkedHashMap<>(options);
-        merged.putAll(evalTaskOptions);
-        return attune.task(task, merged);
-    }
-
-    private static void putIfSet(Map<String, String> options, String key, String value) {
-        if (value != null) {
-            options.put(key, value);
-        }
     }
 
     static EvalStrategy parseStrategy(String s) {

@@ -47,9 +47,7 @@ final class TuneCommand implements Callable<Integer> {
     @Option(names = "--task", defaultValue = "text-classification") String task;
     @Option(names = "--train", required = true) Path train;
     @Option(names = "--eval", required = true, description = "data the objective is measured on") Path eval;
-    @Option(names = "--text-column") String textColumn;
-    @Option(names = "--label-column") String labelColumn;
-    @Option(names = "--positive-label") String positiveLabel;
+    @Mixin TaskOptionsMixin data;
     @Option(names = "--output", required = true, description = "folder for trials.jsonl, the report and plots") Path output;
     @Option(names = "--search", defaultValue = "random", description = "grid, random or halving (default: ${DEFAULT-VALUE})")
     String search;
@@ -124,16 +122,7 @@ final class TuneCommand implements Callable<Integer> {
         String metric = objective.startsWith("eval_") ? objective.substring(5) : objective;
         boolean maximise = !metric.contains("loss");
         Files.createDirectories(output);
-        Map<String, String> options = new LinkedHashMap<>();
-        if (textColumn != null) {
-            options.put("text_column", textColumn);
-        }
-        if (labelColumn != null) {
-            options.put("label_column", labelColumn);
-        }
-        if (positiveLabel != null) {
-            options.put("positive_label", positiveLabel);
-        }
+        Map<String, String> options = data.options();
         int threads = engineOptions.threads > 0 ? engineOptions.threads : Runtime.getRuntime().availableProcessors();
         int perTrial = Math.max(1, threads / Math.max(1, parallel));
         Map<String, Object> settings = settings();
@@ -157,7 +146,7 @@ final class TuneCommand implements Callable<Integer> {
             try {
             Task t = attune.task(task, options);
             Dataset trainData = t.read(train);
-            Dataset evalData = t.read(eval);
+            Dataset evalData = data.evalReader(attune, task, t).read(eval);
             Task labelled = t.withLabels(t.inferLabels(trainData));
             Random random = new Random(seed);
             List<Map<String, Double>> candidates = new ArrayList<>();
@@ -276,9 +265,7 @@ final class TuneCommand implements Callable<Integer> {
         m.put("task", task);
         m.put("train", train.toString());
         m.put("eval", eval.toString());
-        m.put("text_column", textColumn);
-        m.put("label_column", labelColumn);
-        m.put("positive_label", positiveLabel);
+        m.putAll(data.describe());
         m.put("search", search.toLowerCase(Locale.ROOT));
         m.put("trials", trials);
         m.put("halving_factor", eta);

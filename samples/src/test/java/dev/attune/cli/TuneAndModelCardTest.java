@@ -8,6 +8,7 @@ import dev.attune.testing.SharedFiles;
 import java.awt.image.BufferedImage;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import javax.imageio.ImageIO;
 import org.junit.jupiter.api.Test;
@@ -174,5 +175,48 @@ class TuneAndModelCardTest {
         assertThat(rungs).hasSize(7);
         assertThat(new ObjectMapper().readTree(rungs.get(6)).get("budget").asDouble()).isEqualTo(1.0);
         assertThat(new ObjectMapper().readTree(rungs.get(0)).get("budget").asDouble()).isEqualTo(0.25);
+    }
+    @Test
+    void pairTasksAndEvalFilesWithOtherColumnsTuneWithTheTaskOptionsOfFineTune() throws Exception {
+        StringBuilder train = new StringBuilder("a\tb\tquality\n");
+        StringBuilder eval = new StringBuilder("first\tsecond\tquality\n");
+        for (int i = 0; i < 12; i++) {
+            String row = i % 2 == 0 ? "the movie was wonderful\tthe film was great\tsame\n"
+                    : "the movie was wonderful\tterrible plot and boring\tdiff\n";
+            train.append(row);
+            eval.append(row);
+        }
+        Path trainFile = Files.writeString(tmp.resolve("pairs.tsv"), train.toString());
+        Path evalFile = Files.writeString(tmp.resolve("pairs-eval.tsv"), eval.toString());
+        Path out = tmp.resolve("pair-tune");
+        List<String> search = new ArrayList<>(List.of("tune", "--model", FIXTURE.toString(),
+                "--task", "text-pair-classification", "--train", trainFile.toString(), "--eval", evalFile.toString(),
+                "--text-column", "a", "--text-pair-column", "b", "--label-column", "quality",
+                "--eval-task-option", "text_column=first", "--eval-task-option", "text_pair_column=second",
+                "--trials", "2", "--parallel", "1", "--max-steps", "2", "--max-length", "16", "--batch-size", "4",
+                "--output", out.toString(), "--device", "cpu"));
+        CliTest.run(search.toArray(String[]::new));
+        List<String> trials = Files.readAllLines(out.resolve("trials.jsonl"));
+        assertThat(trials).hasSize(2);
+        for (String t : trials) {
+            assertThat(new ObjectMapper().readTree(t).get("eval_metrics").get("accuracy").asDouble()).isBetween(0.0, 1.0);
+        }
+        JsonNode settings = new ObjectMapper().readTree(out.resolve(TuneCommand.SETTINGS_FILE).toFile());
+        assertThat(settings.get("text_pair_column").asText()).isEqualTo("b");
+        assertThat(settings.get("eval_task_options").get("text_pair_column").asText()).isEqualTo("second");
+
+        // without the eval options the eval file's columns are not found, and the error names them
+        Path plain = tmp.resolve("pair-tune-plain");
+        List<String> without = new ArrayList<>(search);
+        int i = without.indexOf("--eval-task-option");
+        without.subList(i, i + 4).clear();
+        without.set(without.indexOf(out.toString()), plain.toString());
+        assertThat(CliTest.runRefused(without.toArray(String[]::new))).contains(evalFile.getFileName().toString());
+
+        // resuming with other eval options is refused, naming the setting
+        List<String> other = new ArrayList<>(search);
+        other.set(other.indexOf("text_pair_column=second"), "text_pair_column=first");
+        other.add("--resume");
+        assertThat(CliTest.runRefused(other.toArray(String[]::new))).contains("eval_task_options");
     }
 }
