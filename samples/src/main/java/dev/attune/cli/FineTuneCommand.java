@@ -18,7 +18,9 @@ import dev.attune.train.TrainingResult;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -144,7 +146,7 @@ final class FineTuneCommand implements Callable<Integer> {
                 Map<String, Double> evalMetrics = new LinkedHashMap<>();
                 r.evalMetrics().forEach((k, v) -> evalMetrics.put("eval_" + k, v));
                 report.putAll(evalMetrics);
-                report.put("eval_history", r.evalHistory());
+                report.put("eval_history", wholeSteps(r.evalHistory()));
                 ObjectMapper json = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
                 Path metricsFile = metrics != null ? metrics : output.resolve("metrics.json");
                 if (metricsFile.toAbsolutePath().getParent() != null) {
@@ -158,6 +160,20 @@ final class FineTuneCommand implements Callable<Integer> {
             }
         }
         return 0;
+    }
+
+    /** The evaluations with their step as a whole number ({@code "step": 250}, as HF's log_history has it). */
+    static List<Map<String, Object>> wholeSteps(List<Map<String, Double>> history) {
+        List<Map<String, Object>> out = new ArrayList<>();
+        for (Map<String, Double> e : history) {
+            Map<String, Object> m = new LinkedHashMap<>(e);
+            Double step = e.get("step");
+            if (step != null) {
+                m.put("step", Math.round(step));
+            }
+            out.add(m);
+        }
+        return out;
     }
 
     static EvalStrategy parseStrategy(String s) {

@@ -39,6 +39,10 @@ class TuneAndModelCardTest {
                 "lrSchedulerType | SLANTED_TRIANGULAR", "## Reproduce", "./attune fine-tune --model " + FIXTURE,
                 "train_loss.png");
         JsonNode metrics = new ObjectMapper().readTree(out.resolve("metrics.json").toFile());
+        // an evaluation at each of the two epoch ends, at whole steps (3 and 6), not 3.0
+        assertThat(metrics.get("eval_history")).hasSize(2);
+        assertThat(metrics.get("eval_history").get(1).get("step").isIntegralNumber()).isTrue();
+        assertThat(metrics.get("eval_history").get(1).get("step").asLong()).isEqualTo(6);
         assertThat(card).contains(String.format(java.util.Locale.ROOT, "%.4f", metrics.get("eval_accuracy").asDouble()));
         for (String png : List.of("train_loss.png", "eval_metrics.png")) {
             BufferedImage img = ImageIO.read(out.resolve(png).toFile());
