@@ -90,10 +90,11 @@ class FusedAttentionTest {
 
     @Test
     void theArchiveIsATorchScriptModuleCallingTheFusedKernel() {
-        String source = FusedAttention.source(0.125f, true);
-        assertThat(source).contains("torch.scaled_dot_product_attention(q, k, v, mask, 0., False, scale=0.125)");
-        assertThat(FusedAttention.source(1f, false)).contains("(q, k, v, None, 0., False, scale=1.0)");
-        byte[] zip = FusedAttention.archive(0.125f, true);
+        String source = ScriptModule.source(FusedAttention.CLASS_NAME, FusedAttention.forward(0.125f, true));
+        assertThat(source).startsWith("class FusedAttention(Module):")
+                .contains("torch.scaled_dot_product_attention(q, k, v, mask, 0., False, scale=0.125)");
+        assertThat(FusedAttention.forward(1f, false)).contains("(q, k, v, None, 0., False, scale=1.0)");
+        byte[] zip = ScriptModule.archive(FusedAttention.CLASS_NAME, FusedAttention.forward(0.125f, true));
         assertThat(zip[0]).isEqualTo((byte) 'P');
         assertThat(zip[1]).isEqualTo((byte) 'K');
     }
