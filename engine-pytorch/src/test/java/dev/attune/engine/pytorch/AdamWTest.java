@@ -9,13 +9,10 @@ import dev.attune.engine.LoweredModel;
 import dev.attune.engine.OptimizerSettings;
 import dev.attune.engine.TrainingSession;
 import dev.attune.model.InputSpec;
-import dev.attune.model.ModelConfig;
-import dev.attune.model.ModelDefinition;
 import dev.attune.ops.DType;
 import dev.attune.ops.Init;
 import dev.attune.ops.Ops;
 import dev.attune.ops.Parameter;
-import dev.attune.ops.ParameterSet;
 import dev.attune.ops.Scope;
 import dev.attune.ops.Tensor;
 import dev.attune.ops.TensorData;
@@ -36,29 +33,12 @@ class AdamWTest {
     static final float[] B0 = {0.05f, -0.05f};
 
     /** y = x W^T + b, loss = mean((y - t)^2). */
-    static class Tiny implements ModelDefinition {
-        final ParameterSet params = new ParameterSet();
+    static class Tiny extends ProbeModel {
         final Parameter w = Scope.root(params).child("dense").param("weight", Init.zeros(), true, 2, 3);
         final Parameter b = Scope.root(params).child("dense").param("bias", Init.zeros(), false, 2);
 
-        @Override
-        public ModelConfig config() {
-            return ModelConfig.of(Map.of("model_type", "tiny"), "test");
-        }
-
-        @Override
-        public String architecture() {
-            return "Tiny";
-        }
-
-        @Override
-        public String baseModelPrefix() {
-            return "";
-        }
-
-        @Override
-        public ParameterSet parameters() {
-            return params;
+        Tiny() {
+            super("Tiny");
         }
 
         @Override

@@ -6,11 +6,8 @@ import dev.attune.engine.Batch;
 import dev.attune.engine.EngineOptions;
 import dev.attune.engine.LoweredModel;
 import dev.attune.model.InputSpec;
-import dev.attune.model.ModelConfig;
-import dev.attune.model.ModelDefinition;
 import dev.attune.ops.DType;
 import dev.attune.ops.Ops;
-import dev.attune.ops.ParameterSet;
 import dev.attune.ops.Tensor;
 import dev.attune.ops.TensorData;
 import java.util.LinkedHashMap;
@@ -28,25 +25,9 @@ class ComparisonOpsTest {
     static final long[] Y = {1, 1, 0, 1};
 
     /** Applies each op to the input {@code x} [2, 4] and {@code y} [4]. */
-    static final class Probe implements ModelDefinition {
-        @Override
-        public ModelConfig config() {
-            return ModelConfig.of(Map.of("model_type", "probe"), "test");
-        }
-
-        @Override
-        public String architecture() {
-            return "Probe";
-        }
-
-        @Override
-        public String baseModelPrefix() {
-            return "";
-        }
-
-        @Override
-        public ParameterSet parameters() {
-            return new ParameterSet();
+    static final class Probe extends ProbeModel {
+        Probe() {
+            super("Probe");
         }
 
         @Override

@@ -7,13 +7,10 @@ import dev.attune.engine.Batch;
 import dev.attune.engine.EngineOptions;
 import dev.attune.engine.LoweredModel;
 import dev.attune.model.InputSpec;
-import dev.attune.model.ModelConfig;
-import dev.attune.model.ModelDefinition;
 import dev.attune.ops.DType;
 import dev.attune.ops.Init;
 import dev.attune.ops.Ops;
 import dev.attune.ops.Parameter;
-import dev.attune.ops.ParameterSet;
 import dev.attune.ops.Scope;
 import dev.attune.ops.Tensor;
 import dev.attune.ops.TensorData;
@@ -32,29 +29,12 @@ class LinearOpTest {
     static final int IN = 4;
     static final int OUT = 5;
 
-    static final class Probe implements ModelDefinition {
-        final ParameterSet params = new ParameterSet();
+    static final class Probe extends ProbeModel {
         final Parameter w = Scope.root(params).child("dense").param("weight", Init.zeros(), true, OUT, IN);
         final Parameter b = Scope.root(params).child("dense").param("bias", Init.zeros(), false, OUT);
 
-        @Override
-        public ModelConfig config() {
-            return ModelConfig.of(Map.of("model_type", "probe"), "test");
-        }
-
-        @Override
-        public String architecture() {
-            return "Probe";
-        }
-
-        @Override
-        public String baseModelPrefix() {
-            return "";
-        }
-
-        @Override
-        public ParameterSet parameters() {
-            return params;
+        Probe() {
+            super("Probe");
         }
 
         @Override
