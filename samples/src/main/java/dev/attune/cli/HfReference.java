@@ -11,6 +11,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 
 /**
  * One run of the HuggingFace speed reference ({@code shared/bench/hf_reference.py}) in a Python the
@@ -60,9 +61,17 @@ final class HfReference {
         try {
             p.getOutputStream().close();
             CompletableFuture<String> err = CompletableFuture.supplyAsync(() -> readAll(p.getErrorStream()));
-            String out = readAll(p.getInputStream());
-            int code = p.waitFor();
+            CompletableFuture<String> stdout = CompletableFuture.supplyAsync(() -> readAll(p.getInputStream()));
+            // a safe point every 100 ms: Ctrl-C or SIGTERM ends the reference run (the finally kills it)
+            while (!p.waitFor(100, TimeUnit.MILLISECONDS)) {
+                GracefulStop.checkInterrupted();
+            }
+            int code = p.exitValue();
+            String out = stdout.join();
             String stderr = err.join();
+            if (code != 0) {
+                GracefulStop.checkInterrupted(); // Ctrl-C reached the child too: report the interruption
+            }
             if (code == 126 || code == 127) { // the shell's "cannot execute" and "not found"
                 throw cannotRun(lastLines(stderr, 1), null);
             }
@@ -87,6 +96,8 @@ final class HfReference {
             Thread.currentThread().interrupt();
             throw new GracefulStop.CommandInterruptedException();
         } finally {
+            // the shell's child (python) and its children too, not only the shell
+            p.descendants().forEach(ProcessHandle::destroyForcibly);
             p.destroyForcibly();
         }
     }

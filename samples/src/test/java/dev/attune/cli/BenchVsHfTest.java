@@ -8,6 +8,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -122,5 +123,30 @@ class BenchVsHfTest {
                 .contains("--rounds must be at least 1");
         assertThat(CliTest.runRefused(bench(fakePython("exit 0\n"), script, "--engines", "pytorch,tensorflow")))
                 .contains("use --engine, not --engines");
+    }
+    @Test
+    void sigtermEndsTheReferenceRunAndTheCommandAtOnce() throws Exception {
+        Path script = Files.writeString(tmp.resolve("hf_reference.py"), "");
+        Path pid = tmp.resolve("pid");
+        Path python = fakePython("echo $$ > " + pid + ".part && mv " + pid + ".part " + pid + "\nsleep 120\n");
+        Path console = tmp.resolve("console.txt");
+        Process p = new ProcessBuilder(ChildAttune.command(tmp, List.of(bench(python, script, "--rounds", "1"))))
+                .redirectErrorStream(true).redirectOutput(console.toFile()).start();
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+        while (p.isAlive() && System.nanoTime() < deadline && !Files.exists(pid)) {
+            Thread.sleep(10);
+        }
+        assertThat(p.isAlive()).as("waiting on the reference when signalled:\n" + Files.readString(console)).isTrue();
+        long reference = Long.parseLong(Files.readString(pid).strip());
+        long signalled = System.nanoTime();
+        p.destroy(); // SIGTERM
+        assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
+        String log = Files.readString(console);
+        assertThat(p.exitValue()).as(log).isEqualTo(143);
+        assertThat(TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - signalled)).as("did not wait out the reference")
+                .isLessThan(30);
+        assertThat(log).contains("interrupted (Ctrl-C or SIGTERM): stopped before the end");
+        assertThat(ProcessHandle.of(reference).map(ProcessHandle::isAlive).orElse(false))
+                .as("the reference program was killed, not left running").isFalse();
     }
 }
