@@ -60,8 +60,8 @@ final class PredictCommand implements Callable<Integer> {
         }
         if (question != null || context != null) {
             Map<String, String> one = new LinkedHashMap<>();
-            putIfSet(one, "question", question);
-            putIfSet(one, "context", context);
+            TaskOptionsMixin.putIfSet(one, "question", question);
+            TaskOptionsMixin.putIfSet(one, "context", context);
             inputs.add(one);
         }
         List<JsonlRow> rows = input == null ? List.of() : readJsonl(input, null);
@@ -93,12 +93,6 @@ final class PredictCommand implements Callable<Integer> {
             }
         }
         return 0;
-    }
-
-    private static void putIfSet(Map<String, String> map, String key, String value) {
-        if (value != null) {
-            map.put(key, value);
-        }
     }
 
     /**

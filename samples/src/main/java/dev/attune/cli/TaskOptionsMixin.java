@@ -85,12 +85,8 @@ final class TaskOptionsMixin {
         m.put("text_column", textColumn);
         m.put("label_column", labelColumn);
         m.put("positive_label", positiveLabel);
-        if (textPairColumn != null) {
-            m.put("text_pair_column", textPairColumn);
-        }
-        if (classWeights != null) {
-            m.put("class_weights", classWeights);
-        }
+        putIfSet(m, "text_pair_column", textPairColumn);
+        putIfSet(m, "class_weights", classWeights);
         if (!taskOptions.isEmpty()) {
             m.put("task_options", new TreeMap<>(taskOptions));
         }
@@ -100,9 +96,10 @@ final class TaskOptionsMixin {
         return m;
     }
 
-    private static void putIfSet(Map<String, String> options, String key, String value) {
+    /** Puts {@code key=value} when the option was given (shared with {@code predict}'s input options). */
+    static void putIfSet(Map<String, ? super String> map, String key, String value) {
         if (value != null) {
-            options.put(key, value);
+            map.put(key, value);
         }
     }
 }
