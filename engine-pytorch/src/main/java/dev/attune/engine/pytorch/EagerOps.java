@@ -155,15 +155,13 @@ final class EagerOps implements Ops {
     public Tensor linear(Tensor x, Tensor weight, Tensor bias) {
         PtNDArray in = a(x);
         PtNDArray w = a(weight);
-        if (bias == null) {
-            return own(JniUtils.linear(in, w, null));
-        }
+        PtNDArray b = bias == null ? null : a(bias);
         long[] dims = in.getShape().getShape();
-        if (dims.length <= 2) {
-            return own(JniUtils.linear(in, w, a(bias)));
+        if (b == null || dims.length <= 2) {
+            return own(JniUtils.linear(in, w, b));
         }
         PtNDArray rows = own(JniUtils.reshape(in, new long[] {-1, dims[dims.length - 1]})).a();
-        PtNDArray out = own(JniUtils.linear(rows, w, a(bias))).a();
+        PtNDArray out = own(JniUtils.linear(rows, w, b)).a();
         long[] outDims = dims.clone();
         outDims[outDims.length - 1] = w.getShape().get(0);
         return own(JniUtils.reshape(out, outDims));
