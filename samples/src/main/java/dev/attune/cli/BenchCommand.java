@@ -100,7 +100,7 @@ final class BenchCommand implements Callable<Integer> {
         }
         double first = stepMs.get(names.get(0));
         Map<String, Double> ratios = new LinkedHashMap<>();
-        stepMs.forEach((k, v) -> ratios.put(k, Math.round(v / first * 1000) / 1000.0));
+        stepMs.forEach((k, v) -> ratios.put(k, round3(v / first)));
         System.out.println(json.writeValueAsString(Map.of("train_step_time_ratio_vs_" + names.get(0), ratios)));
         return 0;
     }
@@ -146,8 +146,8 @@ final class BenchCommand implements Callable<Integer> {
         Map<String, Object> summary = new LinkedHashMap<>();
         summary.put("vs", hfImpl);
         summary.put("rounds", n);
-        summary.put("train_ratio_median", Math.round(median(trainRatios) * 1000) / 1000.0);
-        summary.put("infer_ratio_median", Math.round(median(inferRatios) * 1000) / 1000.0);
+        summary.put("train_ratio_median", round3(median(trainRatios)));
+        summary.put("infer_ratio_median", round3(median(inferRatios)));
         summary.put("train_ratios", trainRatios);
         summary.put("infer_ratios", inferRatios);
         System.out.println(json.writeValueAsString(summary));
@@ -156,7 +156,12 @@ final class BenchCommand implements Callable<Integer> {
 
     /** Attune's samples/s over the reference's, to three decimals. */
     static double ratio(double ours, double theirs) {
-        return Math.round(ours / theirs * 1000) / 1000.0;
+        return round3(ours / theirs);
+    }
+
+    /** A ratio as printed: three decimals. */
+    static double round3(double x) {
+        return Math.round(x * 1000) / 1000.0;
     }
 
     /** One engine's figures: median training step and inference batch on the same random batch. */
@@ -238,7 +243,7 @@ final class BenchCommand implements Callable<Integer> {
                 out.put("infer_samples_per_s", Math.round(batch / median(inferTimes) * 10) / 10.0);
                 if (compareFusedAttention) {
                     out.put("infer_samples_per_s_composite_attention", Math.round(batch / median(compositeTimes) * 10) / 10.0);
-                    out.put("infer_fused_vs_composite", Math.round(median(compositeTimes) / median(inferTimes) * 1000) / 1000.0);
+                    out.put("infer_fused_vs_composite", round3(median(compositeTimes) / median(inferTimes)));
                 }
                 out.put("peak_rss_mb", peakRssMb());
                 return out;

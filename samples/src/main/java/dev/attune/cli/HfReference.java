@@ -71,11 +71,9 @@ final class HfReference {
             String stderr = err.join();
             if (code != 0) {
                 GracefulStop.checkInterrupted(); // Ctrl-C reached the child too: report the interruption
-            }
-            if (code == 126 || code == 127) { // the shell's "cannot execute" and "not found"
-                throw cannotRun(lastLines(stderr, 1), null);
-            }
-            if (code != 0) {
+                if (code == 126 || code == 127) { // the shell's "cannot execute" and "not found"
+                    throw cannotRun(lastLines(stderr, 1), null);
+                }
                 throw new ConfigurationException("--vs-hf: '" + python + " " + script + "' exited with status " + code
                         + ": " + lastLines(stderr, 3) + " (does this Python have torch and transformers?)");
             }
