@@ -1,5 +1,6 @@
 package dev.attune.cli;
 
+import dev.attune.formats.hf.HfSources;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -167,7 +168,7 @@ final class BenchCommand implements Callable<Integer> {
     /** One engine's figures: median training step and inference batch on the same random batch. */
     private Map<String, Object> measure(Attune.Builder builder) throws IOException {
         try (Attune attune = builder.seed(0).build();
-                PretrainedModel base = attune.load(ModelSource.huggingFace(model), Map.of())) {
+                PretrainedModel base = attune.load(HfSources.folder(model), Map.of())) {
             int vocab = base.config().requireInt("vocab_size");
             Random rnd = new Random(1);
             long[] ids = new long[batch * seq];

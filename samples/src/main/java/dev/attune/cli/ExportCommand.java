@@ -1,5 +1,6 @@
 package dev.attune.cli;
 
+import dev.attune.formats.hf.HfSources;
 import dev.attune.Attune;
 import dev.attune.FineTunedModel;
 import dev.attune.engine.LoweredModel;
@@ -72,7 +73,7 @@ final class ExportCommand implements Callable<Integer> {
                     return 0;
                 }
             }
-            try (PretrainedModel base = attune.load(ModelSource.huggingFace(model), Map.of());
+            try (PretrainedModel base = attune.load(HfSources.folder(model), Map.of());
                     LoweredModel lowered = attune.lower(base, new HeadSpec(kind, labelCount(base)))) {
                 OnnxExporter.export(lowered, base.config().with("architectures",
                         List.of(lowered.definition().architecture())), base.tokenizer(), Map.of(), output, options);
@@ -101,7 +102,7 @@ final class ExportCommand implements Callable<Integer> {
             };
         }
         String arch;
-        try (PretrainedModel base = ModelSource.huggingFace(model).open(Map.of())) {
+        try (PretrainedModel base = HfSources.folder(model).open(Map.of())) {
             if (base.config().has(FineTunedModel.CONFIG_KEY)) {
                 return null;
             }

@@ -1,5 +1,6 @@
 package dev.attune.cli;
 
+import dev.attune.formats.hf.HfSources;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.attune.Attune;
@@ -118,7 +119,7 @@ final class FineTuneCommand implements Callable<Integer> {
         Map<String, String> options = data.options();
         data.checkEval(eval != null);
         try (Attune attune = engineOptions.builder().seed(seed).build();
-                PretrainedModel base = attune.load(ModelSource.of(model), overrides)) {
+                PretrainedModel base = attune.load(HfSources.of(model), overrides)) {
             Task t = attune.task(task, options);
             Dataset trainData = t.read(train);
             Dataset evalData = eval == null ? null : data.evalReader(attune, task, t).read(eval);

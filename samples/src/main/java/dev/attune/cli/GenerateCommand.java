@@ -1,10 +1,11 @@
 package dev.attune.cli;
 
+import dev.attune.formats.hf.HfSources;
 import dev.attune.Attune;
 import dev.attune.engine.LoweredModel;
 import dev.attune.generate.GenerationConfig;
-import dev.attune.generate.Generator;
-import dev.attune.generate.StopStrings;
+import dev.attune.core.generate.Generator;
+import dev.attune.core.generate.StopStrings;
 import dev.attune.model.HeadKind;
 import dev.attune.model.HeadSpec;
 import dev.attune.model.ModelSource;
@@ -89,7 +90,7 @@ final class GenerateCommand implements Callable<Integer> {
         List<String> stopTexts = stopTexts();
         PrintWriter out = spec.commandLine().getOut();
         try (Attune attune = engineOptions.builder().build();
-                PretrainedModel base = attune.load(ModelSource.huggingFace(model), Map.of())) {
+                PretrainedModel base = attune.load(HfSources.folder(model), Map.of())) {
             if (Seq2SeqGenerate.applies(base)) { // T5 and other encoder-decoder models
                 if (!stopTexts.isEmpty()) {
                     throw new CommandLine.ParameterException(spec.commandLine(), "--stop works with causal language"

@@ -1,5 +1,6 @@
 package dev.attune.cli;
 
+import dev.attune.formats.hf.HfSources;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.attune.Attune;
 import dev.attune.FineTunedModel;
@@ -46,7 +47,7 @@ final class InferenceBenchCommand implements Callable<Integer> {
         Map<String, Double> speeds = new LinkedHashMap<>();
         for (String engine : engines) {
             try (Attune attune = Attune.builder().engine(engine).numThreads(threads).seed(0).build();
-                    PretrainedModel base = attune.load(ModelSource.huggingFace(model), Map.of());
+                    PretrainedModel base = attune.load(HfSources.folder(model), Map.of());
                     FineTunedModel m = attune.prepare(base,
                             attune.task("text-classification", Map.of()).withLabels(List.of("0", "1")), seq)) {
                 Batch inputs = randomTokens(base.config().requireInt("vocab_size"));

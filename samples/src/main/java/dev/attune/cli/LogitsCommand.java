@@ -1,5 +1,6 @@
 package dev.attune.cli;
 
+import dev.attune.formats.hf.HfSources;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.attune.Attune;
 import dev.attune.FineTunedModel;
@@ -87,7 +88,7 @@ final class LogitsCommand implements Callable<Integer> {
      * its id2label, else HuggingFace's default of two).
      */
     static FineTunedModel openAny(Attune attune, Path folder, int maxLength) {
-        PretrainedModel base = attune.load(ModelSource.huggingFace(folder), Map.of());
+        PretrainedModel base = attune.load(HfSources.folder(folder), Map.of());
         if (base.config().has(FineTunedModel.CONFIG_KEY)) {
             base.close();
             return attune.open(folder);

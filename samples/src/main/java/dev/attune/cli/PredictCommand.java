@@ -4,7 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.attune.Attune;
 import dev.attune.FineTunedModel;
-import dev.attune.Predictor;
+import dev.attune.task.Predictor;
 import dev.attune.error.InvalidDataException;
 import dev.attune.task.Prediction;
 import java.io.BufferedReader;

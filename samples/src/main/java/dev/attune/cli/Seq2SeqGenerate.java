@@ -4,7 +4,7 @@ import dev.attune.Attune;
 import dev.attune.engine.LoweredModel;
 import dev.attune.generate.BeamSearchConfig;
 import dev.attune.generate.GenerationConfig;
-import dev.attune.generate.Seq2SeqGenerator;
+import dev.attune.core.generate.Seq2SeqGenerator;
 import dev.attune.model.HeadKind;
 import dev.attune.model.HeadSpec;
 import dev.attune.model.PretrainedModel;
@@ -36,7 +36,7 @@ final class Seq2SeqGenerate {
             Seq2SeqGenerator generator = new Seq2SeqGenerator(model);
             long[] ids = beams == null || beams.numBeams() == 1
                     ? generator.generate(source, config)
-                    : generator.beamSearch(source, config, beams).get(0).ids();
+                    : generator.beamSearch(source, config, beams);
             out.println(base.tokenizer().decode(ids, true));
             if (printIds) {
                 out.println(Arrays.stream(ids).mapToObj(Long::toString).collect(Collectors.joining(", ", "[", "]")));

@@ -2,7 +2,7 @@ package dev.attune.cli;
 
 import dev.attune.FineTunedModel;
 import dev.attune.error.AttuneException;
-import dev.attune.train.Trainer;
+import dev.attune.core.train.Trainer;
 import dev.attune.train.TrainingConfig;
 import java.io.IOException;
 import java.nio.file.AtomicMoveNotSupportedException;

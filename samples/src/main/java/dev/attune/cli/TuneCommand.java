@@ -1,5 +1,6 @@
 package dev.attune.cli;
 
+import dev.attune.formats.hf.HfSources;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.attune.Attune;
 import dev.attune.FineTunedModel;
@@ -380,7 +381,7 @@ final class TuneCommand implements Callable<Integer> {
                 .seed(seed).loggingSteps(50).evalStrategy(EvalStrategy.EPOCH).disableTqdm(true).tensorboard(false)
                 .build();
         long start = System.nanoTime();
-        try (PretrainedModel base = attune.load(ModelSource.huggingFace(model), overrides)) {
+        try (PretrainedModel base = attune.load(HfSources.folder(model), overrides)) {
             Attune.Result result = attune.fineTune(base, labelled, trainData, evalData, config, control);
             try (FineTunedModel m = result.model()) {
                 Double value = result.training().evalMetrics().get(metric);

@@ -3,7 +3,7 @@ package dev.attune.samples;
 import dev.attune.Attune;
 import dev.attune.engine.LoweredModel;
 import dev.attune.generate.GenerationConfig;
-import dev.attune.generate.Generator;
+import dev.attune.core.generate.Generator;
 import dev.attune.model.HeadKind;
 import dev.attune.model.HeadSpec;
 import dev.attune.model.PretrainedModel;

@@ -1,5 +1,6 @@
 package dev.attune.samples;
 
+import dev.attune.formats.hf.HfSources;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -9,7 +10,7 @@ import dev.attune.FineTunedModel;
 import dev.attune.engine.DeviceSpec;
 import dev.attune.engine.LoweredModel;
 import dev.attune.generate.GenerationConfig;
-import dev.attune.generate.Generator;
+import dev.attune.core.generate.Generator;
 import dev.attune.model.HeadKind;
 import dev.attune.model.HeadSpec;
 import dev.attune.model.ModelSource;
@@ -69,7 +70,7 @@ class LanguageModelTasksTest {
         Path data = Files.writeString(tmp.resolve("dialogues.jsonl"), jsonl.toString());
         Path out = tmp.resolve("chat");
         Map<String, String> noDropout = Map.of("embd_pdrop", "0", "resid_pdrop", "0", "attn_pdrop", "0");
-        try (Attune attune = attune(); PretrainedModel base = attune.load(ModelSource.huggingFace(gpt2), noDropout)) {
+        try (Attune attune = attune(); PretrainedModel base = attune.load(HfSources.folder(gpt2), noDropout)) {
             Task task = attune.task("causal-lm", Map.of());
             Dataset train = task.read(data);
             Map<String, Double> before;
@@ -120,7 +121,7 @@ class LanguageModelTasksTest {
         Path data = Files.writeString(tmp.resolve("corpus.txt"), corpus.toString());
         Path out = tmp.resolve("mlm");
         try (Attune attune = attune();
-                PretrainedModel base = attune.load(ModelSource.huggingFace(bert),
+                PretrainedModel base = attune.load(HfSources.folder(bert),
                         Map.of("hidden_dropout_prob", "0", "attention_probs_dropout_prob", "0"))) {
             Task task = attune.task("masked-lm", Map.of());
             Dataset train = task.read(data);

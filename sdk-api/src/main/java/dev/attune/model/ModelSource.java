@@ -1,10 +1,5 @@
 package dev.attune.model;
 
-import dev.attune.internal.hf.HubSource;
-import dev.attune.internal.hf.HuggingFaceFolderSource;
-import java.nio.file.Files;
-import java.nio.file.InvalidPathException;
-import java.nio.file.Path;
 import java.util.Map;
 
 /** Where a checkpoint comes from: a HuggingFace folder or a HuggingFace Hub model id (later: TF Hub SavedModel, ONNX). */
@@ -21,77 +16,4 @@ public interface ModelSource {
 
     /** @return a description for messages */
     String describe();
-
-    /**
-     * @param directory a folder with config.json, model.safetensors (or a sharded index) and
-     *     tokenizer.json or vocab.txt
-     * @return a source reading it
-     */
-    static ModelSource huggingFace(Path directory) {
-        return new HuggingFaceFolderSource(directory);
-    }
-
-    /**
-     * A model on the HuggingFace Hub, fetched into the cache on first use (settings from the
-     * environment: {@link HubOptions#fromEnvironment()}).
-     *
-     * @param id model id, {@code org/name}
-     * @param revision branch, tag or commit; null for {@code main}
-     * @return a source downloading it
-     */
-    static ModelSource hub(String id, String revision) {
-        return hub(id, revision, HubOptions.fromEnvironment());
-    }
-
-    /**
-     * @param id model id, {@code org/name}
-     * @param revision branch, tag or commit; null for {@code main}
-     * @param options endpoint, cache folder, token, offline mode
-     * @return a source downloading it
-     */
-    static ModelSource hub(String id, String revision, HubOptions options) {
-        return new HubSource(id, revision, options, null);
-    }
-
-    /**
-     * Reads a location as a user types it: {@code hf://org/name[@revision]} is a Hub model; an
-     * existing path is a local folder; {@code org/name[@revision]} (or {@code name}) with no local
-     * folder of that name is a Hub model; anything else is a folder (whose absence is reported).
-     *
-     * @param location a folder or a Hub model
-     * @return the source
-     */
-    static ModelSource of(String location) {
-        return of(location, HubOptions.fromEnvironment());
-    }
-
-    /**
-     * As {@link #of(String)} with explicit Hub settings.
-     *
-     * @param location a folder or a Hub model
-     * @param options Hub settings, used when the location is a Hub model
-     * @return the source
-     */
-    static ModelSource of(String location, HubOptions options) {
-        if (location.startsWith(HubSource.SCHEME)) {
-            return HubSource.parse(location, options, null);
-        }
-        Path path;
-        try {
-            path = Path.of(location);
-        } catch (InvalidPathException e) {
-            path = null;
-        }
-        if (path != null && Files.exists(path)) {
-            return huggingFace(path);
-        }
-        if (HubSource.looksLikeId(location)) {
-            return HubSource.parse(location, options, location);
-        }
-        if (path == null) {
-            throw new dev.attune.error.ConfigurationException("'" + location + "' is neither a valid folder path nor a "
-                    + "HuggingFace model id (org/name or hf://org/name@revision)");
-        }
-        return huggingFace(path);
-    }
 }

@@ -71,7 +71,12 @@ public final class TrainingControl {
         return this;
     }
 
-    void publish(Map<String, Object> record) {
+    /**
+     * Hands a log record to the listeners (the trainer calls this for every record it logs).
+     *
+     * @param record the record; null values are left out of what listeners see
+     */
+    public void publish(Map<String, Object> record) {
         if (listeners.isEmpty()) {
             return;
         }

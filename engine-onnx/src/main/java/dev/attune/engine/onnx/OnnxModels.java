@@ -14,7 +14,7 @@ import dev.attune.engine.EngineOptions;
 import dev.attune.engine.onnx.internal.OrtLoweredModel;
 import dev.attune.error.EngineException;
 import dev.attune.error.InvalidCheckpointException;
-import dev.attune.internal.hf.HfTokenizer;
+import dev.attune.formats.hf.HfTokenizer;
 import dev.attune.model.InputSpec;
 import dev.attune.model.ModelConfig;
 import dev.attune.model.ModelDefinition;
@@ -121,7 +121,7 @@ public final class OnnxModels {
     /**
      * Loads an ONNX file into ONNX Runtime (every graph optimization on) as a bare model: inputs and
      * outputs by name, no task. For generation with a decoder exported with past key/values, hand it
-     * to {@link dev.attune.generate.Generator}.
+     * to {@link dev.attune.core.generate.Generator}.
      *
      * @param file an .onnx file (external data beside it)
      * @param options threads (intra-op)

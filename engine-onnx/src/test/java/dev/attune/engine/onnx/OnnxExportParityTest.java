@@ -1,5 +1,6 @@
 package dev.attune.engine.onnx;
 
+import dev.attune.formats.hf.HfSources;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -10,7 +11,7 @@ import dev.attune.engine.EngineOptions;
 import dev.attune.engine.LoweredModel;
 import dev.attune.engine.onnx.proto.OnnxProto.ModelProto;
 import dev.attune.engine.onnx.proto.OnnxProto.ValueInfoProto;
-import dev.attune.internal.WeightBinder;
+import dev.attune.core.internal.WeightBinder;
 import dev.attune.model.HeadKind;
 import dev.attune.model.HeadSpec;
 import dev.attune.model.ModelDefinition;
@@ -130,7 +131,7 @@ class OnnxExportParityTest {
         Path folder = SharedFiles.path("fixtures/hf/" + fixture);
         JsonNode reference = JSON.readTree(folder.resolve("reference.json").toFile());
         PluginRegistry registry = PluginRegistry.discover();
-        try (PretrainedModel base = ModelSource.huggingFace(folder).open(Map.of());
+        try (PretrainedModel base = HfSources.folder(folder).open(Map.of());
                 var torch = registry.engine("pytorch").create()) {
             HeadSpec head = headOf(fixture, base);
             ModelDefinition def = registry.family(base.config().modelType()).define(base.config(), head);

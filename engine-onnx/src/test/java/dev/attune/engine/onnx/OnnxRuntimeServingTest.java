@@ -14,7 +14,7 @@ import dev.attune.engine.LoweredModel;
 import dev.attune.error.EngineException;
 import dev.attune.error.InvalidCheckpointException;
 import dev.attune.generate.GenerationConfig;
-import dev.attune.generate.Generator;
+import dev.attune.core.generate.Generator;
 import dev.attune.model.HeadKind;
 import dev.attune.model.HeadSpec;
 import dev.attune.model.PretrainedModel;

@@ -7,7 +7,6 @@ import ai.djl.pytorch.engine.PtSymbolBlock;
 import ai.djl.pytorch.jni.IValue;
 import ai.djl.pytorch.jni.IValueUtils;
 import ai.djl.pytorch.jni.JniUtils;
-import dev.attune.internal.torch.TorchArchiveWriter;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -73,7 +72,7 @@ final class ScriptModule {
         records.put("data.pkl", state.toByteArray());
         records.put("code/__torch__.py", source(className, forward).getBytes(StandardCharsets.UTF_8));
         records.put("constants.pkl", new byte[] {(byte) 0x80, 2, ')', '.'}); // an empty tuple
-        return TorchArchiveWriter.write(className.toLowerCase(java.util.Locale.ROOT), records);
+        return TorchArchive.write(className.toLowerCase(java.util.Locale.ROOT), records);
     }
 
     /**

@@ -1,5 +1,6 @@
 package dev.attune.engine.pytorch;
 
+import dev.attune.formats.hf.HfSources;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 
@@ -8,7 +9,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.attune.engine.Batch;
 import dev.attune.engine.EngineOptions;
 import dev.attune.engine.LoweredModel;
-import dev.attune.internal.WeightBinder;
+import dev.attune.core.internal.WeightBinder;
 import dev.attune.model.Encoding;
 import dev.attune.model.HeadKind;
 import dev.attune.model.HeadSpec;
@@ -40,7 +41,7 @@ class BertFidelityTest {
 
     @BeforeAll
     static void lower() {
-        base = ModelSource.huggingFace(FIXTURE).open(Map.of());
+        base = HfSources.folder(FIXTURE).open(Map.of());
         ModelDefinition def = new Bert().define(base.config(), new HeadSpec(HeadKind.SEQUENCE_CLASSIFICATION, 2));
         WeightBinder binder = new WeightBinder(def, base.weights(), 42);
         assertThat(binder.report().missing()).isEmpty();
@@ -135,7 +136,7 @@ class BertFidelityTest {
         for (String f : List.of("config.json", "pytorch_model.bin", "tokenizer.json", "tokenizer_config.json")) {
             java.nio.file.Files.copy(FIXTURE.resolve(f), dir.resolve(f));
         }
-        try (PretrainedModel bin = ModelSource.huggingFace(dir).open(Map.of())) {
+        try (PretrainedModel bin = HfSources.folder(dir).open(Map.of())) {
             ModelDefinition def = new Bert().define(bin.config(), new HeadSpec(HeadKind.SEQUENCE_CLASSIFICATION, 2));
             WeightBinder binder = new WeightBinder(def, bin.weights(), 42);
             assertThat(binder.report().missing()).isEmpty();

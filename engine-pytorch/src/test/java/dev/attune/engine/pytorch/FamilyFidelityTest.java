@@ -1,5 +1,6 @@
 package dev.attune.engine.pytorch;
 
+import dev.attune.formats.hf.HfSources;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Named.named;
 
@@ -8,8 +9,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.attune.engine.Batch;
 import dev.attune.engine.EngineOptions;
 import dev.attune.engine.LoweredModel;
-import dev.attune.internal.WeightBinder;
-import dev.attune.internal.hf.SafetensorsWriter;
+import dev.attune.core.internal.WeightBinder;
+import dev.attune.formats.hf.SafetensorsWriter;
 import dev.attune.model.Encoding;
 import dev.attune.model.HeadKind;
 import dev.attune.model.HeadSpec;
@@ -99,7 +100,7 @@ class FamilyFidelityTest {
 
     private static synchronized Loaded load(Fixture f) {
         return LOADED.computeIfAbsent(f.name(), n -> {
-            PretrainedModel base = ModelSource.huggingFace(f.path()).open(Map.of());
+            PretrainedModel base = HfSources.folder(f.path()).open(Map.of());
             ModelDefinition def = f.family().define(base.config(), f.head());
             WeightBinder binder = new WeightBinder(def, base.weights(), 42);
             LoweredModel model = new PyTorchEngineProvider().create().lower(def, binder, EngineOptions.defaults());
@@ -248,7 +249,7 @@ class FamilyFidelityTest {
             System.arraycopy(longs(batch.get("input_ids").get(i)), 0, ids, i * t, t);
             System.arraycopy(longs(batch.get("attention_mask").get(i)), 0, mask, i * t, t);
         }
-        try (PretrainedModel base = ModelSource.huggingFace(f.path()).open(Map.of())) {
+        try (PretrainedModel base = HfSources.folder(f.path()).open(Map.of())) {
             ModelDefinition def = new Gpt2().define(base.config().with("pad_token_id", null), f.head());
             try (LoweredModel model = new PyTorchEngineProvider().create()
                     .lower(def, new WeightBinder(def, base.weights(), 42), EngineOptions.defaults())) {
@@ -279,7 +280,7 @@ class FamilyFidelityTest {
             Files.copy(f.path().resolve(file), dir.resolve(file));
         }
         SafetensorsWriter.write(dir.resolve("model.safetensors"), state);
-        try (PretrainedModel saved = ModelSource.huggingFace(dir).open(Map.of())) {
+        try (PretrainedModel saved = HfSources.folder(dir).open(Map.of())) {
             assertThat(saved.weights().names().stream().filter(def.parameters().tiedNames()::containsKey))
                     .as("tied aliases saved").isEmpty();
             ModelDefinition again = f.family().define(saved.config(), f.head());

@@ -1,5 +1,6 @@
 package dev.attune.engine.pytorch;
 
+import dev.attune.formats.hf.HfSources;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
@@ -17,7 +18,7 @@ import dev.attune.task.Dataset;
 import dev.attune.task.Features;
 import dev.attune.task.Task;
 import dev.attune.train.EvalStrategy;
-import dev.attune.train.Trainer;
+import dev.attune.core.train.Trainer;
 import dev.attune.train.TrainingConfig;
 import dev.attune.train.TrainingResult;
 import java.io.IOException;
@@ -127,7 +128,7 @@ class FineTuneTest {
     }
 
     private float[] trainedClassifier(Map<String, String> overrides, Task task, Dataset train, TrainingConfig config) {
-        try (PretrainedModel base = attune.load(dev.attune.model.ModelSource.huggingFace(FIXTURE), overrides)) {
+        try (PretrainedModel base = attune.load(HfSources.folder(FIXTURE), overrides)) {
             try (FineTunedModel m = attune.fineTune(base, task, train, null, config).model()) {
                 return m.stateDict().get("classifier.weight").toFloatArray();
             }

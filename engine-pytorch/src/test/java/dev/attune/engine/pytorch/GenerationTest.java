@@ -1,5 +1,6 @@
 package dev.attune.engine.pytorch;
 
+import dev.attune.formats.hf.HfSources;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 
@@ -8,9 +9,9 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.attune.engine.EngineOptions;
 import dev.attune.engine.LoweredModel;
 import dev.attune.generate.GenerationConfig;
-import dev.attune.generate.Generator;
-import dev.attune.generate.StopStrings;
-import dev.attune.internal.WeightBinder;
+import dev.attune.core.generate.Generator;
+import dev.attune.core.generate.StopStrings;
+import dev.attune.core.internal.WeightBinder;
 import dev.attune.model.HeadKind;
 import dev.attune.model.HeadSpec;
 import dev.attune.model.ModelDefinition;
@@ -42,7 +43,7 @@ class GenerationTest {
     @BeforeAll
     static void load() throws Exception {
         reference = new ObjectMapper().readTree(FIXTURE.resolve("reference.json").toFile()).get("generate");
-        base = ModelSource.huggingFace(FIXTURE).open(Map.of());
+        base = HfSources.folder(FIXTURE).open(Map.of());
         ModelDefinition def = new Gpt2().define(base.config(), new HeadSpec(HeadKind.CAUSAL_LM, 0));
         model = new PyTorchEngineProvider().create().lower(def, new WeightBinder(def, base.weights(), 42),
                 EngineOptions.defaults());

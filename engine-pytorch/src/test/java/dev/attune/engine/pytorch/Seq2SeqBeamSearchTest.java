@@ -6,8 +6,8 @@ import static org.assertj.core.api.Assertions.within;
 import dev.attune.engine.Batch;
 import dev.attune.generate.BeamSearchConfig;
 import dev.attune.generate.GenerationConfig;
-import dev.attune.generate.Seq2SeqGenerator;
-import dev.attune.generate.Seq2SeqGenerator.Hypothesis;
+import dev.attune.core.generate.Seq2SeqGenerator;
+import dev.attune.core.generate.Seq2SeqGenerator.Hypothesis;
 import dev.attune.ops.TensorData;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -62,14 +62,14 @@ class Seq2SeqBeamSearchTest {
             GenerationConfig settings = settings(8);
 
             long[] greedy = generator.generate(source, settings);
-            List<Hypothesis> one = generator.beamSearch(source, settings, BeamSearchConfig.of(1));
+            List<Hypothesis> one = generator.beamSearchAll(source, settings, BeamSearchConfig.of(1));
             assertThat(one.get(0).ids()).containsExactly(greedy);
 
             for (BeamSearchConfig.EarlyStopping early : BeamSearchConfig.EarlyStopping.values()) {
                 BeamSearchConfig beams = BeamSearchConfig.of(4).withLengthPenalty(0.8).withEarlyStopping(early)
                         .withNumReturnSequences(4);
-                List<Hypothesis> cached = generator.beamSearch(source, settings, beams);
-                List<Hypothesis> uncached = generator.beamSearch(source, settings.toBuilder().useCache(false).build(), beams);
+                List<Hypothesis> cached = generator.beamSearchAll(source, settings, beams);
+                List<Hypothesis> uncached = generator.beamSearchAll(source, settings.toBuilder().useCache(false).build(), beams);
                 assertThat(cached).hasSize(4).hasSameSizeAs(uncached);
                 for (int i = 0; i < cached.size(); i++) {
                     Hypothesis h = cached.get(i);
@@ -84,7 +84,7 @@ class Seq2SeqBeamSearchTest {
                 }
             }
             double greedyScore = teacherForcedLogProb(source, greedy) / (greedy.length - 1);
-            Hypothesis best = generator.beamSearch(source, settings, BeamSearchConfig.of(5).withEarlyStopping(
+            Hypothesis best = generator.beamSearchAll(source, settings, BeamSearchConfig.of(5).withEarlyStopping(
                     BeamSearchConfig.EarlyStopping.NEVER)).get(0);
             assertThat(best.score()).isGreaterThanOrEqualTo(greedyScore - 1e-6);
         } finally {

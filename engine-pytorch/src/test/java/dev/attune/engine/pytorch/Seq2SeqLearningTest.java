@@ -1,5 +1,6 @@
 package dev.attune.engine.pytorch;
 
+import dev.attune.formats.hf.HfSources;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.attune.Attune;
@@ -57,7 +58,7 @@ class Seq2SeqLearningTest {
     @Test
     void learnsToReverseWordSequencesItHasNotSeen() {
         try (Attune attune = Attune.builder().device(DeviceSpec.CPU).seed(42).build();
-                PretrainedModel base = attune.load(ModelSource.huggingFace(T5FidelityTest.FIXTURE),
+                PretrainedModel base = attune.load(HfSources.folder(T5FidelityTest.FIXTURE),
                         Map.of("dropout_rate", "0"))) {
             TextTokenizer tokenizer = base.tokenizer();
             List<String> words = new ArrayList<>();
@@ -102,7 +103,7 @@ class Seq2SeqLearningTest {
                 Seq2SeqTask seq2seq = (Seq2SeqTask) model.task();
                 for (int i = 0; i < 3; i++) {
                     outputs.add(evalExamples.get(i).source() + " -> "
-                            + seq2seq.generate(model.lowered(), tokenizer, evalExamples.get(i).source(), 32).text());
+                            + seq2seq.generate(model.generator(), model.config(), tokenizer, evalExamples.get(i).source(), 32).text());
                 }
                 System.out.printf("seq2seq reversal: %d steps in %.1f s, train loss %.4f, held-out %s; %s%n",
                         training.globalSteps(), seconds, training.trainLoss(), metrics, outputs);

@@ -1,5 +1,6 @@
 package dev.attune.engine.pytorch;
 
+import dev.attune.formats.hf.HfSources;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Named.named;
 
@@ -9,9 +10,9 @@ import dev.attune.engine.Batch;
 import dev.attune.engine.EngineOptions;
 import dev.attune.engine.LoweredModel;
 import dev.attune.generate.GenerationConfig;
-import dev.attune.generate.Seq2SeqGenerator;
-import dev.attune.internal.TrainableDefinition;
-import dev.attune.internal.WeightBinder;
+import dev.attune.core.generate.Seq2SeqGenerator;
+import dev.attune.core.internal.TrainableDefinition;
+import dev.attune.core.internal.WeightBinder;
 import dev.attune.model.HeadKind;
 import dev.attune.model.HeadSpec;
 import dev.attune.model.LoadReport;
@@ -20,7 +21,7 @@ import dev.attune.model.ModelSource;
 import dev.attune.model.PretrainedModel;
 import dev.attune.models.T5;
 import dev.attune.ops.TensorData;
-import dev.attune.task.Collator;
+import dev.attune.core.Collator;
 import dev.attune.task.Features;
 import dev.attune.task.TaskOptions;
 import dev.attune.tasks.seq2seq.Seq2SeqExample;
@@ -58,7 +59,7 @@ class T5FidelityTest {
 
     @BeforeAll
     static void load() {
-        base = ModelSource.huggingFace(FIXTURE).open(Map.of());
+        base = HfSources.folder(FIXTURE).open(Map.of());
         ModelDefinition def = new T5().define(base.config(), new HeadSpec(HeadKind.SEQ2SEQ_LM, 0));
         WeightBinder binder = new WeightBinder(def, base.weights(), 42);
         report = binder.report();

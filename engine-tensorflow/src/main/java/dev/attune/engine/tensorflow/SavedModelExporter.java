@@ -2,7 +2,7 @@ package dev.attune.engine.tensorflow;
 
 import dev.attune.FineTunedModel;
 import dev.attune.error.AttuneException;
-import dev.attune.internal.AtomicDirectory;
+import dev.attune.core.internal.AtomicDirectory;
 import dev.attune.model.InputSpec;
 import dev.attune.model.ModelDefinition;
 import dev.attune.ops.Parameter;

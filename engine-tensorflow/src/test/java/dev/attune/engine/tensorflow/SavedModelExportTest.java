@@ -1,5 +1,6 @@
 package dev.attune.engine.tensorflow;
 
+import dev.attune.formats.hf.HfSources;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import ai.djl.inference.Predictor;
@@ -48,7 +49,7 @@ class SavedModelExportTest {
             Dataset train = task.read(data);
             TrainingConfig config = TrainingConfig.builder().learningRate(1e-3).maxSteps(2).perDeviceTrainBatchSize(8)
                     .maxLength(16).disableTqdm(true).evalStrategy(EvalStrategy.NO).outputDir(tmp.resolve("run")).build();
-            try (PretrainedModel base = attune.load(ModelSource.huggingFace(SharedFiles.path("fixtures/hf/bert-seqcls")),
+            try (PretrainedModel base = attune.load(HfSources.folder(SharedFiles.path("fixtures/hf/bert-seqcls")),
                     Map.of());
                     FineTunedModel model = attune.fineTune(base, task, train, null, config).model()) {
                 features = model.encode(train, 16);

@@ -1,5 +1,6 @@
 package dev.attune.engine.tensorflow;
 
+import dev.attune.formats.hf.HfSources;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Named.named;
 
@@ -9,7 +10,7 @@ import dev.attune.engine.Batch;
 import dev.attune.engine.Engine;
 import dev.attune.engine.EngineOptions;
 import dev.attune.engine.LoweredModel;
-import dev.attune.internal.WeightBinder;
+import dev.attune.core.internal.WeightBinder;
 import dev.attune.model.Encoding;
 import dev.attune.model.HeadKind;
 import dev.attune.model.HeadSpec;
@@ -92,7 +93,7 @@ class TfFamilyFidelityTest {
             engine = new TensorFlowEngineProvider().create();
         }
         return LOADED.computeIfAbsent(f.name(), n -> {
-            PretrainedModel base = ModelSource.huggingFace(f.path()).open(Map.of());
+            PretrainedModel base = HfSources.folder(f.path()).open(Map.of());
             ModelDefinition def = f.family().define(base.config(), f.head());
             WeightBinder binder = new WeightBinder(def, base.weights(), 42);
             assertThat(binder.report().missing()).as("missing").isEmpty();

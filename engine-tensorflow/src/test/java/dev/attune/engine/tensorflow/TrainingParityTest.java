@@ -1,5 +1,6 @@
 package dev.attune.engine.tensorflow;
 
+import dev.attune.formats.hf.HfSources;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 
@@ -14,7 +15,7 @@ import dev.attune.task.Dataset;
 import dev.attune.task.Task;
 import dev.attune.testing.SharedFiles;
 import dev.attune.train.EvalStrategy;
-import dev.attune.train.Trainer;
+import dev.attune.core.train.Trainer;
 import dev.attune.train.TrainingConfig;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -65,7 +66,7 @@ class TrainingParityTest {
                     .gradientAccumulationSteps(2).warmupRatio(0.25).weightDecay(0.01).maxGradNorm(1.0).shuffle(false)
                     .loggingSteps(1).maxLength(16).outputDir(out).evalStrategy(EvalStrategy.NO).disableTqdm(true)
                     .build();
-            try (PretrainedModel base = attune.load(ModelSource.huggingFace(FIXTURE), noDropout);
+            try (PretrainedModel base = attune.load(HfSources.folder(FIXTURE), noDropout);
                     FineTunedModel m = attune.fineTune(base, task, train, null, config).model()) {
                 assertThat(m.engineName()).isEqualTo(engine);
             }

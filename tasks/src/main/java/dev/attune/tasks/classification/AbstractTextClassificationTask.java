@@ -2,7 +2,7 @@ package dev.attune.tasks.classification;
 
 import dev.attune.error.ConfigurationException;
 import dev.attune.error.InvalidDataException;
-import dev.attune.generate.LogitsProcessing;
+import dev.attune.tasks.metrics.Logits;
 import dev.attune.model.Encoding;
 import dev.attune.model.HeadKind;
 import dev.attune.model.HeadSpec;
@@ -535,8 +535,8 @@ abstract class AbstractTextClassificationTask implements Task {
             throw new IllegalArgumentException("'logits' has " + logits.length + " values but the task has "
                     + labels.size() + " labels " + labels);
         }
-        double[] p = LogitsProcessing.softmax(logits);
-        int best = LogitsProcessing.argmax(logits);
+        double[] p = Logits.softmax(logits);
+        int best = Logits.argmax(logits);
         Map<String, Double> probabilities = new LinkedHashMap<>();
         for (int i = 0; i < p.length; i++) {
             probabilities.put(labels.get(i), p[i]);

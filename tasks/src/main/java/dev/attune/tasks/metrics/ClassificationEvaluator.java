@@ -1,7 +1,6 @@
 package dev.attune.tasks.metrics;
 
 import dev.attune.error.InvalidDataException;
-import dev.attune.generate.LogitsProcessing;
 import dev.attune.task.Evaluator;
 import dev.attune.task.Features;
 import java.util.Map;
@@ -51,7 +50,7 @@ public final class ClassificationEvaluator implements Evaluator {
         if (gold[0] < 0) {
             return;
         }
-        matrix.add(Math.toIntExact(gold[0]), LogitsProcessing.argmax(logits));
+        matrix.add(Math.toIntExact(gold[0]), Logits.argmax(logits));
     }
 
     @Override

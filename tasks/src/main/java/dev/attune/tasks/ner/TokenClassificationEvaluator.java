@@ -1,7 +1,7 @@
 package dev.attune.tasks.ner;
 
 import dev.attune.error.InvalidDataException;
-import dev.attune.generate.LogitsProcessing;
+import dev.attune.tasks.metrics.Logits;
 import dev.attune.task.Evaluator;
 import dev.attune.task.Features;
 import dev.attune.tasks.metrics.EntityMetrics;
@@ -54,6 +54,6 @@ final class TokenClassificationEvaluator implements Evaluator {
     static int argmax(float[] values, int offset, int n) {
         float[] row = new float[n];
         System.arraycopy(values, offset, row, 0, n);
-        return LogitsProcessing.argmax(row);
+        return Logits.argmax(row);
     }
 }

@@ -1,8 +1,8 @@
 package dev.attune.tasks.seq2seq;
 
-import dev.attune.engine.LoweredModel;
 import dev.attune.generate.GenerationConfig;
-import dev.attune.generate.Seq2SeqGenerator;
+import dev.attune.generate.TextGenerator;
+import dev.attune.model.ModelConfig;
 import dev.attune.model.TextTokenizer;
 import dev.attune.task.Features;
 import dev.attune.task.GenerativeEvaluator;
@@ -36,9 +36,8 @@ final class Seq2SeqEvaluator implements GenerativeEvaluator {
     }
 
     @Override
-    public void generate(LoweredModel model, TextTokenizer tokenizer) {
-        Seq2SeqGenerator generator = new Seq2SeqGenerator(model);
-        GenerationConfig config = task.generationConfig(model);
+    public void generate(TextGenerator generator, TextTokenizer tokenizer, ModelConfig modelConfig) {
+        GenerationConfig config = task.generationConfig(modelConfig);
         for (Features f : features) {
             Seq2SeqPrediction p = task.generateIds(generator, tokenizer, f.fields().get(Seq2SeqTask.INPUT_IDS), config);
             predictions.add(p.text());

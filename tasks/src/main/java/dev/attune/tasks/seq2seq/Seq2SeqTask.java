@@ -1,11 +1,10 @@
 package dev.attune.tasks.seq2seq;
 
-import dev.attune.engine.LoweredModel;
 import dev.attune.error.ConfigurationException;
 import dev.attune.error.InvalidDataException;
 import dev.attune.generate.BeamSearchConfig;
 import dev.attune.generate.GenerationConfig;
-import dev.attune.generate.Seq2SeqGenerator;
+import dev.attune.generate.TextGenerator;
 import dev.attune.model.Encoding;
 import dev.attune.model.HeadKind;
 import dev.attune.model.HeadSpec;
@@ -352,12 +351,11 @@ public final class Seq2SeqTask implements Task {
     }
 
     /**
-     * @param model a lowered encoder-decoder model
+     * @param config an encoder-decoder model's config
      * @return generation settings for it: {@code max_new_tokens} and the model's {@code eos_token_id}
      */
-    public GenerationConfig generationConfig(LoweredModel model) {
-        return GenerationConfig.builder().maxNewTokens(maxNewTokens).eosTokenIds(eosTokenIds(model.definition().config()))
-                .build();
+    public GenerationConfig generationConfig(ModelConfig config) {
+        return GenerationConfig.builder().maxNewTokens(maxNewTokens).eosTokenIds(eosTokenIds(config)).build();
     }
 
     /** @return {@code eos_token_id} of a config, a number or a list; empty when absent */
@@ -376,21 +374,23 @@ public final class Seq2SeqTask implements Task {
     /**
      * Generates the output for one source with this task's settings (prefix, beams, max new tokens).
      *
-     * @param model a lowered encoder-decoder model
+     * @param generator decodes with an encoder-decoder model
+     * @param config that model's config
      * @param tokenizer its tokenizer
      * @param sourceText the source (without prefix)
      * @param maxLength maximum source tokens
      * @return the generated text and ids
      */
-    public Seq2SeqPrediction generate(LoweredModel model, TextTokenizer tokenizer, String sourceText, int maxLength) {
+    public Seq2SeqPrediction generate(TextGenerator generator, ModelConfig config, TextTokenizer tokenizer,
+            String sourceText, int maxLength) {
         long[] ids = tokenizer.encode(prefix + sourceText, null, maxLength).ids();
-        return generateIds(new Seq2SeqGenerator(model), tokenizer, ids, generationConfig(model));
+        return generateIds(generator, tokenizer, ids, generationConfig(config));
     }
 
-    Seq2SeqPrediction generateIds(Seq2SeqGenerator generator, TextTokenizer tokenizer, long[] sourceIds,
+    Seq2SeqPrediction generateIds(TextGenerator generator, TextTokenizer tokenizer, long[] sourceIds,
             GenerationConfig config) {
         long[] out = beams.numBeams() > 1
-                ? generator.beamSearch(sourceIds, config, beams).get(0).ids()
+                ? generator.beamSearch(sourceIds, config, beams)
                 : generator.generate(sourceIds, config);
         return new Seq2SeqPrediction(tokenizer.decode(out, true), out);
     }

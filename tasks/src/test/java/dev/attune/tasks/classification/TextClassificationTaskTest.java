@@ -13,7 +13,7 @@ import dev.attune.model.InputSpec;
 import dev.attune.ops.DType;
 import dev.attune.ops.Ops;
 import dev.attune.ops.Tensor;
-import dev.attune.task.Collator;
+import dev.attune.core.Collator;
 import dev.attune.task.Dataset;
 import dev.attune.task.Evaluator;
 import dev.attune.task.Example;

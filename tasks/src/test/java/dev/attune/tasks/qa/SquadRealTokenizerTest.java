@@ -2,7 +2,7 @@ package dev.attune.tasks.qa;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.attune.internal.hf.HfTokenizer;
+import dev.attune.formats.hf.HfTokenizer;
 import dev.attune.task.Dataset;
 import dev.attune.task.Features;
 import dev.attune.task.Task;

@@ -7,7 +7,7 @@ import dev.attune.engine.Batch;
 import dev.attune.error.ConfigurationException;
 import dev.attune.error.InvalidDataException;
 import dev.attune.model.HeadKind;
-import dev.attune.task.Collator;
+import dev.attune.core.Collator;
 import dev.attune.task.Dataset;
 import dev.attune.task.Features;
 import dev.attune.task.Task;

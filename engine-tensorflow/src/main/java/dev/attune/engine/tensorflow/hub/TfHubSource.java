@@ -1,7 +1,7 @@
 package dev.attune.engine.tensorflow.hub;
 
 import dev.attune.error.InvalidCheckpointException;
-import dev.attune.internal.hf.HfTokenizer;
+import dev.attune.formats.hf.HfTokenizer;
 import dev.attune.model.ModelConfig;
 import dev.attune.model.ModelSource;
 import dev.attune.model.PretrainedModel;

@@ -1,5 +1,6 @@
 package dev.attune.engine.tensorflow.hub;
 
+import dev.attune.formats.hf.HfSources;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -11,7 +12,7 @@ import dev.attune.engine.LoweredModel;
 import dev.attune.engine.ParameterSource;
 import dev.attune.engine.tensorflow.TensorFlowEngineProvider;
 import dev.attune.error.InvalidCheckpointException;
-import dev.attune.internal.WeightBinder;
+import dev.attune.core.internal.WeightBinder;
 import dev.attune.model.HeadKind;
 import dev.attune.model.HeadSpec;
 import dev.attune.model.ModelDefinition;
@@ -69,7 +70,7 @@ class TfHubSourceTest {
     @Test
     void importedWeightsEqualTheHuggingFaceCheckpointTheyWereMadeFrom() {
         try (PretrainedModel tfhub = new TfHubSource(LAYOUT).open(Map.of());
-                PretrainedModel hf = ModelSource.huggingFace(HF).open(Map.of())) {
+                PretrainedModel hf = HfSources.folder(HF).open(Map.of())) {
             assertThat(tfhub.weights().names()).hasSize(39);
             for (String name : tfhub.weights().names()) {
                 TensorData mine = tfhub.weights().read(name);

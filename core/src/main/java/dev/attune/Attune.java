@@ -1,0 +1,344 @@
+package dev.attune;
+
+import dev.attune.formats.hf.HfSources;
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.attune.engine.DeviceSpec;
+import dev.attune.engine.Engine;
+import dev.attune.engine.EngineOptions;
+import dev.attune.engine.LoweredModel;
+import dev.attune.error.InvalidCheckpointException;
+import dev.attune.core.internal.TrainableDefinition;
+import dev.attune.core.internal.WeightBinder;
+import dev.attune.model.HeadSpec;
+import dev.attune.model.LoadReport;
+import dev.attune.model.ModelConfig;
+import dev.attune.model.ModelDefinition;
+import dev.attune.model.ModelSource;
+import dev.attune.model.PretrainedModel;
+import dev.attune.task.Dataset;
+import dev.attune.task.Task;
+import dev.attune.task.TaskOptions;
+import dev.attune.core.train.Trainer;
+import dev.attune.train.TrainingConfig;
+import dev.attune.train.TrainingControl;
+import dev.attune.train.TrainingResult;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The SDK's entry point: loads checkpoints, creates tasks, puts a task head on a checkpoint and
+ * lowers it onto the engine found on the class path (or the one named).
+ *
+ * <pre>{@code
+ * try (Attune attune = Attune.create()) {
+ *     PretrainedModel base = attune.load(Path.of("bert-mini"));
+ *     Task task = attune.task("text-classification", Map.of("text_column", "text"));
+ *     Dataset train = task.read(Path.of("train.tsv"));
+ *     FineTunedModel model = attune.fineTune(base, task, train, eval, TrainingConfig.builder().build()).model();
+ * }
+ * }</pre>
+ */
+public final class Attune implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(Attune.class);
+
+    private final PluginRegistry registry;
+    private final Engine engine;
+    private final EngineOptions options;
+
+    private Attune(PluginRegistry registry, Engine engine, EngineOptions options) {
+        this.registry = registry;
+        this.engine = engine;
+        this.options = options;
+    }
+
+    /** @return an SDK on the default engine (lowest rank on the class path), device auto */
+    public static Attune create() {
+        return builder().build();
+    }
+
+    /** @return a builder */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** @return the discovered plugins */
+    public PluginRegistry registry() {
+        return registry;
+    }
+
+    /** @return the started engine */
+    public Engine engine() {
+        return engine;
+    }
+
+    /** @return device, threads and seed used when lowering */
+    public EngineOptions engineOptions() {
+        return options;
+    }
+
+    /**
+     * @param source where the checkpoint is
+     * @param configOverrides {@code key=value} config overrides (e.g. {@code hidden_dropout_prob=0})
+     * @return the checkpoint
+     */
+    public PretrainedModel load(ModelSource source, Map<String, String> configOverrides) {
+        return source.open(configOverrides);
+    }
+
+    /**
+     * @param huggingFaceFolder a HuggingFace model folder
+     * @return the checkpoint
+     */
+    public PretrainedModel load(Path huggingFaceFolder) {
+        return load(HfSources.folder(huggingFaceFolder), Map.of());
+    }
+
+    /**
+     * @param location a HuggingFace folder, {@code hf://org/name[@revision]}, or a Hub model id
+     *     {@code org/name[@revision]} when no folder of that name exists (see {@link
+     *     ModelSource#of(String)}; Hub settings come from the environment)
+     * @return the checkpoint
+     */
+    public PretrainedModel load(String location) {
+        return load(HfSources.of(location), Map.of());
+    }
+
+    /**
+     * @param name task name ({@code text-classification})
+     * @param options task options
+     * @return the task, labels not yet fixed
+     */
+    public Task task(String name, Map<String, String> options) {
+        return registry.task(name).create(new TaskOptions(options));
+    }
+
+    /**
+     * Puts the task's head on the checkpoint and lowers it. Parameters the checkpoint lacks (a new
+     * head) are initialised as HuggingFace does and reported; tensors it has that the model does not
+     * use (an old head) are reported too.
+     *
+     * @param base the checkpoint
+     * @param task the task, with labels fixed where it has labels
+     * @param maxLength maximum tokens per input for prediction
+     * @return the model, ready to train or predict
+     */
+    public FineTunedModel prepare(PretrainedModel base, Task task, int maxLength) {
+        return prepare(base, task, maxLength, options.seed());
+    }
+
+    /**
+     * As {@link #prepare(PretrainedModel, Task, int)} with an explicit seed for the new head and the
+     * engine's random numbers.
+     *
+     * @param base the checkpoint
+     * @param task the task
+     * @param maxLength maximum tokens per input for prediction
+     * @param seed the seed
+     * @return the model
+     */
+    public FineTunedModel prepare(PretrainedModel base, Task task, int maxLength, long seed) {
+        EngineOptions lowering = new EngineOptions(options.device(), options.numThreads(), seed);
+        ModelConfig config = base.config();
+        if (!task.labels().isEmpty()) {
+            config = config.withLabels(task.labels());
+        }
+        ModelDefinition definition =
+                new TrainableDefinition(registry.family(config.modelType()).define(config, task.head()), task);
+        WeightBinder binder = new WeightBinder(definition, base.weights(), seed);
+        LoadReport report = binder.report();
+        if (!report.missing().isEmpty()) {
+            LOG.warn("Some weights of {} were not in {} and are newly initialised: {}", definition.architecture(),
+                    base.origin(), report.missing());
+        }
+        if (!report.unused().isEmpty()) {
+            LOG.info("Some weights of {} were not used by {}: {}", base.origin(), definition.architecture(),
+                    report.unused());
+        }
+        return new FineTunedModel(engine.lower(definition, binder, lowering), task, config, base.tokenizer(), maxLength,
+                report, engine.name());
+    }
+
+    /**
+     * Fixes the task's labels and other data-derived settings ({@link Task#fitToTrainingData}) from
+     * the training data, prepares the model and trains it.
+     *
+     * @param base the checkpoint
+     * @param task the task
+     * @param train training data
+     * @param eval evaluation data, or null
+     * @param config training settings
+     * @return the trained model and what training did
+     */
+    public Result fineTune(PretrainedModel base, Task task, Dataset train, Dataset eval, TrainingConfig config) {
+        return fineTune(base, task, train, eval, config, new TrainingControl());
+    }
+
+    /**
+     * As {@link #fineTune(PretrainedModel, Task, Dataset, Dataset, TrainingConfig)}, under a control
+     * that can stop the run from another thread and hears its log.
+     *
+     * @param base the checkpoint
+     * @param task the task
+     * @param train training data
+     * @param eval evaluation data, or null
+     * @param config training settings
+     * @param control stops the run and hears its log
+     * @return the trained model and what training did
+     * @throws dev.attune.error.TrainingStoppedException when the control stopped the run (the model is
+     *     closed; its progress is in the exception's checkpoint)
+     */
+    public Result fineTune(PretrainedModel base, Task task, Dataset train, Dataset eval, TrainingConfig config,
+            TrainingControl control) {
+        Task labelled = (task.labels().isEmpty() ? task.withLabels(task.inferLabels(train)) : task)
+                .fitToTrainingData(train);
+        FineTunedModel model = prepare(base, labelled, config.maxLength(), config.seed());
+        try {
+            TrainingResult result = new Trainer(config, control).train(model, train, eval);
+            return new Result(model, result);
+        } catch (RuntimeException e) {
+            model.close();
+            throw e;
+        }
+    }
+
+    /**
+     * A trained model and its training summary.
+     *
+     * @param model the model
+     * @param training what training did
+     */
+    public record Result(FineTunedModel model, TrainingResult training) {}
+
+    /**
+     * Opens a folder saved by {@link FineTunedModel#save}: its task, labels and settings come from
+     * config.json.
+     *
+     * @param folder the saved model
+     * @return the model, lowered on this SDK's engine
+     */
+    public FineTunedModel open(Path folder) {
+        PretrainedModel base = load(folder);
+        ModelConfig config = base.config();
+        JsonNode attune = config.raw(FineTunedModel.CONFIG_KEY).orElseThrow(() -> new InvalidCheckpointException(
+                folder.resolve("config.json") + ": no '" + FineTunedModel.CONFIG_KEY + "' section, so the task is"
+                        + " unknown; open it with open(folder, task) and name the task"));
+        String taskName = attune.path("task").asText();
+        Map<String, String> taskOptions = new LinkedHashMap<>();
+        attune.path("task_options").fields().forEachRemaining(e -> taskOptions.put(e.getKey(), e.getValue().asText()));
+        Task task = task(taskName, taskOptions);
+        int maxLength = attune.path("max_length").asInt(128);
+        return open(base, task, maxLength);
+    }
+
+    /**
+     * Opens a fine-tuned HuggingFace folder for a given task (labels from its {@code id2label}).
+     *
+     * @param base the loaded folder
+     * @param task the task
+     * @param maxLength maximum tokens per input
+     * @return the model
+     */
+    public FineTunedModel open(PretrainedModel base, Task task, int maxLength) {
+        List<String> labels = base.config().labels().orElse(List.of());
+        Task labelled = labels.isEmpty() ? task : task.withLabels(labels);
+        return prepare(base, labelled, maxLength);
+    }
+
+    /**
+     * Lowers a checkpoint with one of its family's heads and no task, for inference such as text
+     * generation with a causal language model ({@code new HeadSpec(HeadKind.CAUSAL_LM, 0)} and
+     * {@link dev.attune.core.generate.Generator}). The head's weights must all be in the checkpoint.
+     *
+     * @param base the checkpoint
+     * @param head the head the family puts on it
+     * @return the lowered model; the caller closes it (and {@code base})
+     * @throws InvalidCheckpointException when the checkpoint lacks weights the head needs
+     */
+    public LoweredModel lower(PretrainedModel base, HeadSpec head) {
+        ModelDefinition definition = registry.family(base.config().modelType()).define(base.config(), head);
+        WeightBinder binder = new WeightBinder(definition, base.weights(), options.seed());
+        LoadReport report = binder.report();
+        if (!report.missing().isEmpty()) {
+            throw new InvalidCheckpointException(base.origin() + " lacks weights that " + definition.architecture()
+                    + " needs: " + report.missing() + "; use a checkpoint saved with that head");
+        }
+        if (!report.unused().isEmpty()) {
+            LOG.info("Some weights of {} were not used by {}: {}", base.origin(), definition.architecture(),
+                    report.unused());
+        }
+        return engine.lower(definition, binder, options);
+    }
+
+    @Override
+    public void close() {
+        engine.close();
+    }
+
+    /** Chooses the engine, device, threads and seed. */
+    public static final class Builder {
+        private String engineName;
+        private DeviceSpec device = DeviceSpec.AUTO;
+        private int numThreads;
+        private long seed = 42;
+        private PluginRegistry registry;
+
+        private Builder() {}
+
+        /**
+         * @param name engine name ({@code pytorch}); null picks the default
+         * @return this
+         */
+        public Builder engine(String name) {
+            this.engineName = name;
+            return this;
+        }
+
+        /**
+         * @param value device choice
+         * @return this
+         */
+        public Builder device(DeviceSpec value) {
+            this.device = Objects.requireNonNull(value);
+            return this;
+        }
+
+        /**
+         * @param value intra-op CPU threads (0: engine default)
+         * @return this
+         */
+        public Builder numThreads(int value) {
+            this.numThreads = value;
+            return this;
+        }
+
+        /**
+         * @param value seed for head initialisation and dropout
+         * @return this
+         */
+        public Builder seed(long value) {
+            this.seed = value;
+            return this;
+        }
+
+        /**
+         * @param value plugins to use (for example from Guice); default: discovered
+         * @return this
+         */
+        public Builder registry(PluginRegistry value) {
+            this.registry = value;
+            return this;
+        }
+
+        /** @return the SDK, engine started */
+        public Attune build() {
+            PluginRegistry r = registry != null ? registry : PluginRegistry.discover();
+            Engine engine = r.engine(engineName).create();
+            return new Attune(r, engine, new EngineOptions(device, numThreads, seed));
+        }
+    }
+}

@@ -1,0 +1,317 @@
+package dev.attune;
+
+import dev.attune.task.Predictor;
+
+import dev.attune.core.generate.Generator;
+import dev.attune.core.generate.Seq2SeqGenerator;
+import dev.attune.engine.Batch;
+import dev.attune.generate.TextGenerator;
+import dev.attune.engine.LoweredModel;
+import dev.attune.error.AttuneException;
+import dev.attune.core.internal.AtomicDirectory;
+import dev.attune.formats.hf.SafetensorsWriter;
+import dev.attune.model.LoadReport;
+import dev.attune.model.ModelConfig;
+import dev.attune.model.TextTokenizer;
+import dev.attune.ops.Parameter;
+import dev.attune.ops.TensorData;
+import dev.attune.core.Collator;
+import dev.attune.task.Dataset;
+import dev.attune.task.Evaluator;
+import dev.attune.task.Example;
+import dev.attune.task.Features;
+import dev.attune.task.GenerativeEvaluator;
+import dev.attune.task.Prediction;
+import dev.attune.task.Task;
+import dev.attune.core.train.Trainer;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A model with a task head, lowered onto an engine: train it with {@link dev.attune.core.train.Trainer},
+ * then evaluate, predict, or save it as a HuggingFace folder that Python {@code transformers} loads.
+ */
+public final class FineTunedModel implements AutoCloseable {
+    /** Key under which Attune keeps its own settings in config.json (ignored by transformers). */
+    public static final String CONFIG_KEY = "attune";
+
+    private final LoweredModel lowered;
+    private final Task task;
+    private final ModelConfig config;
+    private final TextTokenizer tokenizer;
+    private final int maxLength;
+    private final LoadReport loadReport;
+    private final String engineName;
+
+    FineTunedModel(
+            LoweredModel lowered,
+            Task task,
+            ModelConfig config,
+            TextTokenizer tokenizer,
+            int maxLength,
+            LoadReport loadReport,
+            String engineName) {
+        this.lowered = lowered;
+        this.task = task;
+        this.config = config;
+        this.tokenizer = tokenizer;
+        this.maxLength = maxLength;
+        this.loadReport = loadReport;
+        this.engineName = engineName;
+    }
+
+    /**
+     * Wraps a model that an engine runs but that was not prepared by {@link Attune} (an ONNX file
+     * served by ONNX Runtime, for example), so it gets the same predictor, evaluation and batching.
+     *
+     * @param lowered the runnable model
+     * @param task the task (with its labels) that encodes inputs and decodes outputs
+     * @param config the model's config
+     * @param tokenizer its tokenizer
+     * @param maxLength maximum tokens per input for prediction
+     * @param engineName the engine's name
+     * @return the model; closing it closes {@code lowered}
+     */
+    public static FineTunedModel of(LoweredModel lowered, Task task, ModelConfig config, TextTokenizer tokenizer,
+            int maxLength, String engineName) {
+        return new FineTunedModel(lowered, task, config, tokenizer, maxLength,
+                new LoadReport(List.of(), List.of(), List.of()), engineName);
+    }
+
+    /** @return the task (with its labels) */
+    public Task task() {
+        return task;
+    }
+
+    /** @return the config as it will be saved (labels included) */
+    public ModelConfig config() {
+        return config;
+    }
+
+    /** @return the tokenizer */
+    public TextTokenizer tokenizer() {
+        return tokenizer;
+    }
+
+    /** @return the engine's model */
+    public LoweredModel lowered() {
+        return lowered;
+    }
+
+    /** @return maximum tokens per input used for prediction (training may override) */
+    public int maxLength() {
+        return maxLength;
+    }
+
+    /** @return which parameters came from the checkpoint and which were initialised */
+    public LoadReport loadReport() {
+        return loadReport;
+    }
+
+    /** @return the engine's name */
+    public String engineName() {
+        return engineName;
+    }
+
+    /**
+     * Tokenises a data set with the task's encoder.
+     *
+     * @param data examples
+     * @param length maximum tokens per feature
+     * @return features in example order
+     */
+    public List<Features> encode(Dataset data, int length) {
+        List<Features> out = new ArrayList<>(data.size());
+        List<? extends Example> examples = data.examples();
+        for (int i = 0; i < examples.size(); i++) {
+            out.addAll(task.encode(examples.get(i), i, tokenizer, length));
+        }
+        return out;
+    }
+
+    /**
+     * Runs inference over features in batches.
+     *
+     * @param features inputs
+     * @param batchSize examples per batch
+     * @param fixedLength pad to this length (0: longest in batch)
+     * @param sink receives each feature with its outputs (batch axis removed); may be null
+     * @return mean loss over labelled batches, or NaN when unlabelled
+     */
+    public double run(List<Features> features, int batchSize, int fixedLength, OutputSink sink) {
+        Map<String, Long> padding = task.padding(tokenizer);
+        double lossSum = 0;
+        long lossCount = 0;
+        for (int start = 0; start < features.size(); start += batchSize) {
+            List<Features> chunk = features.subList(start, Math.min(features.size(), start + batchSize));
+            Batch batch = Collator.collate(chunk, padding, fixedLength);
+            Map<String, TensorData> out = lowered.predict(batch);
+            TensorData loss = out.get("loss");
+            if (loss != null) {
+                lossSum += loss.toFloatArray()[0] * chunk.size();
+                lossCount += chunk.size();
+            }
+            if (sink != null) {
+                Map<String, float[]> flat = new LinkedHashMap<>();
+                for (Map.Entry<String, TensorData> e : out.entrySet()) {
+                    if (!e.getKey().equals("loss")) {
+                        flat.put(e.getKey(), e.getValue().toFloatArray());
+                    }
+                }
+                for (int i = 0; i < chunk.size(); i++) {
+                    Map<String, float[]> row = new LinkedHashMap<>();
+                    for (Map.Entry<String, float[]> e : flat.entrySet()) {
+                        float[] all = e.getValue();
+                        int per = all.length / chunk.size();
+                        float[] slice = new float[per];
+                        System.arraycopy(all, i * per, slice, 0, per);
+                        row.put(e.getKey(), slice);
+                    }
+                    sink.accept(chunk.get(i), row);
+                }
+            }
+        }
+        return lossCount == 0 ? Double.NaN : lossSum / lossCount;
+    }
+
+    /** Receives one feature's outputs. */
+    @FunctionalInterface
+    public interface OutputSink {
+        /**
+         * @param features the input
+         * @param outputs its outputs by name
+         */
+        void accept(Features features, Map<String, float[]> outputs);
+    }
+
+    /**
+     * @param data labelled examples
+     * @param batchSize examples per batch
+     * @return the task's metrics plus {@code loss}
+     */
+    public Map<String, Double> evaluate(Dataset data, int batchSize) {
+        return evaluate(data, encode(data, maxLength), batchSize);
+    }
+
+    /**
+     * @param data labelled examples
+     * @param features their encoded features
+     * @param batchSize examples per batch
+     * @return the task's metrics plus {@code loss}
+     */
+    public Map<String, Double> evaluate(Dataset data, List<Features> features, int batchSize) {
+        Evaluator evaluator = task.evaluator(data);
+        double loss = run(features, batchSize, 0, evaluator::accept);
+        if (evaluator instanceof GenerativeEvaluator generative) {
+            generative.generate(generator(), tokenizer, config);
+        }
+        Map<String, Double> metrics = new LinkedHashMap<>();
+        if (!Double.isNaN(loss)) {
+            metrics.put("loss", loss);
+        }
+        metrics.putAll(evaluator.metrics());
+        return metrics;
+    }
+
+    /**
+     * @return a generator decoding with this model: an encoder-decoder generator when the config says
+     *     {@code is_encoder_decoder}, a decoder-only one otherwise
+     */
+    public TextGenerator generator() {
+        return config.getBoolean("is_encoder_decoder", false) ? new Seq2SeqGenerator(lowered) : new Generator(lowered);
+    }
+
+    /** Examples per forward pass of {@link #predictor()}. */
+    public static final int PREDICT_BATCH_SIZE = 32;
+
+    /** @return a predictor over this model (batches of {@link #PREDICT_BATCH_SIZE}) */
+    public Predictor predictor() {
+        return new Predictor() {
+            @Override
+            public Prediction predict(Map<String, String> input) {
+                return predictAll(List.of(input)).get(0);
+            }
+
+            @Override
+            public List<Prediction> predictAll(List<Map<String, String>> inputs) {
+                List<Example> examples = new ArrayList<>();
+                List<Features> features = new ArrayList<>();
+                for (int i = 0; i < inputs.size(); i++) {
+                    Example e = task.parseInput(inputs.get(i));
+                    examples.add(e);
+                    features.addAll(task.encode(e, i, tokenizer, maxLength));
+                }
+                List<List<Features>> perExample = new ArrayList<>();
+                List<List<Map<String, float[]>>> outputs = new ArrayList<>();
+                for (int i = 0; i < inputs.size(); i++) {
+                    perExample.add(new ArrayList<>());
+                    outputs.add(new ArrayList<>());
+                }
+                run(features, PREDICT_BATCH_SIZE, 0, (f, out) -> {
+                    perExample.get(f.exampleIndex()).add(f);
+                    outputs.get(f.exampleIndex()).add(out);
+                });
+                List<Prediction> result = new ArrayList<>();
+                for (int i = 0; i < inputs.size(); i++) {
+                    result.add(task.decode(examples.get(i), perExample.get(i), outputs.get(i)));
+                }
+                return result;
+            }
+        };
+    }
+
+    /** @return current parameter values by HuggingFace name, as they are saved */
+    public Map<String, TensorData> stateDict() {
+        Map<String, TensorData> tensors = new LinkedHashMap<>();
+        for (Parameter p : lowered.definition().parameters().all()) {
+            tensors.put(p.name(), lowered.read(p));
+        }
+        return tensors;
+    }
+
+    /**
+     * Saves a HuggingFace folder: config.json ({@code architectures}, {@code id2label}, {@code
+     * label2id}, and Attune's task settings), model.safetensors and the tokenizer files. The folder
+     * is written aside and renamed into place, so an existing model there stays intact until the new
+     * one is complete. What a training run wrote into the same folder ({@link Trainer#isRunFile}: its
+     * log, TensorBoard events and checkpoints) is kept; anything else there is replaced.
+     *
+     * @param directory target folder (created or replaced)
+     */
+    public void save(Path directory) {
+        try {
+            AtomicDirectory.write(directory, tmp -> {
+                Files.writeString(tmp.resolve("config.json"), savedConfig().toJson(), StandardCharsets.UTF_8);
+                SafetensorsWriter.write(tmp.resolve("model.safetensors"), stateDict());
+                tokenizer.saveTo(tmp);
+            }, Trainer::isRunFile);
+        } catch (IOException e) {
+            throw new AttuneException("could not save the model to " + directory + ": " + e.getMessage()
+                    + "; check free space and permissions (any previous model there is unchanged)", e);
+        }
+    }
+
+    /** @return config.json as {@link #save} writes it */
+    public ModelConfig savedConfig() {
+        ModelConfig c = config.with("architectures", List.of(lowered.definition().architecture()));
+        if (!task.labels().isEmpty()) {
+            c = c.withLabels(task.labels());
+        }
+        Map<String, Object> attune = new LinkedHashMap<>();
+        attune.put("task", task.name());
+        attune.put("task_options", task.options().values());
+        attune.put("max_length", maxLength);
+        return c.with(CONFIG_KEY, attune);
+    }
+
+    @Override
+    public void close() {
+        lowered.close();
+    }
+}

@@ -1,0 +1,277 @@
+package dev.attune.core.train;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import dev.attune.FineTunedModel;
+import dev.attune.engine.OptimizerState;
+import dev.attune.core.train.Trainer;
+import dev.attune.error.AttuneException;
+import dev.attune.error.InvalidCheckpointException;
+import dev.attune.core.internal.AtomicDirectory;
+import dev.attune.formats.hf.SafetensorsStore;
+import dev.attune.formats.hf.SafetensorsWriter;
+import dev.attune.ops.TensorData;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Training checkpoints: folders {@code checkpoint-N} in the output folder holding a complete
+ * HuggingFace model (config.json, model.safetensors, tokenizer), the optimizer state
+ * (optimizer.safetensors, moments under torch's names) and trainer_state.json (step, epoch, position
+ * in the data, shuffling and random state, metrics, best checkpoint, early-stopping count).
+ *
+ * <p>Crash safety: each file is written and forced to disk inside a hidden sibling folder, which is
+ * renamed to {@code checkpoint-N} only when everything is there, and the parent folder is synced
+ * after the rename. So a folder named {@code checkpoint-N} is always complete; a kill during the
+ * write leaves only a hidden {@code .checkpoint-N.writing-*} folder, which {@link #cleanPartial}
+ * removes and {@link #latest} never returns.
+ */
+public final class Checkpoints {
+    private static final Logger LOG = LoggerFactory.getLogger(Checkpoints.class);
+    private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+    private static final Pattern NAME = Pattern.compile(Pattern.quote(Trainer.CHECKPOINT_PREFIX) + "(\\d+)");
+    /** The trainer's state inside a checkpoint, written last. */
+    public static final String STATE_FILE = "trainer_state.json";
+    /** The optimizer's tensors inside a checkpoint. */
+    public static final String OPTIMIZER_FILE = "optimizer.safetensors";
+
+    private Checkpoints() {}
+
+    /**
+     * @param outputDir the run's output folder
+     * @param step the global step
+     * @return the checkpoint folder for that step
+     */
+    public static Path folder(Path outputDir, long step) {
+        return outputDir.resolve(Trainer.CHECKPOINT_PREFIX + step);
+    }
+
+    /**
+     * Writes a checkpoint atomically.
+     *
+     * @param target the checkpoint folder (replaced if it exists)
+     * @param model the model whose weights, config and tokenizer are saved
+     * @param optimizer the optimizer state
+     * @param state the trainer state, serialised as JSON
+     */
+    public static void write(Path target, FineTunedModel model, OptimizerState optimizer, Map<String, Object> state) {
+        try {
+            AtomicDirectory.write(target, tmp -> {
+                writeForced(tmp.resolve("config.json"), model.savedConfig().toJson().getBytes(StandardCharsets.UTF_8));
+                SafetensorsWriter.write(tmp.resolve("model.safetensors"), model.stateDict());
+                model.tokenizer().saveTo(tmp);
+                SafetensorsWriter.write(tmp.resolve(OPTIMIZER_FILE), optimizer.tensors());
+                Map<String, Object> withSteps = new LinkedHashMap<>(state);
+                withSteps.put("optimizer_steps", optimizer.steps());
+                writeForced(tmp.resolve(STATE_FILE), JSON.writeValueAsBytes(withSteps));
+                syncDirectory(tmp);
+            });
+            syncDirectory(target.toAbsolutePath().getParent());
+        } catch (IOException e) {
+            throw new AttuneException("could not write checkpoint " + target + ": " + e.getMessage()
+                    + "; check free space and permissions (earlier checkpoints are intact)", e);
+        }
+    }
+
+    /**
+     * Replaces a JSON file atomically (written aside, forced, renamed).
+     *
+     * @param file the file
+     * @param value what Jackson serialises
+     */
+    public static void writeJson(Path file, Object value) {
+        try {
+            writeText(file, JSON.writeValueAsString(value) + "\n");
+        } catch (IOException e) {
+            throw new AttuneException("cannot write " + file + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Replaces a text file atomically (written aside, forced, renamed).
+     *
+     * @param file the file
+     * @param text its content
+     */
+    public static void writeText(Path file, String text) {
+        Path abs = file.toAbsolutePath();
+        Path tmp = abs.resolveSibling("." + abs.getFileName() + ".tmp-" + System.nanoTime());
+        try {
+            writeForced(tmp, text.getBytes(StandardCharsets.UTF_8));
+            Files.move(tmp, abs, java.nio.file.StandardCopyOption.ATOMIC_MOVE,
+                    java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        } catch (IOException e) {
+            try {
+                Files.deleteIfExists(tmp);
+            } catch (IOException ignored) {
+                // best effort
+            }
+            throw new AttuneException("cannot write " + file + ": " + e.getMessage() + "; check free space and permissions", e);
+        }
+    }
+
+    private static void writeForced(Path file, byte[] bytes) throws IOException {
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+            ByteBuffer b = ByteBuffer.wrap(bytes);
+            while (b.hasRemaining()) {
+                ch.write(b);
+            }
+            ch.force(true);
+        }
+    }
+
+    private static void syncDirectory(Path dir) {
+        try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {
+            ch.force(true);
+        } catch (IOException | UnsupportedOperationException e) {
+            LOG.debug("could not sync folder {}: {}", dir, e.toString());
+        }
+    }
+
+    /**
+     * @param outputDir a run's output folder
+     * @return the complete checkpoints there, oldest (lowest step) first
+     */
+    public static List<Path> list(Path outputDir) {
+        List<Path> out = new ArrayList<>();
+        if (outputDir == null || !Files.isDirectory(outputDir)) {
+            return out;
+        }
+        try (Stream<Path> s = Files.list(outputDir)) {
+            s.filter(p -> NAME.matcher(p.getFileName().toString()).matches())
+                    .filter(p -> Files.isRegularFile(p.resolve(STATE_FILE)))
+                    .sorted(Comparator.comparingLong(Checkpoints::step))
+                    .forEach(out::add);
+        } catch (IOException e) {
+            throw new AttuneException("cannot list checkpoints in " + outputDir + ": " + e.getMessage(), e);
+        }
+        return out;
+    }
+
+    /**
+     * @param outputDir a run's output folder
+     * @return its newest complete checkpoint
+     */
+    public static Optional<Path> latest(Path outputDir) {
+        List<Path> all = list(outputDir);
+        return all.isEmpty() ? Optional.empty() : Optional.of(all.get(all.size() - 1));
+    }
+
+    /**
+     * @param checkpoint a checkpoint folder
+     * @return its step, from the name
+     */
+    public static long step(Path checkpoint) {
+        Matcher m = NAME.matcher(checkpoint.getFileName().toString());
+        if (!m.matches()) {
+            throw new InvalidCheckpointException(checkpoint + " is not a checkpoint folder (expected checkpoint-<step>)");
+        }
+        return Long.parseLong(m.group(1));
+    }
+
+    /**
+     * Deletes folders that a killed run left half-written.
+     *
+     * @param outputDir a run's output folder
+     */
+    public static void cleanPartial(Path outputDir) {
+        if (outputDir == null || !Files.isDirectory(outputDir)) {
+            return;
+        }
+        try (Stream<Path> s = Files.list(outputDir)) {
+            for (Path p : s.filter(p -> p.getFileName().toString().matches("\\.checkpoint-\\d+\\.(writing|old)-.*"))
+                    .toList()) {
+                LOG.info("removing the unfinished checkpoint {}", p);
+                AtomicDirectory.deleteTree(p);
+            }
+        } catch (IOException e) {
+            throw new AttuneException("cannot clean " + outputDir + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Keeps the newest {@code keep} checkpoints and the best one; deletes the rest.
+     *
+     * @param outputDir a run's output folder
+     * @param keep how many to keep; 0 keeps all
+     * @param best the best checkpoint's folder name, or null
+     */
+    public static void rotate(Path outputDir, int keep, String best) {
+        if (keep <= 0) {
+            return;
+        }
+        List<Path> all = list(outputDir);
+        int surplus = all.size() - keep;
+        for (Path p : all) {
+            if (surplus <= 0) {
+                break;
+            }
+            if (p.getFileName().toString().equals(best)) {
+                continue;
+            }
+            try {
+                // rename first so a kill mid-delete never leaves a checkpoint-N folder missing files
+                Path doomed = p.resolveSibling("." + p.getFileName() + ".old-" + System.nanoTime());
+                Files.move(p, doomed);
+                AtomicDirectory.deleteTree(doomed);
+            } catch (IOException e) {
+                throw new AttuneException("cannot delete old checkpoint " + p + ": " + e.getMessage(), e);
+            }
+            surplus--;
+        }
+    }
+
+    /**
+     * @param checkpoint a checkpoint folder
+     * @return its trainer_state.json
+     */
+    public static JsonNode readState(Path checkpoint) {
+        Path file = checkpoint.resolve(STATE_FILE);
+        if (!Files.isRegularFile(file)) {
+            throw new InvalidCheckpointException(file + " is missing: " + checkpoint
+                    + " is not a training checkpoint (resume from a checkpoint-N folder written by the trainer)");
+        }
+        try {
+            return JSON.readTree(file.toFile());
+        } catch (IOException e) {
+            throw new InvalidCheckpointException(file + " is not valid JSON (" + e.getMessage()
+                    + "); resume from an earlier checkpoint", e);
+        }
+    }
+
+    /**
+     * @param checkpoint a checkpoint folder
+     * @param file model.safetensors or optimizer.safetensors
+     * @return every tensor of the file, by name
+     */
+    public static Map<String, TensorData> readTensors(Path checkpoint, String file) {
+        Path path = checkpoint.resolve(file);
+        if (!Files.isRegularFile(path)) {
+            throw new InvalidCheckpointException(path + " is missing; resume from an earlier checkpoint");
+        }
+        Map<String, TensorData> out = new LinkedHashMap<>();
+        try (SafetensorsStore store = SafetensorsStore.openFile(path)) {
+            for (String name : store.names()) {
+                out.put(name, store.read(name));
+            }
+        }
+        return out;
+    }
+}
