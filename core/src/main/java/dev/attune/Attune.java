@@ -1,5 +1,8 @@
 package dev.attune;
 
+import dev.attune.core.DefaultFineTunedModel;
+import dev.attune.model.FineTunedModel;
+
 import dev.attune.formats.hf.HfSources;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.attune.engine.DeviceSpec;
@@ -18,7 +21,8 @@ import dev.attune.model.PretrainedModel;
 import dev.attune.task.Dataset;
 import dev.attune.task.Task;
 import dev.attune.task.TaskOptions;
-import dev.attune.core.train.Trainer;
+import dev.attune.core.train.DefaultTrainer;
+import dev.attune.train.Trainer;
 import dev.attune.train.TrainingConfig;
 import dev.attune.train.TrainingControl;
 import dev.attune.train.TrainingResult;
@@ -159,8 +163,25 @@ public final class Attune implements AutoCloseable {
             LOG.info("Some weights of {} were not used by {}: {}", base.origin(), definition.architecture(),
                     report.unused());
         }
-        return new FineTunedModel(engine.lower(definition, binder, lowering), task, config, base.tokenizer(), maxLength,
+        return new DefaultFineTunedModel(engine.lower(definition, binder, lowering), task, config, base.tokenizer(), maxLength,
                 report, engine.name());
+    }
+
+    /**
+     * @param config training settings
+     * @return a trainer with HuggingFace Trainer semantics
+     */
+    public Trainer trainer(TrainingConfig config) {
+        return new DefaultTrainer(config);
+    }
+
+    /**
+     * @param config training settings
+     * @param control stops the run from another thread and hears its log
+     * @return a trainer with HuggingFace Trainer semantics
+     */
+    public Trainer trainer(TrainingConfig config, TrainingControl control) {
+        return new DefaultTrainer(config, control);
     }
 
     /**
@@ -198,7 +219,7 @@ public final class Attune implements AutoCloseable {
                 .fitToTrainingData(train);
         FineTunedModel model = prepare(base, labelled, config.maxLength(), config.seed());
         try {
-            TrainingResult result = new Trainer(config, control).train(model, train, eval);
+            TrainingResult result = trainer(config, control).train(model, train, eval);
             return new Result(model, result);
         } catch (RuntimeException e) {
             model.close();

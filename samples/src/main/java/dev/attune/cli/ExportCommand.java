@@ -2,7 +2,7 @@ package dev.attune.cli;
 
 import dev.attune.formats.hf.HfSources;
 import dev.attune.Attune;
-import dev.attune.FineTunedModel;
+import dev.attune.model.FineTunedModel;
 import dev.attune.engine.LoweredModel;
 import dev.attune.engine.onnx.OnnxExportOptions;
 import dev.attune.engine.onnx.OnnxExporter;

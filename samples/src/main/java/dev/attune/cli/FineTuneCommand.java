@@ -4,7 +4,7 @@ import dev.attune.formats.hf.HfSources;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.attune.Attune;
-import dev.attune.FineTunedModel;
+import dev.attune.model.FineTunedModel;
 import dev.attune.error.AttuneException;
 import dev.attune.error.ConfigurationException;
 import dev.attune.model.ModelSource;

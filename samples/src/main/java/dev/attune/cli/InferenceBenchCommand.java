@@ -3,7 +3,7 @@ package dev.attune.cli;
 import dev.attune.formats.hf.HfSources;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.attune.Attune;
-import dev.attune.FineTunedModel;
+import dev.attune.model.FineTunedModel;
 import dev.attune.engine.Batch;
 import dev.attune.model.ModelSource;
 import dev.attune.model.PretrainedModel;

@@ -3,7 +3,7 @@ package dev.attune.cli;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.attune.Attune;
-import dev.attune.FineTunedModel;
+import dev.attune.model.FineTunedModel;
 import dev.attune.task.Predictor;
 import dev.attune.error.InvalidDataException;
 import dev.attune.task.Prediction;

@@ -1,8 +1,8 @@
 package dev.attune.cli;
 
-import dev.attune.FineTunedModel;
+import dev.attune.model.FineTunedModel;
 import dev.attune.error.AttuneException;
-import dev.attune.core.train.Trainer;
+import dev.attune.core.train.DefaultTrainer;
 import dev.attune.train.TrainingConfig;
 import java.io.IOException;
 import java.nio.file.AtomicMoveNotSupportedException;
@@ -100,7 +100,7 @@ final class TrainingOptionsMixin {
     TrainingConfig.Builder apply(TrainingConfig.Builder b, Path output) {
         Path from = resumeFrom;
         if (from == null && resume) {
-            Optional<Path> latest = Trainer.latestCheckpoint(output);
+            Optional<Path> latest = DefaultTrainer.latestCheckpoint(output);
             if (latest.isPresent()) {
                 from = latest.get();
                 System.err.println("attune: resuming from " + from);

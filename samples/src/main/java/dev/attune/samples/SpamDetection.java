@@ -1,7 +1,7 @@
 package dev.attune.samples;
 
 import dev.attune.Attune;
-import dev.attune.FineTunedModel;
+import dev.attune.model.FineTunedModel;
 import dev.attune.model.PretrainedModel;
 import dev.attune.task.Dataset;
 import dev.attune.task.Prediction;

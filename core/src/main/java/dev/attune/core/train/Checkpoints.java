@@ -3,9 +3,9 @@ package dev.attune.core.train;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
-import dev.attune.FineTunedModel;
+import dev.attune.model.FineTunedModel;
 import dev.attune.engine.OptimizerState;
-import dev.attune.core.train.Trainer;
+
 import dev.attune.error.AttuneException;
 import dev.attune.error.InvalidCheckpointException;
 import dev.attune.core.internal.AtomicDirectory;
@@ -46,7 +46,7 @@ import org.slf4j.LoggerFactory;
 public final class Checkpoints {
     private static final Logger LOG = LoggerFactory.getLogger(Checkpoints.class);
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
-    private static final Pattern NAME = Pattern.compile(Pattern.quote(Trainer.CHECKPOINT_PREFIX) + "(\\d+)");
+    private static final Pattern NAME = Pattern.compile(Pattern.quote(DefaultTrainer.CHECKPOINT_PREFIX) + "(\\d+)");
     /** The trainer's state inside a checkpoint, written last. */
     public static final String STATE_FILE = "trainer_state.json";
     /** The optimizer's tensors inside a checkpoint. */
@@ -60,7 +60,7 @@ public final class Checkpoints {
      * @return the checkpoint folder for that step
      */
     public static Path folder(Path outputDir, long step) {
-        return outputDir.resolve(Trainer.CHECKPOINT_PREFIX + step);
+        return outputDir.resolve(DefaultTrainer.CHECKPOINT_PREFIX + step);
     }
 
     /**

@@ -138,11 +138,11 @@ class AtomicSaveTest {
     /** An output folder after a run: an old model, the run's files and a file of the user's. */
     private static void outputFolderAfterARun(Path out) throws IOException {
         save(out, 1000, 1f);
-        Files.writeString(out.resolve(dev.attune.core.train.Trainer.LOG_FILE), "{\"step\":1}\n");
+        Files.writeString(out.resolve(dev.attune.core.train.DefaultTrainer.LOG_FILE), "{\"step\":1}\n");
         Files.createDirectories(out.resolve("checkpoint-4"));
         Files.write(out.resolve("checkpoint-4/model.safetensors"), new byte[4096]);
-        Files.createDirectories(out.resolve(dev.attune.core.train.Trainer.TENSORBOARD_DIR));
-        Files.writeString(out.resolve(dev.attune.core.train.Trainer.TENSORBOARD_DIR + "/events.out.tfevents.1"), "e");
+        Files.createDirectories(out.resolve(dev.attune.core.train.DefaultTrainer.TENSORBOARD_DIR));
+        Files.writeString(out.resolve(dev.attune.core.train.DefaultTrainer.TENSORBOARD_DIR + "/events.out.tfevents.1"), "e");
         Files.writeString(out.resolve("notes.txt"), "mine");
     }
 
@@ -153,7 +153,7 @@ class AtomicSaveTest {
         Map<String, byte[]> before = contents(out);
 
         AtomicDirectory.write(out, tmp -> Files.writeString(tmp.resolve("config.json"), "{\"v\":2}"),
-                dev.attune.core.train.Trainer::isRunFile);
+                dev.attune.core.train.DefaultTrainer::isRunFile);
 
         Map<String, byte[]> after = contents(out);
         assertThat(after.keySet()).containsExactlyInAnyOrder("config.json", "trainer_log.jsonl",

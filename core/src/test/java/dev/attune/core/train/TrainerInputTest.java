@@ -19,7 +19,7 @@ class TrainerInputTest {
 
     @Test
     void anEmptyTrainingSetIsRejectedFirst() {
-        Trainer trainer = new Trainer(TrainingConfig.builder().build());
+        DefaultTrainer trainer = new DefaultTrainer(TrainingConfig.builder().build());
         assertThatThrownBy(() -> trainer.train(null, new Dataset("train.tsv", List.of(), 3), null))
                 .isInstanceOf(InvalidDataException.class)
                 .hasMessage("train.tsv: the training set is empty; nothing to train on");
@@ -27,7 +27,7 @@ class TrainerInputTest {
 
     @Test
     void anEmptyEvaluationSetIsRejectedBeforeTraining() {
-        Trainer trainer = new Trainer(TrainingConfig.builder().build());
+        DefaultTrainer trainer = new DefaultTrainer(TrainingConfig.builder().build());
         assertThatThrownBy(() -> trainer.train(null, new Dataset("train.tsv", List.of(ONE), 0),
                         new Dataset("dev.tsv", List.of(), 0)))
                 .isInstanceOf(InvalidDataException.class)

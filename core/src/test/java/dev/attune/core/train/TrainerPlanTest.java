@@ -40,8 +40,8 @@ class TrainerPlanTest {
     @Test
     void lengthGroupingCoversEveryExampleOnceAndCutsPadding() {
         List<Features> f = features(1000, 7);
-        Trainer plain = new Trainer(TrainingConfig.builder().build());
-        Trainer grouped = new Trainer(TrainingConfig.builder().groupByLength(true).build());
+        DefaultTrainer plain = new DefaultTrainer(TrainingConfig.builder().build());
+        DefaultTrainer grouped = new DefaultTrainer(TrainingConfig.builder().groupByLength(true).build());
         List<int[]> a = plain.plan(new Random(42), f, 16);
         List<int[]> b = grouped.plan(new Random(42), f, 16);
         assertThat(b).hasSameSizeAs(a);
@@ -66,7 +66,7 @@ class TrainerPlanTest {
     @Test
     void plansAreAFunctionOfTheGeneratorState() {
         List<Features> f = features(100, 3);
-        Trainer t = new Trainer(TrainingConfig.builder().groupByLength(true).build());
+        DefaultTrainer t = new DefaultTrainer(TrainingConfig.builder().groupByLength(true).build());
         Random r1 = new Random(5);
         Random r2 = RunState.decodeRandom(RunState.encodeRandom(r1), java.nio.file.Path.of("x"));
         List<int[]> p1 = t.plan(r1, f, 8);

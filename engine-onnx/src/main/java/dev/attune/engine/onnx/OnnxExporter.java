@@ -2,7 +2,7 @@ package dev.attune.engine.onnx;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.google.protobuf.ByteString;
-import dev.attune.FineTunedModel;
+import dev.attune.model.FineTunedModel;
 import dev.attune.engine.LoweredModel;
 import dev.attune.engine.ParameterSource;
 import dev.attune.engine.onnx.internal.OnnxGraph;

@@ -1,5 +1,7 @@
 package dev.attune.engine.onnx;
 
+import dev.attune.core.DefaultFineTunedModel;
+
 import ai.onnxruntime.NodeInfo;
 import ai.onnxruntime.OnnxJavaType;
 import ai.onnxruntime.OrtEnvironment;
@@ -8,7 +10,7 @@ import ai.onnxruntime.OrtSession;
 import ai.onnxruntime.TensorInfo;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.attune.FineTunedModel;
+import dev.attune.model.FineTunedModel;
 import dev.attune.PluginRegistry;
 import dev.attune.engine.EngineOptions;
 import dev.attune.engine.onnx.internal.OrtLoweredModel;
@@ -103,7 +105,7 @@ public final class OnnxModels {
                     Integer.toString(Math.min(512, config.getInt("max_position_embeddings", 512)))));
             ModelDefinition definition = new FileDefinition(config, meta.getOrDefault(OnnxExporter.META + "architecture",
                     file.getFileName().toString()), session);
-            return FineTunedModel.of(new OrtLoweredModel(definition, session, null), task, config, tokenizer, maxLength,
+            return DefaultFineTunedModel.of(new OrtLoweredModel(definition, session, null), task, config, tokenizer, maxLength,
                     "onnx");
         } catch (IOException | OrtException | RuntimeException e) {
             try {

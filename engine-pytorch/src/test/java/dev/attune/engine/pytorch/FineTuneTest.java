@@ -8,7 +8,7 @@ import static org.assertj.core.api.Assertions.within;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.attune.Attune;
-import dev.attune.FineTunedModel;
+import dev.attune.model.FineTunedModel;
 import dev.attune.engine.DeviceSpec;
 import dev.attune.error.InvalidCheckpointException;
 import dev.attune.error.UnsupportedArchitectureException;
@@ -18,7 +18,7 @@ import dev.attune.task.Dataset;
 import dev.attune.task.Features;
 import dev.attune.task.Task;
 import dev.attune.train.EvalStrategy;
-import dev.attune.core.train.Trainer;
+import dev.attune.core.train.DefaultTrainer;
 import dev.attune.train.TrainingConfig;
 import dev.attune.train.TrainingResult;
 import java.io.IOException;
@@ -92,7 +92,7 @@ class FineTuneTest {
                 assertThat(r.evalMetrics().get("accuracy")).isGreaterThanOrEqualTo(0.95);
                 assertThat(r.evalMetrics().get("f1")).isGreaterThanOrEqualTo(0.95);
 
-                List<String> lines = Files.readAllLines(tmp.resolve("run").resolve(Trainer.LOG_FILE));
+                List<String> lines = Files.readAllLines(tmp.resolve("run").resolve(DefaultTrainer.LOG_FILE));
                 ObjectMapper json = new ObjectMapper();
                 List<JsonNode> steps = new ArrayList<>();
                 for (String line : lines) {

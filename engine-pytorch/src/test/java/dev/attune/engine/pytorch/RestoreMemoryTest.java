@@ -3,7 +3,7 @@ package dev.attune.engine.pytorch;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.attune.Attune;
-import dev.attune.FineTunedModel;
+import dev.attune.model.FineTunedModel;
 import dev.attune.engine.DeviceSpec;
 import dev.attune.engine.OptimizerSettings;
 import dev.attune.engine.OptimizerState;

@@ -4,7 +4,7 @@ import dev.attune.formats.hf.HfSources;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.attune.Attune;
-import dev.attune.FineTunedModel;
+import dev.attune.model.FineTunedModel;
 import dev.attune.engine.DeviceSpec;
 import dev.attune.model.ModelSource;
 import dev.attune.model.PretrainedModel;

@@ -7,7 +7,7 @@ import static org.assertj.core.api.Assertions.within;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.attune.Attune;
-import dev.attune.FineTunedModel;
+import dev.attune.model.FineTunedModel;
 import dev.attune.engine.DeviceSpec;
 import dev.attune.error.AttuneException;
 import dev.attune.error.ConfigurationException;
@@ -20,7 +20,7 @@ import dev.attune.task.Task;
 import dev.attune.testing.TensorBoardEvents;
 import dev.attune.train.EvalStrategy;
 import dev.attune.train.SchedulerType;
-import dev.attune.core.train.Trainer;
+import dev.attune.core.train.DefaultTrainer;
 import dev.attune.train.TrainingConfig;
 import dev.attune.train.TrainingControl;
 import dev.attune.train.TrainingResult;
@@ -85,7 +85,7 @@ class TrainerCheckpointTest {
 
     Run fit(TrainingConfig config, long initSeed, TrainingControl control) {
         try (FineTunedModel m = attune.prepare(base, task, 16, initSeed)) {
-            TrainingResult r = new Trainer(config, control).train(m, train, eval);
+            TrainingResult r = new DefaultTrainer(config, control).train(m, train, eval);
             Map<String, float[]> w = new java.util.LinkedHashMap<>();
             m.stateDict().forEach((k, v) -> w.put(k, v.toFloatArray()));
             return new Run(r, w);
@@ -141,7 +141,7 @@ class TrainerCheckpointTest {
         assertThat(b.result().trainLoss()).isEqualTo(a.result().trainLoss());
         // the resumed log holds steps 9..15 only, one line each
         List<JsonNode> steps = new ArrayList<>();
-        for (String line : Files.readAllLines(outB.resolve(Trainer.LOG_FILE))) {
+        for (String line : Files.readAllLines(outB.resolve(DefaultTrainer.LOG_FILE))) {
             JsonNode n = new ObjectMapper().readTree(line);
             if (n.has("loss")) {
                 steps.add(n);
@@ -185,7 +185,7 @@ class TrainerCheckpointTest {
                 .containsExactly(1, 2, 3, 4, 5, 6);
         assertThat(heard).filteredOn(r -> r.containsKey("eval_accuracy")).hasSize(1);
         assertThat(heard.get(heard.size() - 1)).containsEntry("stopped", "stopped by the test");
-        String last = Files.readAllLines(out.resolve(Trainer.LOG_FILE)).stream().reduce((x, y) -> y).orElseThrow();
+        String last = Files.readAllLines(out.resolve(DefaultTrainer.LOG_FILE)).stream().reduce((x, y) -> y).orElseThrow();
         assertThat(new ObjectMapper().readTree(last).get("checkpoint").asText()).endsWith("checkpoint-6");
 
         JsonNode state = new ObjectMapper().readTree(out.resolve("checkpoint-6/trainer_state.json").toFile());
@@ -211,7 +211,7 @@ class TrainerCheckpointTest {
         assertThatThrownBy(() -> fit(common(out).build(), 42, before))
                 .isInstanceOfSatisfying(TrainingStoppedException.class, e -> assertThat(e.checkpoint()).isEmpty())
                 .hasMessageContaining("stop requested").hasMessageContaining("before its first step");
-        assertThat(Trainer.latestCheckpoint(out)).isEmpty();
+        assertThat(DefaultTrainer.latestCheckpoint(out)).isEmpty();
 
         Path quiet = tmp.resolve("no-stop-checkpoint");
         List<Map<String, Object>> heard = new java.util.concurrent.CopyOnWriteArrayList<>();
@@ -219,7 +219,7 @@ class TrainerCheckpointTest {
                 .isInstanceOfSatisfying(TrainingStoppedException.class, e -> assertThat(e.checkpoint()).isEmpty())
                 .hasMessageContaining("no checkpoint was written");
         // the save-steps checkpoint is there, none at the stop
-        assertThat(Trainer.latestCheckpoint(quiet)).contains(quiet.resolve("checkpoint-4"));
+        assertThat(DefaultTrainer.latestCheckpoint(quiet)).contains(quiet.resolve("checkpoint-4"));
     }
 
     @Test
@@ -231,13 +231,13 @@ class TrainerCheckpointTest {
         assertThatThrownBy(() -> fit(config, 42)).isInstanceOf(AttuneException.class)
                 .hasMessageContaining("training loss became").hasMessageContaining("at step 2")
                 .hasMessageContaining("checkpoint-1");
-        assertThat(Trainer.latestCheckpoint(out)).contains(out.resolve("checkpoint-1"));
+        assertThat(DefaultTrainer.latestCheckpoint(out)).contains(out.resolve("checkpoint-1"));
         JsonNode state = new ObjectMapper().readTree(out.resolve("checkpoint-1/trainer_state.json").toFile());
         assertThat(state.get("global_step").asInt()).isEqualTo(1);
         try (Stream<Path> s = Files.list(out)) {
             assertThat(s.map(p -> p.getFileName().toString())).noneMatch(n -> n.startsWith("."));
         }
-        String last = Files.readAllLines(out.resolve(Trainer.LOG_FILE)).stream().reduce((x, y) -> y).orElseThrow();
+        String last = Files.readAllLines(out.resolve(DefaultTrainer.LOG_FILE)).stream().reduce((x, y) -> y).orElseThrow();
         assertThat(last).contains("\"error\"").contains("training loss became");
     }
 
@@ -281,7 +281,7 @@ class TrainerCheckpointTest {
         // without evaluation data there is nothing to score: refused before the model is touched
         TrainingConfig noEval = common(tmp.resolve("none")).evalOnStart(true).build();
         try (FineTunedModel m = attune.prepare(base, task, 16, 42)) {
-            assertThatThrownBy(() -> new Trainer(noEval).train(m, train, null))
+            assertThatThrownBy(() -> new DefaultTrainer(noEval).train(m, train, null))
                     .isInstanceOf(ConfigurationException.class).hasMessageContaining("evalOnStart needs evaluation data");
         }
     }
@@ -391,13 +391,13 @@ class TrainerCheckpointTest {
         Path out = tmp.resolve("tb");
         fit(common(out).numTrainEpochs(1).saveSteps(0).build(), 42);
         Path file;
-        try (Stream<Path> s = Files.list(out.resolve(Trainer.TENSORBOARD_DIR))) {
+        try (Stream<Path> s = Files.list(out.resolve(DefaultTrainer.TENSORBOARD_DIR))) {
             file = s.filter(p -> p.getFileName().toString().startsWith("events.out.tfevents.")).findFirst().orElseThrow();
         }
         List<TensorBoardEvents.Event> events = TensorBoardEvents.read(file);
         assertThat(events.get(0).fileVersion()).isEqualTo("brain.Event:2");
         List<JsonNode> logged = new ArrayList<>();
-        for (String line : Files.readAllLines(out.resolve(Trainer.LOG_FILE))) {
+        for (String line : Files.readAllLines(out.resolve(DefaultTrainer.LOG_FILE))) {
             logged.add(new ObjectMapper().readTree(line));
         }
         List<TensorBoardEvents.Event> losses = events.stream().filter(e -> "train/loss".equals(e.tag())).toList();

@@ -1,6 +1,6 @@
 package dev.attune.engine.tensorflow;
 
-import dev.attune.FineTunedModel;
+import dev.attune.model.FineTunedModel;
 import dev.attune.error.AttuneException;
 import dev.attune.core.internal.AtomicDirectory;
 import dev.attune.model.InputSpec;

@@ -11,7 +11,7 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.repository.zoo.Criteria;
 import ai.djl.repository.zoo.ZooModel;
 import dev.attune.Attune;
-import dev.attune.FineTunedModel;
+import dev.attune.model.FineTunedModel;
 import dev.attune.engine.DeviceSpec;
 import dev.attune.model.ModelSource;
 import dev.attune.model.PretrainedModel;

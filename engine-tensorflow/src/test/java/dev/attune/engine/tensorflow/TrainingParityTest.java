@@ -7,7 +7,7 @@ import static org.assertj.core.api.Assertions.within;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.attune.Attune;
-import dev.attune.FineTunedModel;
+import dev.attune.model.FineTunedModel;
 import dev.attune.engine.DeviceSpec;
 import dev.attune.model.ModelSource;
 import dev.attune.model.PretrainedModel;
@@ -15,7 +15,7 @@ import dev.attune.task.Dataset;
 import dev.attune.task.Task;
 import dev.attune.testing.SharedFiles;
 import dev.attune.train.EvalStrategy;
-import dev.attune.core.train.Trainer;
+import dev.attune.core.train.DefaultTrainer;
 import dev.attune.train.TrainingConfig;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -73,7 +73,7 @@ class TrainingParityTest {
         }
         List<double[]> steps = new ArrayList<>();
         ObjectMapper json = new ObjectMapper();
-        for (String line : Files.readAllLines(out.resolve(Trainer.LOG_FILE))) {
+        for (String line : Files.readAllLines(out.resolve(DefaultTrainer.LOG_FILE))) {
             JsonNode n = json.readTree(line);
             if (n.has("loss")) {
                 steps.add(new double[] {n.get("loss").asDouble(), n.get("grad_norm").asDouble()});

@@ -1,4 +1,4 @@
-package dev.attune.engine.tensorflow.hub;
+package dev.attune.formats.tfhub;
 
 import static org.assertj.core.api.Assertions.assertThat;
 

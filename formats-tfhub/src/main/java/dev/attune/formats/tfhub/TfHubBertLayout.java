@@ -1,4 +1,4 @@
-package dev.attune.engine.tensorflow.hub;
+package dev.attune.formats.tfhub;
 
 import dev.attune.error.InvalidCheckpointException;
 import dev.attune.ops.DType;
@@ -14,7 +14,7 @@ import java.util.regex.Pattern;
 /**
  * The variable layout of the official TF Hub BERT encoders (TensorFlow Model Garden's {@code
  * BertEncoder}) and its map onto HuggingFace {@code BertModel} parameter names. The table is in
- * {@code engine-tensorflow/TFHUB-MAPPING.md}; in short, with {@code N} heads of size {@code D}:
+ * {@code formats-tfhub/TFHUB-MAPPING.md}; in short, with {@code N} heads of size {@code D}:
  *
  * <ul>
  *   <li>embeddings are copied ({@code [V,H]}, {@code [P,H]}, {@code [T,H]}), layer norms copied;

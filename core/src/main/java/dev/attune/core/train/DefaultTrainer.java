@@ -1,12 +1,13 @@
 package dev.attune.core.train;
 
 import dev.attune.train.EvalStrategy;
+import dev.attune.train.Trainer;
 import dev.attune.train.TrainingConfig;
 import dev.attune.train.TrainingControl;
 import dev.attune.train.TrainingResult;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.attune.FineTunedModel;
+import dev.attune.model.FineTunedModel;
 import dev.attune.engine.Batch;
 import dev.attune.engine.OptimizerSettings;
 import dev.attune.engine.OptimizerState;
@@ -66,8 +67,8 @@ import org.slf4j.LoggerFactory;
  * TrainingControl} stops a run from another thread after its current step, with a checkpoint there,
  * and hears every record of its log.
  */
-public final class Trainer {
-    private static final Logger LOG = LoggerFactory.getLogger(Trainer.class);
+public final class DefaultTrainer implements Trainer {
+    private static final Logger LOG = LoggerFactory.getLogger(DefaultTrainer.class);
     private static final ObjectMapper JSON = new ObjectMapper();
     /** File in the output folder that receives one JSON record per logging step and evaluation. */
     public static final String LOG_FILE = "trainer_log.jsonl";
@@ -79,7 +80,7 @@ public final class Trainer {
     /**
      * @param name an entry of an output folder
      * @return whether a training run writes it (its log, TensorBoard folder or a checkpoint), which
-     *     {@link dev.attune.FineTunedModel#save} keeps when it saves into the same folder
+     *     {@link dev.attune.model.FineTunedModel#save} keeps when it saves into the same folder
      */
     public static boolean isRunFile(String name) {
         return name.equals(LOG_FILE) || name.equals(TENSORBOARD_DIR) || name.startsWith(CHECKPOINT_PREFIX);
@@ -89,7 +90,7 @@ public final class Trainer {
     private final TrainingControl control;
 
     /** @param config training settings */
-    public Trainer(TrainingConfig config) {
+    public DefaultTrainer(TrainingConfig config) {
         this(config, new TrainingControl());
     }
 
@@ -97,25 +98,12 @@ public final class Trainer {
      * @param config training settings
      * @param control stops the run from another thread and hears its log
      */
-    public Trainer(TrainingConfig config, TrainingControl control) {
+    public DefaultTrainer(TrainingConfig config, TrainingControl control) {
         this.config = java.util.Objects.requireNonNull(config, "config");
         this.control = java.util.Objects.requireNonNull(control, "control");
     }
 
-    /**
-     * Trains the model in place.
-     *
-     * @param model the model (its task's labels fixed)
-     * @param train training data
-     * @param eval evaluation data, or null
-     * @return what training did
-     * @throws InvalidDataException when the training set or a given evaluation set is empty (checked
-     *     before anything else is done)
-     * @throws AttuneException when the loss becomes NaN or infinite
-     * @throws TrainingStoppedException when a stop was requested through the run's
-     *     {@link TrainingControl}: after the step in progress, with a checkpoint there when the run has
-     *     an output folder
-     */
+    @Override
     public TrainingResult train(FineTunedModel model, Dataset train, Dataset eval) {
         if (train.size() == 0) {
             throw new InvalidDataException(train.source() + ": the training set is empty; nothing to train on");

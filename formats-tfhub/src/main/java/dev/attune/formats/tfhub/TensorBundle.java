@@ -1,4 +1,4 @@
-package dev.attune.engine.tensorflow.hub;
+package dev.attune.formats.tfhub;
 
 import dev.attune.error.InvalidCheckpointException;
 import dev.attune.ops.DType;

@@ -1,4 +1,4 @@
-package dev.attune;
+package dev.attune.core;
 
 import dev.attune.task.Predictor;
 
@@ -10,6 +10,7 @@ import dev.attune.engine.LoweredModel;
 import dev.attune.error.AttuneException;
 import dev.attune.core.internal.AtomicDirectory;
 import dev.attune.formats.hf.SafetensorsWriter;
+import dev.attune.model.FineTunedModel;
 import dev.attune.model.LoadReport;
 import dev.attune.model.ModelConfig;
 import dev.attune.model.TextTokenizer;
@@ -23,7 +24,7 @@ import dev.attune.task.Features;
 import dev.attune.task.GenerativeEvaluator;
 import dev.attune.task.Prediction;
 import dev.attune.task.Task;
-import dev.attune.core.train.Trainer;
+import dev.attune.core.train.DefaultTrainer;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -33,13 +34,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
-/**
- * A model with a task head, lowered onto an engine: train it with {@link dev.attune.core.train.Trainer},
- * then evaluate, predict, or save it as a HuggingFace folder that Python {@code transformers} loads.
- */
-public final class FineTunedModel implements AutoCloseable {
-    /** Key under which Attune keeps its own settings in config.json (ignored by transformers). */
-    public static final String CONFIG_KEY = "attune";
+/** The runtime's {@link FineTunedModel}: a lowered model with its task, config and tokenizer. */
+public final class DefaultFineTunedModel implements FineTunedModel {
 
     private final LoweredModel lowered;
     private final Task task;
@@ -49,7 +45,7 @@ public final class FineTunedModel implements AutoCloseable {
     private final LoadReport loadReport;
     private final String engineName;
 
-    FineTunedModel(
+    public DefaultFineTunedModel(
             LoweredModel lowered,
             Task task,
             ModelConfig config,
@@ -80,52 +76,46 @@ public final class FineTunedModel implements AutoCloseable {
      */
     public static FineTunedModel of(LoweredModel lowered, Task task, ModelConfig config, TextTokenizer tokenizer,
             int maxLength, String engineName) {
-        return new FineTunedModel(lowered, task, config, tokenizer, maxLength,
+        return new DefaultFineTunedModel(lowered, task, config, tokenizer, maxLength,
                 new LoadReport(List.of(), List.of(), List.of()), engineName);
     }
 
-    /** @return the task (with its labels) */
+    @Override
     public Task task() {
         return task;
     }
 
-    /** @return the config as it will be saved (labels included) */
+    @Override
     public ModelConfig config() {
         return config;
     }
 
-    /** @return the tokenizer */
+    @Override
     public TextTokenizer tokenizer() {
         return tokenizer;
     }
 
-    /** @return the engine's model */
+    @Override
     public LoweredModel lowered() {
         return lowered;
     }
 
-    /** @return maximum tokens per input used for prediction (training may override) */
+    @Override
     public int maxLength() {
         return maxLength;
     }
 
-    /** @return which parameters came from the checkpoint and which were initialised */
+    @Override
     public LoadReport loadReport() {
         return loadReport;
     }
 
-    /** @return the engine's name */
+    @Override
     public String engineName() {
         return engineName;
     }
 
-    /**
-     * Tokenises a data set with the task's encoder.
-     *
-     * @param data examples
-     * @param length maximum tokens per feature
-     * @return features in example order
-     */
+    @Override
     public List<Features> encode(Dataset data, int length) {
         List<Features> out = new ArrayList<>(data.size());
         List<? extends Example> examples = data.examples();
@@ -135,15 +125,7 @@ public final class FineTunedModel implements AutoCloseable {
         return out;
     }
 
-    /**
-     * Runs inference over features in batches.
-     *
-     * @param features inputs
-     * @param batchSize examples per batch
-     * @param fixedLength pad to this length (0: longest in batch)
-     * @param sink receives each feature with its outputs (batch axis removed); may be null
-     * @return mean loss over labelled batches, or NaN when unlabelled
-     */
+    @Override
     public double run(List<Features> features, int batchSize, int fixedLength, OutputSink sink) {
         Map<String, Long> padding = task.padding(tokenizer);
         double lossSum = 0;
@@ -180,31 +162,13 @@ public final class FineTunedModel implements AutoCloseable {
         return lossCount == 0 ? Double.NaN : lossSum / lossCount;
     }
 
-    /** Receives one feature's outputs. */
-    @FunctionalInterface
-    public interface OutputSink {
-        /**
-         * @param features the input
-         * @param outputs its outputs by name
-         */
-        void accept(Features features, Map<String, float[]> outputs);
-    }
 
-    /**
-     * @param data labelled examples
-     * @param batchSize examples per batch
-     * @return the task's metrics plus {@code loss}
-     */
+    @Override
     public Map<String, Double> evaluate(Dataset data, int batchSize) {
         return evaluate(data, encode(data, maxLength), batchSize);
     }
 
-    /**
-     * @param data labelled examples
-     * @param features their encoded features
-     * @param batchSize examples per batch
-     * @return the task's metrics plus {@code loss}
-     */
+    @Override
     public Map<String, Double> evaluate(Dataset data, List<Features> features, int batchSize) {
         Evaluator evaluator = task.evaluator(data);
         double loss = run(features, batchSize, 0, evaluator::accept);
@@ -219,18 +183,13 @@ public final class FineTunedModel implements AutoCloseable {
         return metrics;
     }
 
-    /**
-     * @return a generator decoding with this model: an encoder-decoder generator when the config says
-     *     {@code is_encoder_decoder}, a decoder-only one otherwise
-     */
+    @Override
     public TextGenerator generator() {
         return config.getBoolean("is_encoder_decoder", false) ? new Seq2SeqGenerator(lowered) : new Generator(lowered);
     }
 
-    /** Examples per forward pass of {@link #predictor()}. */
-    public static final int PREDICT_BATCH_SIZE = 32;
 
-    /** @return a predictor over this model (batches of {@link #PREDICT_BATCH_SIZE}) */
+    @Override
     public Predictor predictor() {
         return new Predictor() {
             @Override
@@ -266,7 +225,7 @@ public final class FineTunedModel implements AutoCloseable {
         };
     }
 
-    /** @return current parameter values by HuggingFace name, as they are saved */
+    @Override
     public Map<String, TensorData> stateDict() {
         Map<String, TensorData> tensors = new LinkedHashMap<>();
         for (Parameter p : lowered.definition().parameters().all()) {
@@ -275,29 +234,21 @@ public final class FineTunedModel implements AutoCloseable {
         return tensors;
     }
 
-    /**
-     * Saves a HuggingFace folder: config.json ({@code architectures}, {@code id2label}, {@code
-     * label2id}, and Attune's task settings), model.safetensors and the tokenizer files. The folder
-     * is written aside and renamed into place, so an existing model there stays intact until the new
-     * one is complete. What a training run wrote into the same folder ({@link Trainer#isRunFile}: its
-     * log, TensorBoard events and checkpoints) is kept; anything else there is replaced.
-     *
-     * @param directory target folder (created or replaced)
-     */
+    @Override
     public void save(Path directory) {
         try {
             AtomicDirectory.write(directory, tmp -> {
                 Files.writeString(tmp.resolve("config.json"), savedConfig().toJson(), StandardCharsets.UTF_8);
                 SafetensorsWriter.write(tmp.resolve("model.safetensors"), stateDict());
                 tokenizer.saveTo(tmp);
-            }, Trainer::isRunFile);
+            }, DefaultTrainer::isRunFile);
         } catch (IOException e) {
             throw new AttuneException("could not save the model to " + directory + ": " + e.getMessage()
                     + "; check free space and permissions (any previous model there is unchanged)", e);
         }
     }
 
-    /** @return config.json as {@link #save} writes it */
+    @Override
     public ModelConfig savedConfig() {
         ModelConfig c = config.with("architectures", List.of(lowered.definition().architecture()));
         if (!task.labels().isEmpty()) {

@@ -1,0 +1,120 @@
+package dev.attune.model;
+
+import dev.attune.engine.LoweredModel;
+import dev.attune.generate.TextGenerator;
+import dev.attune.ops.TensorData;
+import dev.attune.task.Dataset;
+import dev.attune.task.Features;
+import dev.attune.task.Predictor;
+import dev.attune.task.Task;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A model with a task head, lowered onto an engine: train it with a {@link dev.attune.train.Trainer},
+ * then evaluate it, predict with it, or save it as a HuggingFace folder that Python {@code
+ * transformers} loads. Closing it releases what it holds on the engine.
+ */
+public interface FineTunedModel extends AutoCloseable {
+    /** Key under which Attune keeps its own settings in config.json (ignored by transformers). */
+    String CONFIG_KEY = "attune";
+
+    /** Examples per forward pass of {@link #predictor()}. */
+    int PREDICT_BATCH_SIZE = 32;
+
+    /** @return the task (with its labels) */
+    Task task();
+
+    /** @return the config as it will be saved (labels included) */
+    ModelConfig config();
+
+    /** @return the tokenizer */
+    TextTokenizer tokenizer();
+
+    /** @return the engine's model */
+    LoweredModel lowered();
+
+    /** @return maximum tokens per input used for prediction (training may override) */
+    int maxLength();
+
+    /** @return which parameters came from the checkpoint and which were initialised */
+    LoadReport loadReport();
+
+    /** @return the engine's name */
+    String engineName();
+
+    /**
+     * Tokenises a data set with the task's encoder.
+     *
+     * @param data examples
+     * @param length maximum tokens per feature
+     * @return features in example order
+     */
+    List<Features> encode(Dataset data, int length);
+
+    /**
+     * Runs inference over features in batches.
+     *
+     * @param features inputs
+     * @param batchSize examples per batch
+     * @param fixedLength pad to this length (0: longest in batch)
+     * @param sink receives each feature with its outputs (batch axis removed); may be null
+     * @return mean loss over labelled batches, or NaN when unlabelled
+     */
+    double run(List<Features> features, int batchSize, int fixedLength, OutputSink sink);
+
+    /** Receives one feature's outputs. */
+    @FunctionalInterface
+    interface OutputSink {
+        /**
+         * @param features the input
+         * @param outputs its outputs by name
+         */
+        void accept(Features features, Map<String, float[]> outputs);
+    }
+
+    /**
+     * @param data labelled examples
+     * @param batchSize examples per batch
+     * @return the task's metrics plus {@code loss}
+     */
+    Map<String, Double> evaluate(Dataset data, int batchSize);
+
+    /**
+     * @param data labelled examples
+     * @param features their encoded features
+     * @param batchSize examples per batch
+     * @return the task's metrics plus {@code loss}
+     */
+    Map<String, Double> evaluate(Dataset data, List<Features> features, int batchSize);
+
+    /**
+     * @return a generator decoding with this model: an encoder-decoder generator when the config says
+     *     {@code is_encoder_decoder}, a decoder-only one otherwise
+     */
+    TextGenerator generator();
+
+    /** @return a predictor over this model (batches of {@link #PREDICT_BATCH_SIZE}) */
+    Predictor predictor();
+
+    /** @return current parameter values by HuggingFace name, as they are saved */
+    Map<String, TensorData> stateDict();
+
+    /**
+     * Saves a HuggingFace folder: config.json ({@code architectures}, {@code id2label}, {@code
+     * label2id}, and Attune's task settings), model.safetensors and the tokenizer files. The folder
+     * is written aside and renamed into place, so an existing model there stays intact until the new
+     * one is complete. What a training run wrote into the same folder (its log, TensorBoard events
+     * and checkpoints) is kept; anything else there is replaced.
+     *
+     * @param directory target folder (created or replaced)
+     */
+    void save(Path directory);
+
+    /** @return config.json as {@link #save} writes it */
+    ModelConfig savedConfig();
+
+    @Override
+    void close();
+}

@@ -1,0 +1,27 @@
+package dev.attune.train;
+
+import dev.attune.model.FineTunedModel;
+import dev.attune.task.Dataset;
+
+/**
+ * Trains a model in place with HuggingFace Trainer semantics. Get one from the runtime ({@code
+ * attune.trainer(config)}); it is configured by a {@link TrainingConfig} and, from other threads, a
+ * {@link TrainingControl}.
+ */
+public interface Trainer {
+    /**
+     * Trains the model in place.
+     *
+     * @param model the model (its task's labels fixed)
+     * @param train training data
+     * @param eval evaluation data, or null
+     * @return what training did
+     * @throws dev.attune.error.InvalidDataException when the training set or a given evaluation set is
+     *     empty (checked before anything else is done)
+     * @throws dev.attune.error.AttuneException when the loss becomes NaN or infinite
+     * @throws dev.attune.error.TrainingStoppedException when a stop was requested through the run's
+     *     {@link TrainingControl}: after the step in progress, with a checkpoint there when the run has
+     *     an output folder
+     */
+    TrainingResult train(FineTunedModel model, Dataset train, Dataset eval);
+}
