@@ -140,8 +140,19 @@ public interface Task {
      */
     Prediction decode(Example example, List<Features> features, List<Map<String, float[]>> outputs);
 
-    /** @return the metric that decides the best model ({@code f1}, {@code accuracy}) */
+    /**
+     * @return the metric that decides the best checkpoint and early stopping unless the training
+     *     settings name another ({@code f1}, {@code accuracy}, {@code perplexity})
+     */
     default String primaryMetric() {
         return "accuracy";
+    }
+
+    /**
+     * @return whether a larger {@link #primaryMetric()} is better (HuggingFace's {@code
+     *     greater_is_better}): true for accuracy, F1 or BLEU, false for a perplexity or a loss
+     */
+    default boolean greaterIsBetter() {
+        return true;
     }
 }

@@ -382,6 +382,11 @@ public final class CausalLmTask implements Task {
         return PerplexityEvaluator.PERPLEXITY;
     }
 
+    @Override
+    public boolean greaterIsBetter() {
+        return false;
+    }
+
     private static LmExample cast(Example e) {
         if (e instanceof LmExample x) {
             return x;
