@@ -105,7 +105,7 @@ public final class Attune implements AutoCloseable {
     /**
      * @param location a HuggingFace folder, {@code hf://org/name[@revision]}, or a Hub model id
      *     {@code org/name[@revision]} when no folder of that name exists (see {@link
-     *     ModelSource#of(String)}; Hub settings come from the environment)
+     *     dev.attune.formats.hf.HfSources#of(String)}; Hub settings come from the environment)
      * @return the checkpoint
      */
     public PretrainedModel load(String location) {

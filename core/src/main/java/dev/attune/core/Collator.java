@@ -12,7 +12,7 @@ import java.util.Objects;
 
 /**
  * Stacks the {@link Features} of several examples into one {@link Batch} of INT64 tensors, padding
- * sequence fields. Every task can use it with the map its {@link Task#padding} returns.
+ * sequence fields. Every task can use it with the map its {@link dev.attune.task.Task#padding} returns.
  *
  * <p>Shapes, for a batch of {@code B} features:
  *
@@ -36,7 +36,7 @@ public final class Collator {
 
     /**
      * @param features the features of one batch, at least one
-     * @param padding sequence fields and their padding values ({@link Task#padding})
+     * @param padding sequence fields and their padding values ({@link dev.attune.task.Task#padding})
      * @param fixedLength pad every sequence field to exactly this many positions, or 0 to pad to the
      *     longest sequence of the batch
      * @return the batch, of size {@code features.size()}

@@ -63,7 +63,7 @@ public final class DefaultFineTunedModel implements FineTunedModel {
     }
 
     /**
-     * Wraps a model that an engine runs but that was not prepared by {@link Attune} (an ONNX file
+     * Wraps a model that an engine runs but that was not prepared by {@link dev.attune.Attune} (an ONNX file
      * served by ONNX Runtime, for example), so it gets the same predictor, evaluation and batching.
      *
      * @param lowered the runnable model

@@ -1,7 +1,7 @@
 package dev.attune.generate;
 
 /**
- * Beam search settings of {@link Seq2SeqGenerator#beamSearch}, with HuggingFace {@code
+ * Beam search settings of {@link TextGenerator#beamSearch}, with HuggingFace {@code
  * GenerationConfig} names and defaults.
  *
  * @param numBeams beams kept at every step ({@code num_beams}); 1 is greedy decoding

@@ -10,7 +10,7 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * How {@link Generator} picks tokens, with HuggingFace {@code GenerationConfig} names and defaults
+ * How a {@link TextGenerator} picks tokens, with HuggingFace {@code GenerationConfig} names and defaults
  * where the meaning is the same. Greedy decoding unless {@code doSample}; the sampling settings are
  * ignored when greedy, as in HuggingFace.
  *
