@@ -17,6 +17,7 @@ import java.util.stream.Stream;
  * partial one.
  */
 public final class AtomicDirectory {
+    private static final java.security.SecureRandom RANDOM = new java.security.SecureRandom();
     private AtomicDirectory() {}
 
     /** Fills a folder. */
@@ -54,7 +55,10 @@ public final class AtomicDirectory {
         Path parent = absolute.getParent();
         Files.createDirectories(parent);
         String name = absolute.getFileName().toString();
-        Path tmp = Files.createTempDirectory(parent, "." + name + ".writing-");
+        // not Files.createTempDirectory: its owner-only permissions would stick to the saved folder;
+        // a plain createDirectory gets the user's umask, as any folder the user makes
+        Path tmp = parent.resolve("." + name + ".writing-" + Long.toHexString(RANDOM.nextLong()));
+        Files.createDirectory(tmp);
         Path old = null;
         List<String> carried = new ArrayList<>();
         try {

@@ -196,6 +196,17 @@ class AtomicSaveTest {
         assertThat(names(dir)).containsExactly("model");
     }
 
+    @Test
+    void aSavedFolderGetsTheUmasksPermissionsLikeAnyFolderTheUserMakes() throws IOException {
+        Path model = dir.resolve("model");
+        save(model, 10, 1f);
+        Path plain = Files.createDirectory(dir.resolve("made-by-hand"));
+        Path plainFile = Files.writeString(plain.resolve("f"), "x");
+        assertThat(Files.getPosixFilePermissions(model)).isEqualTo(Files.getPosixFilePermissions(plain));
+        assertThat(Files.getPosixFilePermissions(model.resolve("config.json")))
+                .isEqualTo(Files.getPosixFilePermissions(plainFile));
+    }
+
     // ---- a real, small file system ----
 
     private static boolean run(String... command) {
