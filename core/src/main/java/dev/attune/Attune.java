@@ -3,7 +3,6 @@ package dev.attune;
 import dev.attune.core.DefaultFineTunedModel;
 import dev.attune.model.FineTunedModel;
 
-import dev.attune.formats.hf.HfSources;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.attune.engine.DeviceSpec;
 import dev.attune.engine.Engine;
@@ -95,21 +94,44 @@ public final class Attune implements AutoCloseable {
     }
 
     /**
-     * @param huggingFaceFolder a HuggingFace model folder
+     * @param location a model folder or file (a HuggingFace folder, a TF Hub SavedModel folder, an
+     *     ONNX file or exported ONNX folder, or what another {@link dev.attune.model.SourceProvider}
+     *     reads); it must exist
      * @return the checkpoint
+     * @throws InvalidCheckpointException when nothing is there, or no source provider reads it
      */
-    public PretrainedModel load(Path huggingFaceFolder) {
-        return load(HfSources.folder(huggingFaceFolder), Map.of());
+    public PretrainedModel load(Path location) {
+        return load(location, Map.of());
     }
 
     /**
-     * @param location a HuggingFace folder, {@code hf://org/name[@revision]}, or a Hub model id
-     *     {@code org/name[@revision]} when no folder of that name exists (see {@link
-     *     dev.attune.formats.hf.HfSources#of(String)}; Hub settings come from the environment)
+     * @param location a model folder or file; it must exist
+     * @param configOverrides {@code key=value} config overrides
+     * @return the checkpoint
+     */
+    public PretrainedModel load(Path location, Map<String, String> configOverrides) {
+        return load(registry.source(location), configOverrides);
+    }
+
+    /**
+     * @param location what a user types: a local folder or file (see {@link #load(Path)}; a leading
+     *     {@code ~} is the home folder), {@code hf://org/name[@revision]}, or a Hub model id {@code
+     *     org/name[@revision]} when no folder of that name exists. A location that looks like a local
+     *     path but does not exist is an error naming it, never a Hub request ({@link
+     *     PluginRegistry#source(String)}; Hub settings come from the environment)
      * @return the checkpoint
      */
     public PretrainedModel load(String location) {
-        return load(HfSources.of(location), Map.of());
+        return load(location, Map.of());
+    }
+
+    /**
+     * @param location as {@link #load(String)}
+     * @param configOverrides {@code key=value} config overrides
+     * @return the checkpoint
+     */
+    public PretrainedModel load(String location, Map<String, String> configOverrides) {
+        return load(registry.source(location), configOverrides);
     }
 
     /**
@@ -164,7 +186,7 @@ public final class Attune implements AutoCloseable {
                     report.unused());
         }
         return new DefaultFineTunedModel(engine.lower(definition, binder, lowering), task, config, base.tokenizer(), maxLength,
-                report, engine.name());
+                report, engine.name(), registry);
     }
 
     /**
@@ -236,18 +258,46 @@ public final class Attune implements AutoCloseable {
     public record Result(FineTunedModel model, TrainingResult training) {}
 
     /**
-     * Opens a folder saved by {@link FineTunedModel#save}: its task, labels and settings come from
+     * Opens a model saved by {@link FineTunedModel#save}, or exported in a format that a source
+     * provider reads back ({@code hf}, {@code onnx}): its task, labels and settings come from
      * config.json.
      *
-     * @param folder the saved model
-     * @return the model, lowered on this SDK's engine
+     * @param folder the saved model (a folder, or an exported file such as {@code model.onnx})
+     * @return the model, on this SDK's engine
      */
     public FineTunedModel open(Path folder) {
-        PretrainedModel base = load(folder);
+        return open(registry.source(folder));
+    }
+
+    /**
+     * Opens a saved or exported model from any source ({@link PluginRegistry#source(String)}).
+     *
+     * @param source where the model is
+     * @return the model, on this SDK's engine
+     */
+    public FineTunedModel open(ModelSource source) {
+        PretrainedModel base = load(source, Map.of());
+        try {
+            return open(base);
+        } catch (RuntimeException e) {
+            base.close();
+            throw e;
+        }
+    }
+
+    /**
+     * Opens a loaded checkpoint that Attune saved or exported: its task, labels and settings come
+     * from the {@value FineTunedModel#CONFIG_KEY} section of its config.
+     *
+     * @param base the checkpoint
+     * @return the model, on this SDK's engine
+     * @throws InvalidCheckpointException when the config has no such section
+     */
+    public FineTunedModel open(PretrainedModel base) {
         ModelConfig config = base.config();
         JsonNode attune = config.raw(FineTunedModel.CONFIG_KEY).orElseThrow(() -> new InvalidCheckpointException(
-                folder.resolve("config.json") + ": no '" + FineTunedModel.CONFIG_KEY + "' section, so the task is"
-                        + " unknown; open it with open(folder, task) and name the task"));
+                base.origin() + ": its config.json has no '" + FineTunedModel.CONFIG_KEY + "' section, so the task is"
+                        + " unknown; open it with open(base, task, maxLength) and name the task"));
         String taskName = attune.path("task").asText();
         Map<String, String> taskOptions = new LinkedHashMap<>();
         attune.path("task_options").fields().forEachRemaining(e -> taskOptions.put(e.getKey(), e.getValue().asText()));
@@ -257,7 +307,10 @@ public final class Attune implements AutoCloseable {
     }
 
     /**
-     * Opens a fine-tuned HuggingFace folder for a given task (labels from its {@code id2label}).
+     * Opens a fine-tuned checkpoint for a given task (labels from its {@code id2label}). When the
+     * engine runs the checkpoint's file as it is ({@link Engine#serve}: the {@code onnx} engine and
+     * an ONNX file), that file is served; otherwise the task's head is put on the checkpoint as in
+     * {@link #prepare(PretrainedModel, Task, int)}.
      *
      * @param base the loaded folder
      * @param task the task
@@ -267,6 +320,12 @@ public final class Attune implements AutoCloseable {
     public FineTunedModel open(PretrainedModel base, Task task, int maxLength) {
         List<String> labels = base.config().labels().orElse(List.of());
         Task labelled = labels.isEmpty() ? task : task.withLabels(labels);
+        java.util.Optional<LoweredModel> served = engine.serve(base, options);
+        if (served.isPresent()) {
+            LOG.info("{} runs {} as stored", engine.name(), base.origin());
+            return new DefaultFineTunedModel(served.get(), labelled, base.config(), base.tokenizer(), maxLength,
+                    new LoadReport(List.of(), List.of(), List.of()), engine.name(), registry);
+        }
         return prepare(base, labelled, maxLength);
     }
 

@@ -5,16 +5,18 @@ import com.google.inject.Provides;
 import com.google.inject.Singleton;
 import com.google.inject.multibindings.MapBinder;
 import dev.attune.engine.EngineProvider;
+import dev.attune.model.Exporter;
 import dev.attune.model.ModelFamily;
+import dev.attune.model.SourceProvider;
 import dev.attune.task.TaskProvider;
 import java.util.Map;
 import java.util.ServiceLoader;
 
 /**
- * Guice wiring of what {@link ServiceLoader} discovers: engines, model families and tasks are bound
- * by name in {@link MapBinder}s (so an application or a plugin's own module can add more), a
- * {@link PluginRegistry} is built from those maps, and plugin modules listed under {@code
- * META-INF/services/com.google.inject.Module} are installed.
+ * Guice wiring of what {@link ServiceLoader} discovers: engines, model families, tasks, checkpoint
+ * source providers and exporters are bound by name in {@link MapBinder}s (so an application or a
+ * plugin's own module can add more), a {@link PluginRegistry} is built from those maps, and plugin
+ * modules listed under {@code META-INF/services/com.google.inject.Module} are installed.
  */
 public final class AttuneModule extends AbstractModule {
     private final ClassLoader loader;
@@ -53,6 +55,22 @@ public final class AttuneModule extends AbstractModule {
         return MapBinder.newMapBinder(binder, String.class, TaskProvider.class);
     }
 
+    /**
+     * @param binder the Guice binder
+     * @return the checkpoint source provider map binder, keyed by provider name
+     */
+    public static MapBinder<String, SourceProvider> sources(com.google.inject.Binder binder) {
+        return MapBinder.newMapBinder(binder, String.class, SourceProvider.class);
+    }
+
+    /**
+     * @param binder the Guice binder
+     * @return the exporter map binder, keyed by format
+     */
+    public static MapBinder<String, Exporter> exporters(com.google.inject.Binder binder) {
+        return MapBinder.newMapBinder(binder, String.class, Exporter.class);
+    }
+
     @Override
     protected void configure() {
         MapBinder<String, EngineProvider> engines = engines(binder());
@@ -64,6 +82,12 @@ public final class AttuneModule extends AbstractModule {
         MapBinder<String, TaskProvider> tasks = tasks(binder());
         PluginRegistry.load(TaskProvider.class, TaskProvider::name, loader)
                 .forEach((name, t) -> tasks.addBinding(name).toInstance(t));
+        MapBinder<String, SourceProvider> sources = sources(binder());
+        PluginRegistry.load(SourceProvider.class, SourceProvider::name, loader)
+                .forEach((name, s) -> sources.addBinding(name).toInstance(s));
+        MapBinder<String, Exporter> exporters = exporters(binder());
+        PluginRegistry.load(Exporter.class, PluginRegistry::formatOf, loader)
+                .forEach((format, e) -> exporters.addBinding(format).toInstance(e));
         for (com.google.inject.Module plugin : ServiceLoader.load(com.google.inject.Module.class, loader)) {
             install(plugin);
         }
@@ -71,8 +95,8 @@ public final class AttuneModule extends AbstractModule {
 
     @Provides
     @Singleton
-    PluginRegistry registry(
-            Map<String, EngineProvider> engines, Map<String, ModelFamily> families, Map<String, TaskProvider> tasks) {
-        return new PluginRegistry(engines, families, tasks);
+    PluginRegistry registry(Map<String, EngineProvider> engines, Map<String, ModelFamily> families,
+            Map<String, TaskProvider> tasks, Map<String, SourceProvider> sources, Map<String, Exporter> exporters) {
+        return new PluginRegistry(engines, families, tasks, sources, exporters);
     }
 }

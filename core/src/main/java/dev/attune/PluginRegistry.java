@@ -1,14 +1,25 @@
 package dev.attune;
 
+import dev.attune.core.internal.ModelLocations;
 import dev.attune.engine.EngineProvider;
+import dev.attune.error.ConfigurationException;
+import dev.attune.error.InvalidCheckpointException;
 import dev.attune.error.PluginException;
 import dev.attune.error.UnsupportedArchitectureException;
+import dev.attune.formats.hf.HfTokenizer;
+import dev.attune.model.Exporter;
 import dev.attune.model.ModelFamily;
+import dev.attune.model.ModelSource;
+import dev.attune.model.SourceProvider;
 import dev.attune.task.TaskProvider;
+import java.nio.file.Path;
 import java.util.Collection;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.ServiceLoader;
 import java.util.TreeMap;
@@ -17,28 +28,51 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The engines, model families and tasks available to an application, by name. {@link #discover}
- * finds them with {@link ServiceLoader} and logs where each came from; the Guice {@link
- * AttuneModule} exposes the same maps for injection. Lookups of a missing name fail with the names
- * that are available.
+ * The engines, model families, tasks, checkpoint sources and export formats available to an
+ * application, by name. {@link #discover} finds them with {@link ServiceLoader} and logs where each
+ * came from; the Guice {@link AttuneModule} exposes the same maps for injection. Lookups of a
+ * missing name fail with the names that are available.
  */
 public final class PluginRegistry {
     private static final Logger LOG = LoggerFactory.getLogger(PluginRegistry.class);
 
+    /** Lends source providers the HuggingFace tokenizer reader, which lives in formats-hf. */
+    private static final SourceProvider.Context CONTEXT = HfTokenizer::load;
+
     private final Map<String, EngineProvider> engines;
     private final Map<String, ModelFamily> families;
     private final Map<String, TaskProvider> tasks;
+    private final Map<String, SourceProvider> sources;
+    private final Map<String, Exporter> exporters;
 
     /**
+     * With the source providers and exporters that {@link ServiceLoader} finds on the context class
+     * path.
+     *
      * @param engines engine providers by name
      * @param families model families by {@code model_type}
      * @param tasks task providers by name
      */
     public PluginRegistry(
             Map<String, EngineProvider> engines, Map<String, ModelFamily> families, Map<String, TaskProvider> tasks) {
+        this(engines, families, tasks, load(SourceProvider.class, SourceProvider::name, contextLoader()),
+                load(Exporter.class, PluginRegistry::formatOf, contextLoader()));
+    }
+
+    /**
+     * @param engines engine providers by name
+     * @param families model families by {@code model_type}
+     * @param tasks task providers by name
+     * @param sources checkpoint source providers by name
+     * @param exporters exporters by format
+     */
+    public PluginRegistry(Map<String, EngineProvider> engines, Map<String, ModelFamily> families,
+            Map<String, TaskProvider> tasks, Map<String, SourceProvider> sources, Map<String, Exporter> exporters) {
         this.engines = new TreeMap<>(engines);
         this.families = new TreeMap<>(families);
         this.tasks = new TreeMap<>(tasks);
+        this.sources = new TreeMap<>(sources);
+        this.exporters = new TreeMap<>(exporters);
     }
 
     /**
@@ -50,13 +84,23 @@ public final class PluginRegistry {
         return new PluginRegistry(
                 load(EngineProvider.class, EngineProvider::name, loader),
                 load(ModelFamily.class, ModelFamily::modelType, loader),
-                load(TaskProvider.class, TaskProvider::name, loader));
+                load(TaskProvider.class, TaskProvider::name, loader),
+                load(SourceProvider.class, SourceProvider::name, loader),
+                load(Exporter.class, PluginRegistry::formatOf, loader));
     }
 
     /** @return every plugin on the context class path */
     public static PluginRegistry discover() {
+        return discover(contextLoader());
+    }
+
+    private static ClassLoader contextLoader() {
         ClassLoader cl = Thread.currentThread().getContextClassLoader();
-        return discover(cl != null ? cl : PluginRegistry.class.getClassLoader());
+        return cl != null ? cl : PluginRegistry.class.getClassLoader();
+    }
+
+    static String formatOf(Exporter exporter) {
+        return exporter.format().toLowerCase(Locale.ROOT);
     }
 
     static <T> Map<String, T> load(Class<T> type, Function<T, String> nameOf, ClassLoader loader) {
@@ -90,6 +134,16 @@ public final class PluginRegistry {
     /** @return task providers by name */
     public Map<String, TaskProvider> tasks() {
         return java.util.Collections.unmodifiableMap(tasks);
+    }
+
+    /** @return checkpoint source providers by name */
+    public Map<String, SourceProvider> sources() {
+        return java.util.Collections.unmodifiableMap(sources);
+    }
+
+    /** @return exporters by format */
+    public Map<String, Exporter> exporters() {
+        return java.util.Collections.unmodifiableMap(exporters);
     }
 
     /**
@@ -138,6 +192,91 @@ public final class PluginRegistry {
             throw new PluginException("task '" + name + "' is not on the class path; available: " + names(tasks.values()));
         }
         return t;
+    }
+
+    /**
+     * @param format an export format ({@code onnx})
+     * @return its exporter
+     * @throws PluginException when no exporter of that format is on the class path
+     */
+    public Exporter exporter(String format) {
+        Exporter e = exporters.get(format == null ? "" : format.toLowerCase(Locale.ROOT));
+        if (e == null) {
+            throw new PluginException("no exporter of format '" + format + "' is on the class path; available: "
+                    + exporters.keySet() + " (onnx comes with attune-engine-onnx, savedmodel with"
+                    + " attune-engine-tensorflow)");
+        }
+        return e;
+    }
+
+    /** @return the source providers in the order they are asked: by rank, then name */
+    public List<SourceProvider> sourcesByRank() {
+        return sources.values().stream()
+                .sorted(Comparator.comparingInt(SourceProvider::rank).thenComparing(SourceProvider::name)).toList();
+    }
+
+    /**
+     * Reads a location as a user types it: a leading {@code ~} is the home folder; a location that
+     * looks like a local path ({@link ModelLocations#looksLocal}) must exist; then the source
+     * providers are asked in rank order and the first that recognises it reads it (logged at DEBUG,
+     * with the provider's name and the source's description).
+     *
+     * @param location a folder, a file, or a model id ({@code org/name}, {@code hf://org/name@rev})
+     * @return the source
+     * @throws InvalidCheckpointException when the location looks local and nothing is there, or
+     *     exists and no provider reads it
+     * @throws ConfigurationException when it is neither a local path nor anything a provider reads
+     */
+    public ModelSource source(String location) {
+        Objects.requireNonNull(location, "location");
+        if (location.isBlank()) {
+            throw new ConfigurationException("no model given: name a model folder, an .onnx file or a Hub model id");
+        }
+        String expanded = ModelLocations.expandHome(location.strip());
+        boolean exists = ModelLocations.exists(expanded);
+        if (!exists && ModelLocations.looksLocal(expanded)) {
+            throw new InvalidCheckpointException(missing(location, expanded));
+        }
+        List<SourceProvider> ordered = sourcesByRank();
+        for (SourceProvider provider : ordered) {
+            Optional<ModelSource> source = provider.recognize(expanded, CONTEXT);
+            if (source.isPresent()) {
+                LOG.debug("model '{}' is read by source provider '{}': {}", location, provider.name(),
+                        source.get().describe());
+                return source.get();
+            }
+        }
+        List<String> names = ordered.stream().map(SourceProvider::name).toList();
+        if (exists) {
+            throw new InvalidCheckpointException(location + ": no source provider reads it (asked " + names + "); pass a"
+                    + " HuggingFace model folder (config.json), a TF Hub SavedModel folder (saved_model.pb and"
+                    + " variables/) or an ONNX file (.onnx, or a folder holding model.onnx)");
+        }
+        throw new ConfigurationException("'" + location + "' is neither an existing file or folder nor a model that a"
+                + " source provider recognises (asked " + names + "); a HuggingFace Hub model is org/name[@revision]"
+                + " or hf://org/name[@revision]");
+    }
+
+    /**
+     * As {@link #source(String)} for a path, which must exist.
+     *
+     * @param path a folder or file
+     * @return the source
+     * @throws InvalidCheckpointException when nothing is at the path, or no provider reads it
+     */
+    public ModelSource source(Path path) {
+        String expanded = ModelLocations.expandHome(path.toString());
+        if (!ModelLocations.exists(expanded)) {
+            throw new InvalidCheckpointException(missing(path.toString(), expanded));
+        }
+        return source(expanded);
+    }
+
+    private static String missing(String location, String expanded) {
+        Path path = ModelLocations.asPath(expanded);
+        String absolute = path == null ? "" : " (" + path.toAbsolutePath().normalize() + ")";
+        return location + ": no such file or folder" + absolute + "; it reads as a local path, so it was not looked"
+                + " up on the HuggingFace Hub: check the path, or name a Hub model as org/name or hf://org/name";
     }
 
     private static String names(Collection<TaskProvider> providers) {

@@ -9,14 +9,15 @@ import dev.attune.generate.TextGenerator;
 import dev.attune.engine.LoweredModel;
 import dev.attune.error.AttuneException;
 import dev.attune.core.internal.AtomicDirectory;
-import dev.attune.formats.hf.SafetensorsWriter;
+import dev.attune.PluginRegistry;
+import dev.attune.formats.hf.HfExporter;
+import dev.attune.model.Exporter;
 import dev.attune.model.FineTunedModel;
 import dev.attune.model.LoadReport;
 import dev.attune.model.ModelConfig;
 import dev.attune.model.TextTokenizer;
 import dev.attune.ops.Parameter;
 import dev.attune.ops.TensorData;
-import dev.attune.core.Collator;
 import dev.attune.task.Dataset;
 import dev.attune.task.Evaluator;
 import dev.attune.task.Example;
@@ -26,8 +27,6 @@ import dev.attune.task.Prediction;
 import dev.attune.task.Task;
 import dev.attune.core.train.DefaultTrainer;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -44,7 +43,19 @@ public final class DefaultFineTunedModel implements FineTunedModel {
     private final int maxLength;
     private final LoadReport loadReport;
     private final String engineName;
+    private final PluginRegistry registry;
 
+    /**
+     * A model whose {@link #export} finds exporters on the context class path.
+     *
+     * @param lowered the runnable model
+     * @param task the task (with its labels)
+     * @param config the model's config
+     * @param tokenizer its tokenizer
+     * @param maxLength maximum tokens per input for prediction
+     * @param loadReport which parameters came from the checkpoint
+     * @param engineName the engine's name
+     */
     public DefaultFineTunedModel(
             LoweredModel lowered,
             Task task,
@@ -53,6 +64,29 @@ public final class DefaultFineTunedModel implements FineTunedModel {
             int maxLength,
             LoadReport loadReport,
             String engineName) {
+        this(lowered, task, config, tokenizer, maxLength, loadReport, engineName, null);
+    }
+
+    /**
+     * @param lowered the runnable model
+     * @param task the task (with its labels)
+     * @param config the model's config
+     * @param tokenizer its tokenizer
+     * @param maxLength maximum tokens per input for prediction
+     * @param loadReport which parameters came from the checkpoint
+     * @param engineName the engine's name
+     * @param registry where {@link #export} finds exporters; null: discovered when first needed
+     */
+    public DefaultFineTunedModel(
+            LoweredModel lowered,
+            Task task,
+            ModelConfig config,
+            TextTokenizer tokenizer,
+            int maxLength,
+            LoadReport loadReport,
+            String engineName,
+            PluginRegistry registry) {
+        this.registry = registry;
         this.lowered = lowered;
         this.task = task;
         this.config = config;
@@ -234,16 +268,29 @@ public final class DefaultFineTunedModel implements FineTunedModel {
         return tensors;
     }
 
+    /** Writes the {@code hf} format, the one exporter core always has (formats-hf is its dependency). */
     @Override
     public void save(Path directory) {
+        write(new HfExporter(), directory, Map.of());
+    }
+
+    @Override
+    public void export(String format, Path directory, Map<String, String> options) {
+        PluginRegistry plugins = registry != null ? registry : PluginRegistry.discover();
+        write(plugins.exporter(format), directory, options == null ? Map.of() : options);
+    }
+
+    /**
+     * Hands the exporter an empty folder beside the target and renames it into place when complete
+     * ({@link AtomicDirectory}), keeping what a training run wrote there.
+     */
+    private void write(Exporter exporter, Path directory, Map<String, String> options) {
         try {
-            AtomicDirectory.write(directory, tmp -> {
-                Files.writeString(tmp.resolve("config.json"), savedConfig().toJson(), StandardCharsets.UTF_8);
-                SafetensorsWriter.write(tmp.resolve("model.safetensors"), stateDict());
-                tokenizer.saveTo(tmp);
-            }, DefaultTrainer::isRunFile);
+            AtomicDirectory.write(directory, tmp -> exporter.export(this, tmp, options), DefaultTrainer::isRunFile);
         } catch (IOException e) {
-            throw new AttuneException("could not save the model to " + directory + ": " + e.getMessage()
+            String what = exporter.format().equals(HfExporter.FORMAT) ? "save the model"
+                    : "export the model as " + exporter.format();
+            throw new AttuneException("could not " + what + " to " + directory + ": " + e.getMessage()
                     + "; check free space and permissions (any previous model there is unchanged)", e);
         }
     }

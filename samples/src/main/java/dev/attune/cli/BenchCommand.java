@@ -1,6 +1,5 @@
 package dev.attune.cli;
 
-import dev.attune.formats.hf.HfSources;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -11,7 +10,6 @@ import dev.attune.engine.OptimizerSettings;
 import dev.attune.engine.TrainingSession;
 import dev.attune.engine.pytorch.PyTorchEngineProvider;
 import dev.attune.error.ConfigurationException;
-import dev.attune.model.ModelSource;
 import dev.attune.model.PretrainedModel;
 import dev.attune.ops.TensorData;
 import java.io.IOException;
@@ -168,7 +166,7 @@ final class BenchCommand implements Callable<Integer> {
     /** One engine's figures: median training step and inference batch on the same random batch. */
     private Map<String, Object> measure(Attune.Builder builder) throws IOException {
         try (Attune attune = builder.seed(0).build();
-                PretrainedModel base = attune.load(HfSources.folder(model), Map.of())) {
+                PretrainedModel base = attune.load(model)) {
             int vocab = base.config().requireInt("vocab_size");
             Random rnd = new Random(1);
             long[] ids = new long[batch * seq];

@@ -1,7 +1,9 @@
 package dev.attune.cli;
 
 import dev.attune.Attune;
+import dev.attune.PluginRegistry;
 import dev.attune.engine.DeviceSpec;
+import dev.attune.model.ModelSource;
 import picocli.CommandLine.Option;
 
 /** Options every command that runs a model shares: engine, device, threads. */
@@ -17,5 +19,18 @@ final class EngineOptionsMixin {
 
     Attune.Builder builder() {
         return Attune.builder().engine(engine).device(DeviceSpec.parse(device)).numThreads(threads);
+    }
+
+    /**
+     * The builder for running a model: without {@code --engine}, the engine its source prefers (the
+     * onnx engine for an ONNX file or export folder), else the default.
+     *
+     * @param registry the plugins the model was resolved with
+     * @param model the model's source
+     * @return the builder
+     */
+    Attune.Builder builder(PluginRegistry registry, ModelSource model) {
+        String chosen = engine != null ? engine : model.preferredEngine().orElse(null);
+        return builder().registry(registry).engine(chosen);
     }
 }

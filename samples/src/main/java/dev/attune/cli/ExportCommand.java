@@ -1,17 +1,15 @@
 package dev.attune.cli;
 
-import dev.attune.formats.hf.HfSources;
 import dev.attune.Attune;
-import dev.attune.model.FineTunedModel;
-import dev.attune.engine.LoweredModel;
-import dev.attune.engine.onnx.OnnxExportOptions;
-import dev.attune.engine.onnx.OnnxExporter;
+import dev.attune.PluginRegistry;
 import dev.attune.error.ConfigurationException;
+import dev.attune.error.InvalidCheckpointException;
+import dev.attune.model.FineTunedModel;
 import dev.attune.model.HeadKind;
-import dev.attune.model.HeadSpec;
-import dev.attune.model.ModelSource;
 import dev.attune.model.PretrainedModel;
+import dev.attune.task.Task;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -21,34 +19,39 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
- * {@code attune export --format onnx}: writes a model folder as ONNX (model.onnx, config.json and
- * the tokenizer files) for ONNX Runtime or any other ONNX consumer.
+ * {@code attune export --format onnx|savedmodel|hf}: writes a model in another format through the
+ * exporter of that format, found with {@link java.util.ServiceLoader} ({@code model.export(format,
+ * folder, options)}), so this command names no engine module.
  */
 @Command(name = "export", mixinStandardHelpOptions = true,
-        description = "Export a fine-tuned model (or a HuggingFace checkpoint with its head) to ONNX.")
+        description = "Export a fine-tuned model (or a checkpoint with a head) to ONNX, a TensorFlow SavedModel or a"
+                + " HuggingFace folder.")
 final class ExportCommand implements Callable<Integer> {
-    @Option(names = "--format", defaultValue = "onnx", description = "export format: onnx (default: ${DEFAULT-VALUE})")
+    @Option(names = "--format", defaultValue = "onnx",
+            description = "export format: onnx, savedmodel, hf, or a plugin's (default: ${DEFAULT-VALUE})")
     String format;
 
     @Option(names = "--model", required = true,
-            description = "a folder saved by attune fine-tune, or a HuggingFace checkpoint with a head")
+            description = "a folder saved by attune fine-tune, or a checkpoint with a head (HuggingFace folder, TF Hub"
+                    + " SavedModel, ONNX export)")
     Path model;
 
-    @Option(names = "--output", required = true, description = "folder to write (model.onnx, config.json, tokenizer)")
+    @Option(names = "--output", required = true,
+            description = "folder to write (for onnx: model.onnx, config.json, tokenizer)")
     Path output;
 
     @Option(names = "--head", description = "head for a checkpoint without attune settings: sequence-classification,"
             + " token-classification, question-answering, masked-lm, causal-lm (default: from config.json architectures)")
     String head;
 
-    @Option(names = "--fp16", description = "store weights as float16 (half the size; compute stays float32)")
+    @Option(names = "--fp16", description = "onnx: store weights as float16 (half the size; compute stays float32)")
     boolean fp16;
 
-    @Option(names = "--no-past", description = "export a decoder without past key/value inputs and outputs")
+    @Option(names = "--no-past", description = "onnx: export a decoder without past key/value inputs and outputs")
     boolean noPast;
 
     @Option(names = "--external-data-mb", defaultValue = "1984",
-            description = "weights above this many MiB go to model.onnx_data (default: ${DEFAULT-VALUE})")
+            description = "onnx: weights above this many MiB go to model.onnx_data (default: ${DEFAULT-VALUE})")
     long externalDataMb;
 
     @Option(names = "--max-length", defaultValue = "512", description = "maximum tokens recorded for prediction")
@@ -59,37 +62,67 @@ final class ExportCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        if (!format.toLowerCase(Locale.ROOT).equals("onnx")) {
-            throw new ConfigurationException("--format " + format + " is not supported; supported formats: [onnx]");
+        PluginRegistry registry = PluginRegistry.discover();
+        String name = format.toLowerCase(Locale.ROOT);
+        if (!registry.exporters().containsKey(name)) {
+            throw new ConfigurationException("--format " + format + " is not supported; supported formats: "
+                    + registry.exporters().keySet());
         }
-        OnnxExportOptions options = new OnnxExportOptions(fp16, !noPast, externalDataMb << 20);
-        try (Attune attune = engineOptions.builder().build()) {
-            HeadKind kind = headKind();
-            if (kind == null || kind == HeadKind.SEQUENCE_CLASSIFICATION) {
-                try (FineTunedModel m = LogitsCommand.openAny(attune, model, maxLength)) {
-                    OnnxExporter.export(m, output, options);
-                    System.out.println("exported " + m.lowered().definition().architecture() + " to "
-                            + output.resolve(OnnxExporter.MODEL_FILE));
-                    return 0;
-                }
-            }
-            try (PretrainedModel base = attune.load(HfSources.folder(model), Map.of());
-                    LoweredModel lowered = attune.lower(base, new HeadSpec(kind, labelCount(base)))) {
-                OnnxExporter.export(lowered, base.config().with("architectures",
-                        List.of(lowered.definition().architecture())), base.tokenizer(), Map.of(), output, options);
-                System.out.println("exported " + lowered.definition().architecture() + " to "
-                        + output.resolve(OnnxExporter.MODEL_FILE));
-            }
+        Map<String, String> options = options(name);
+        try (Attune attune = engineOptions.builder().registry(registry).build();
+                FineTunedModel m = open(attune, attune.load(model))) {
+            m.export(name, output, options);
+            Path written = name.equals("onnx") ? output.resolve("model.onnx") : output;
+            System.out.println("exported " + m.lowered().definition().architecture() + " to " + written);
         }
         return 0;
     }
 
-    private static int labelCount(PretrainedModel base) {
-        return base.config().labels().map(List::size).orElse(base.config().getInt("num_labels", 2));
+    /** @return the exporter options the command line sets: the onnx ones only with --format onnx */
+    private Map<String, String> options(String name) {
+        Map<String, String> options = new LinkedHashMap<>();
+        if (!name.equals("onnx")) {
+            if (fp16 || noPast) {
+                throw new ConfigurationException("--fp16 and --no-past apply to --format onnx, not " + format);
+            }
+            return options;
+        }
+        options.put("fp16", Boolean.toString(fp16));
+        options.put("past", Boolean.toString(!noPast));
+        options.put("external_data_mb", Long.toString(externalDataMb));
+        return options;
+    }
+
+    /**
+     * A model saved by attune (or a classifier) as it is; another checkpoint with the task of its
+     * head, whose weights it must hold.
+     */
+    private FineTunedModel open(Attune attune, PretrainedModel base) {
+        HeadKind kind = headKind(base);
+        if (kind == null || kind == HeadKind.SEQUENCE_CLASSIFICATION) {
+            return LogitsCommand.openAny(attune, base, maxLength);
+        }
+        Task task = switch (kind) {
+            case TOKEN_CLASSIFICATION -> attune.task("token-classification", Map.of())
+                    .withLabels(LogitsCommand.labels(base));
+            case QUESTION_ANSWERING -> attune.task("question-answering", Map.of());
+            case MASKED_LM -> attune.task("masked-lm", Map.of());
+            case CAUSAL_LM -> attune.task("causal-lm", Map.of());
+            default -> throw new ConfigurationException("--head " + head + " cannot be exported");
+        };
+        FineTunedModel m = attune.prepare(base, task, maxLength);
+        List<String> missing = m.loadReport().missing();
+        if (!missing.isEmpty()) {
+            m.close();
+            throw new InvalidCheckpointException(base.origin() + " lacks weights that "
+                    + m.lowered().definition().architecture() + " needs: " + missing
+                    + "; use a checkpoint saved with that head");
+        }
+        return m;
     }
 
     /** @return the head asked for or named by config.json; null when the folder is attune's own */
-    private HeadKind headKind() {
+    private HeadKind headKind(PretrainedModel base) {
         if (head != null) {
             return switch (head.toLowerCase(Locale.ROOT)) {
                 case "sequence-classification" -> HeadKind.SEQUENCE_CLASSIFICATION;
@@ -101,13 +134,10 @@ final class ExportCommand implements Callable<Integer> {
                         + " sequence-classification, token-classification, question-answering, masked-lm, causal-lm");
             };
         }
-        String arch;
-        try (PretrainedModel base = HfSources.folder(model).open(Map.of())) {
-            if (base.config().has(FineTunedModel.CONFIG_KEY)) {
-                return null;
-            }
-            arch = base.config().raw("architectures").map(a -> a.path(0).asText("")).orElse("");
+        if (base.config().has(FineTunedModel.CONFIG_KEY)) {
+            return null;
         }
+        String arch = base.config().raw("architectures").map(a -> a.path(0).asText("")).orElse("");
         if (arch.endsWith("ForTokenClassification")) {
             return HeadKind.TOKEN_CLASSIFICATION;
         }

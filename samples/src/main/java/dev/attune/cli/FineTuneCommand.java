@@ -1,6 +1,5 @@
 package dev.attune.cli;
 
-import dev.attune.formats.hf.HfSources;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.attune.Attune;
@@ -33,8 +32,9 @@ import picocli.CommandLine.Option;
 @Command(name = "fine-tune", mixinStandardHelpOptions = true,
         description = "Fine-tune a HuggingFace checkpoint on a task and save the result as a HuggingFace folder.")
 final class FineTuneCommand implements Callable<Integer> {
-    @Option(names = "--model", required = true, description = "HuggingFace model folder to start from, or a Hub"
-            + " model id (org/name[@revision], hf://org/name; uses HF_TOKEN, HF_ENDPOINT, HF_HUB_OFFLINE)")
+    @Option(names = "--model", required = true, description = "model to start from: a HuggingFace folder, a TF Hub"
+            + " SavedModel folder, an .onnx file or ONNX export folder, or a Hub model id (org/name[@revision],"
+            + " hf://org/name; uses HF_TOKEN, HF_ENDPOINT, HF_HUB_OFFLINE)")
     String model;
 
     @Option(names = "--task", defaultValue = "text-classification",
@@ -119,7 +119,7 @@ final class FineTuneCommand implements Callable<Integer> {
         Map<String, String> options = data.options();
         data.checkEval(eval != null);
         try (Attune attune = engineOptions.builder().seed(seed).build();
-                PretrainedModel base = attune.load(HfSources.of(model), overrides)) {
+                PretrainedModel base = attune.load(model, overrides)) {
             Task t = attune.task(task, options);
             Dataset trainData = t.read(train);
             Dataset evalData = eval == null ? null : data.evalReader(attune, task, t).read(eval);

@@ -1,6 +1,5 @@
 package dev.attune.cli;
 
-import dev.attune.formats.hf.HfSources;
 import dev.attune.Attune;
 import dev.attune.engine.LoweredModel;
 import dev.attune.generate.GenerationConfig;
@@ -8,7 +7,6 @@ import dev.attune.core.generate.Generator;
 import dev.attune.core.generate.StopStrings;
 import dev.attune.model.HeadKind;
 import dev.attune.model.HeadSpec;
-import dev.attune.model.ModelSource;
 import dev.attune.model.PretrainedModel;
 import java.io.PrintWriter;
 import java.nio.file.Path;
@@ -90,7 +88,7 @@ final class GenerateCommand implements Callable<Integer> {
         List<String> stopTexts = stopTexts();
         PrintWriter out = spec.commandLine().getOut();
         try (Attune attune = engineOptions.builder().build();
-                PretrainedModel base = attune.load(HfSources.folder(model), Map.of())) {
+                PretrainedModel base = attune.load(model)) {
             if (Seq2SeqGenerate.applies(base)) { // T5 and other encoder-decoder models
                 if (!stopTexts.isEmpty()) {
                     throw new CommandLine.ParameterException(spec.commandLine(), "--stop works with causal language"

@@ -1,11 +1,9 @@
 package dev.attune.cli;
 
-import dev.attune.formats.hf.HfSources;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.attune.Attune;
 import dev.attune.model.FineTunedModel;
 import dev.attune.engine.Batch;
-import dev.attune.model.ModelSource;
 import dev.attune.model.PretrainedModel;
 import dev.attune.ops.TensorData;
 import java.nio.file.Path;
@@ -47,7 +45,7 @@ final class InferenceBenchCommand implements Callable<Integer> {
         Map<String, Double> speeds = new LinkedHashMap<>();
         for (String engine : engines) {
             try (Attune attune = Attune.builder().engine(engine).numThreads(threads).seed(0).build();
-                    PretrainedModel base = attune.load(HfSources.folder(model), Map.of());
+                    PretrainedModel base = attune.load(model);
                     FineTunedModel m = attune.prepare(base,
                             attune.task("text-classification", Map.of()).withLabels(List.of("0", "1")), seq)) {
                 Batch inputs = randomTokens(base.config().requireInt("vocab_size"));

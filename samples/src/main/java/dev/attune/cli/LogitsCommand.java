@@ -1,8 +1,8 @@
 package dev.attune.cli;
 
-import dev.attune.formats.hf.HfSources;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.attune.Attune;
+import dev.attune.PluginRegistry;
 import dev.attune.model.FineTunedModel;
 import dev.attune.model.Encoding;
 import dev.attune.model.ModelSource;
@@ -30,7 +30,8 @@ import picocli.CommandLine.Option;
         description = "Token ids and raw logits for each {\"text\", optional \"text_pair\"} line of a JSONL file.")
 final class LogitsCommand implements Callable<Integer> {
     @Option(names = "--model", required = true,
-            description = "a HuggingFace folder (fine-tuned by attune, or a *ForSequenceClassification checkpoint)")
+            description = "a HuggingFace folder (fine-tuned by attune, or a *ForSequenceClassification checkpoint), or an"
+                    + " ONNX export of one (run on the onnx engine unless --engine names another)")
     Path model;
 
     @Option(names = "--input", required = true, description = "JSONL input")
@@ -50,8 +51,10 @@ final class LogitsCommand implements Callable<Integer> {
         List<Map<String, String>> inputs = PredictCommand.readJsonl(input, "text").stream()
                 .map(PredictCommand.JsonlRow::fields).toList();
         ObjectMapper json = new ObjectMapper();
-        try (Attune attune = engineOptions.builder().build();
-                FineTunedModel m = openAny(attune, model, maxLength);
+        PluginRegistry registry = PluginRegistry.discover();
+        ModelSource source = registry.source(model);
+        try (Attune attune = engineOptions.builder(registry, source).build();
+                FineTunedModel m = openAny(attune, attune.load(source, Map.of()), maxLength);
                 Writer out = output == null
                         ? new BufferedWriter(new OutputStreamWriter(System.out, StandardCharsets.UTF_8))
                         : Files.newBufferedWriter(output, StandardCharsets.UTF_8)) {
@@ -84,16 +87,20 @@ final class LogitsCommand implements Callable<Integer> {
     }
 
     /**
-     * Opens a folder saved by attune, or a plain HuggingFace classification checkpoint (labels from
-     * its id2label, else HuggingFace's default of two).
+     * Opens a model saved or exported by attune, or a plain classification checkpoint (labels from
+     * its id2label, else HuggingFace's default of two), such as a HuggingFace folder or an ONNX file
+     * made by {@code torch.onnx.export}.
      */
-    static FineTunedModel openAny(Attune attune, Path folder, int maxLength) {
-        PretrainedModel base = attune.load(HfSources.folder(folder), Map.of());
+    static FineTunedModel openAny(Attune attune, PretrainedModel base, int maxLength) {
         if (base.config().has(FineTunedModel.CONFIG_KEY)) {
-            base.close();
-            return attune.open(folder);
+            return attune.open(base);
         }
-        List<String> labels = base.config().labels().orElseGet(() -> {
+        return attune.open(base, attune.task("text-classification", Map.of()).withLabels(labels(base)), maxLength);
+    }
+
+    /** @return a checkpoint's labels: its id2label, else HuggingFace's names for {@code num_labels} (2) */
+    static List<String> labels(PretrainedModel base) {
+        return base.config().labels().orElseGet(() -> {
             int n = base.config().getInt("num_labels", 2);
             List<String> names = new ArrayList<>();
             for (int i = 0; i < n; i++) {
@@ -101,6 +108,5 @@ final class LogitsCommand implements Callable<Integer> {
             }
             return names;
         });
-        return attune.prepare(base, attune.task("text-classification", Map.of()).withLabels(labels), maxLength);
     }
 }

@@ -3,6 +3,8 @@ package dev.attune.cli;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.attune.Attune;
+import dev.attune.PluginRegistry;
+import dev.attune.model.ModelSource;
 import dev.attune.model.FineTunedModel;
 import dev.attune.task.Predictor;
 import dev.attune.error.InvalidDataException;
@@ -25,7 +27,8 @@ import picocli.CommandLine.Option;
 @Command(name = "predict", mixinStandardHelpOptions = true,
         description = "Predict with a model saved by fine-tune: one --text, or a JSONL file of inputs.")
 final class PredictCommand implements Callable<Integer> {
-    @Option(names = "--model", required = true, description = "folder written by fine-tune")
+    @Option(names = "--model", required = true, description = "folder written by fine-tune, or by export (an ONNX"
+            + " export runs on the onnx engine unless --engine names another)")
     Path model;
 
     @Option(names = "--text", description = "the text to classify")
@@ -70,7 +73,9 @@ final class PredictCommand implements Callable<Integer> {
             throw new InvalidDataException("nothing to predict: give --text, --question and --context, or --input");
         }
         ObjectMapper json = new ObjectMapper();
-        try (Attune attune = engineOptions.builder().build(); FineTunedModel m = attune.open(model)) {
+        PluginRegistry registry = PluginRegistry.discover();
+        ModelSource source = registry.source(model);
+        try (Attune attune = engineOptions.builder(registry, source).build(); FineTunedModel m = attune.open(source)) {
             // every input is checked against the model's task before anything runs, naming its line
             int fromFile = inputs.size() - rows.size();
             for (int i = 0; i < inputs.size(); i++) {

@@ -1,6 +1,5 @@
 package dev.attune.cli;
 
-import dev.attune.formats.hf.HfSources;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.attune.Attune;
 import dev.attune.model.FineTunedModel;
@@ -44,7 +43,7 @@ import picocli.CommandLine.Option;
 @Command(name = "tune", mixinStandardHelpOptions = true,
         description = "Search fine-tuning hyperparameters (grid, random, successive halving) on an eval metric.")
 final class TuneCommand implements Callable<Integer> {
-    @Option(names = "--model", required = true, description = "HuggingFace model folder to start from") Path model;
+    @Option(names = "--model", required = true, description = "model folder to start from (HuggingFace, TF Hub SavedModel or ONNX export)") Path model;
     @Option(names = "--task", defaultValue = "text-classification") String task;
     @Option(names = "--train", required = true) Path train;
     @Option(names = "--eval", required = true, description = "data the objective is measured on") Path eval;
@@ -381,7 +380,7 @@ final class TuneCommand implements Callable<Integer> {
                 .seed(seed).loggingSteps(50).evalStrategy(EvalStrategy.EPOCH).disableTqdm(true).tensorboard(false)
                 .build();
         long start = System.nanoTime();
-        try (PretrainedModel base = attune.load(HfSources.folder(model), overrides)) {
+        try (PretrainedModel base = attune.load(model, overrides)) {
             Attune.Result result = attune.fineTune(base, labelled, trainData, evalData, config, control);
             try (FineTunedModel m = result.model()) {
                 Double value = result.training().evalMetrics().get(metric);

@@ -1,6 +1,8 @@
 package dev.attune.engine;
 
 import dev.attune.model.ModelDefinition;
+import dev.attune.model.PretrainedModel;
+import java.util.Optional;
 
 /** A started engine: lowers model definitions onto a device. */
 public interface Engine extends AutoCloseable {
@@ -19,6 +21,20 @@ public interface Engine extends AutoCloseable {
      * @return the runnable model
      */
     LoweredModel lower(ModelDefinition definition, ParameterSource values, EngineOptions options);
+
+    /**
+     * Runs a checkpoint as it is stored, when this engine can run its file itself rather than a
+     * definition built from its weights: the {@code onnx} engine serves an ONNX file's own graph (a
+     * file made by Attune, {@code torch.onnx.export} or Optimum). Opening a saved model ({@code
+     * Attune.open}) asks the engine first and lowers a definition only when the answer is empty.
+     *
+     * @param checkpoint a checkpoint opened by a {@link dev.attune.model.SourceProvider}'s source
+     * @param options device, threads and seed
+     * @return the running model, or empty when this engine does not run that checkpoint's file
+     */
+    default Optional<LoweredModel> serve(PretrainedModel checkpoint, EngineOptions options) {
+        return Optional.empty();
+    }
 
     @Override
     void close();

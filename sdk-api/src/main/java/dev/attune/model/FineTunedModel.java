@@ -10,12 +10,15 @@ import dev.attune.task.Task;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
+import org.apiguardian.api.API;
 
 /**
  * A model with a task head, lowered onto an engine: train it with a {@link dev.attune.train.Trainer},
  * then evaluate it, predict with it, or save it as a HuggingFace folder that Python {@code
- * transformers} loads. Closing it releases what it holds on the engine.
+ * transformers} loads, or export it in another format ({@link #export(String, Path, Map)}). Closing
+ * it releases what it holds on the engine.
  */
+@API(status = API.Status.STABLE, since = "0.1")
 public interface FineTunedModel extends AutoCloseable {
     /** Key under which Attune keeps its own settings in config.json (ignored by transformers). */
     String CONFIG_KEY = "attune";
@@ -111,6 +114,35 @@ public interface FineTunedModel extends AutoCloseable {
      * @param directory target folder (created or replaced)
      */
     void save(Path directory);
+
+    /**
+     * Exports the model with the {@link Exporter} of a format, found with {@link
+     * java.util.ServiceLoader}: {@code hf} (what {@link #save} writes), {@code onnx} (needs {@code
+     * attune-engine-onnx}), {@code savedmodel} (needs {@code attune-engine-tensorflow}), or a
+     * plugin's own. Like {@link #save}, the folder is written aside and renamed into place, and what
+     * a training run wrote there (its log, TensorBoard events, checkpoints) is kept.
+     *
+     * @param format the format's name
+     * @param directory target folder (created or replaced)
+     * @param options the exporter's settings (for {@code onnx}: {@code fp16}, {@code past}, {@code
+     *     external_data_mb})
+     * @throws dev.attune.error.PluginException when no exporter of that format is on the class path
+     * @throws dev.attune.error.ConfigurationException when the exporter does not know an option
+     * @throws dev.attune.error.AttuneException when writing fails (any previous folder there is unchanged)
+     */
+    @API(status = API.Status.EXPERIMENTAL, since = "0.1")
+    void export(String format, Path directory, Map<String, String> options);
+
+    /**
+     * As {@link #export(String, Path, Map)} with the exporter's default settings.
+     *
+     * @param format the format's name
+     * @param directory target folder (created or replaced)
+     */
+    @API(status = API.Status.EXPERIMENTAL, since = "0.1")
+    default void export(String format, Path directory) {
+        export(format, directory, Map.of());
+    }
 
     /** @return config.json as {@link #save} writes it */
     ModelConfig savedConfig();

@@ -40,4 +40,13 @@ public interface ModelDefinition {
      * @return outputs by name
      */
     Map<String, Tensor> forward(Ops ops, Map<String, Tensor> inputs);
+
+    /**
+     * @return the definition for inference and export: this one, or, for a definition that wraps a
+     *     model to add what only training needs (a task's label inputs and loss), the wrapped model,
+     *     so exporters write the model's own inputs and outputs
+     */
+    default ModelDefinition inference() {
+        return this;
+    }
 }

@@ -35,6 +35,12 @@ public final class TrainableDefinition implements ModelDefinition {
         return model;
     }
 
+    /** @return the wrapped head model, without the task's label inputs and loss */
+    @Override
+    public ModelDefinition inference() {
+        return model.inference();
+    }
+
     @Override
     public ModelConfig config() {
         return model.config();

@@ -1,5 +1,11 @@
 package dev.attune.engine.onnx;
 
+import dev.attune.error.ConfigurationException;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
 /**
  * How a model is exported to ONNX.
  *
@@ -29,5 +35,71 @@ public record OnnxExportOptions(boolean float16Weights, boolean withPast, long e
     /** @return these options with another external-data threshold */
     public OnnxExportOptions withExternalDataThreshold(long bytes) {
         return new OnnxExportOptions(float16Weights, withPast, bytes);
+    }
+
+    /** Option keys of the {@code onnx} export format, as {@code model.export("onnx", dir, options)} takes them. */
+    public static final String FP16 = "fp16";
+    /** Option key: {@code false} exports a decoder without past key/value inputs and outputs. */
+    public static final String PAST = "past";
+    /** Option key: weights above this many MiB go to {@code model.onnx_data}. */
+    public static final String EXTERNAL_DATA_MB = "external_data_mb";
+    /** Option key: as {@link #EXTERNAL_DATA_MB}, in bytes. */
+    public static final String EXTERNAL_DATA_BYTES = "external_data_bytes";
+
+    /**
+     * Reads the options of the {@code onnx} export format: {@value #FP16} ({@code true}/{@code
+     * false}, default false), {@value #PAST} (default true) and {@value #EXTERNAL_DATA_MB} or
+     * {@value #EXTERNAL_DATA_BYTES} (a whole number; default: just under 2 GB).
+     *
+     * @param options option values by key
+     * @return the options, defaults for keys not given
+     * @throws ConfigurationException on an unknown key or a value that does not parse, naming it
+     */
+    public static OnnxExportOptions fromMap(Map<String, String> options) {
+        OnnxExportOptions o = defaults();
+        for (Map.Entry<String, String> e : options.entrySet()) {
+            String value = e.getValue() == null ? "" : e.getValue().strip();
+            switch (e.getKey()) {
+                case FP16 -> o = o.withFloat16Weights(bool(e.getKey(), value));
+                case PAST -> o = new OnnxExportOptions(o.float16Weights, bool(e.getKey(), value), o.externalDataThreshold);
+                case EXTERNAL_DATA_MB -> o = o.withExternalDataThreshold(count(e.getKey(), value) << 20);
+                case EXTERNAL_DATA_BYTES -> o = o.withExternalDataThreshold(count(e.getKey(), value));
+                default -> throw new ConfigurationException("onnx export option '" + e.getKey() + "' is not known;"
+                        + " known options: " + List.of(FP16, PAST, EXTERNAL_DATA_MB, EXTERNAL_DATA_BYTES));
+            }
+        }
+        return o;
+    }
+
+    /** @return these options as {@link #fromMap} reads them */
+    public Map<String, String> toMap() {
+        Map<String, String> m = new LinkedHashMap<>();
+        m.put(FP16, Boolean.toString(float16Weights));
+        m.put(PAST, Boolean.toString(withPast));
+        m.put(EXTERNAL_DATA_BYTES, Long.toString(externalDataThreshold));
+        return m;
+    }
+
+    private static long count(String key, String value) {
+        long n;
+        try {
+            n = Long.parseLong(value);
+        } catch (NumberFormatException ex) {
+            n = -1;
+        }
+        if (n < 0 || n > Long.MAX_VALUE >> 20) {
+            throw new ConfigurationException("onnx export option " + key + "=" + value
+                    + " is not a whole number (0 or more)");
+        }
+        return n;
+    }
+
+    private static boolean bool(String key, String value) {
+        return switch (value.toLowerCase(Locale.ROOT)) {
+            case "true" -> true;
+            case "false" -> false;
+            default -> throw new ConfigurationException("onnx export option " + key + "=" + value
+                    + " must be true or false");
+        };
     }
 }

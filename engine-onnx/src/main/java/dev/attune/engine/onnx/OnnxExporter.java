@@ -13,8 +13,7 @@ import dev.attune.engine.onnx.proto.OnnxProto.OperatorSetIdProto;
 import dev.attune.engine.onnx.proto.OnnxProto.StringStringEntryProto;
 import dev.attune.engine.onnx.proto.OnnxProto.TensorProto;
 import dev.attune.error.AttuneException;
-import dev.attune.core.internal.AtomicDirectory;
-import dev.attune.core.internal.TrainableDefinition;
+import dev.attune.model.Exporter;
 import dev.attune.model.InputSpec;
 import dev.attune.model.ModelConfig;
 import dev.attune.model.ModelDefinition;
@@ -46,8 +45,15 @@ import java.util.Map;
  * (external data beyond 2 GB). Metadata ({@code metadata_props}) carries the labels, the task and
  * the tokenizer settings; {@link #export(FineTunedModel, Path, OnnxExportOptions)} also writes
  * config.json and the tokenizer files next to {@code model.onnx}.
+ *
+ * <p>It is the {@link Exporter} of the {@value #FORMAT} format, found with {@link
+ * java.util.ServiceLoader}: {@code model.export("onnx", folder, options)} and {@code attune export
+ * --format onnx} reach it without naming this module, and the runtime writes the folder aside and
+ * renames it into place. Options: {@link OnnxExportOptions#fromMap}.
  */
-public final class OnnxExporter {
+public final class OnnxExporter implements Exporter {
+    /** The export format's name. */
+    public static final String FORMAT = "onnx";
     /** File name of the exported graph inside an export folder. */
     public static final String MODEL_FILE = "model.onnx";
     /** File name of the weights when they are stored as external data. */
@@ -57,7 +63,29 @@ public final class OnnxExporter {
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    private OnnxExporter() {}
+    /** Creates the exporter (found with {@link java.util.ServiceLoader}). */
+    public OnnxExporter() {}
+
+    @Override
+    public String format() {
+        return FORMAT;
+    }
+
+    /**
+     * Writes {@code model.onnx} (and {@code model.onnx_data} above the threshold), config.json and
+     * the tokenizer files into an empty folder.
+     *
+     * @param model the model
+     * @param directory an empty folder
+     * @param options {@link OnnxExportOptions#fromMap}
+     * @throws IOException when writing fails
+     */
+    @Override
+    public void export(FineTunedModel model, Path directory, Map<String, String> options) throws IOException {
+        OnnxExportOptions o = OnnxExportOptions.fromMap(options);
+        LoweredModel lowered = model.lowered();
+        writeFolder(lowered, model.savedConfig(), model.tokenizer(), metadataOf(model), directory, o);
+    }
 
     /**
      * Lowers a definition to an ONNX model held in memory.
@@ -70,7 +98,7 @@ public final class OnnxExporter {
      */
     public static ModelProto toProto(
             ModelDefinition definition, ParameterSource values, Map<String, String> metadata, OnnxExportOptions options) {
-        ModelDefinition model = definition instanceof TrainableDefinition t ? t.model() : definition;
+        ModelDefinition model = definition.inference();
         ModelConfig config = model.config();
         OnnxGraph g = new OnnxGraph();
         OnnxOps ops = new OnnxOps(g, cached(values), options.float16Weights());
@@ -205,7 +233,7 @@ public final class OnnxExporter {
                     meta.put(META + "tokenizer_config", Files.readString(cfg, StandardCharsets.UTF_8));
                 }
             } finally {
-                AtomicDirectory.deleteTree(tmp);
+                ExportFolders.deleteTree(tmp);
             }
         } catch (IOException e) {
             throw new AttuneException("could not read the tokenizer settings for ONNX metadata: " + e.getMessage(), e);
@@ -216,44 +244,53 @@ public final class OnnxExporter {
     /**
      * Exports a fine-tuned model into a folder: {@code model.onnx} (and {@code model.onnx_data}
      * when the weights exceed the threshold), config.json and the tokenizer files, so the folder is
-     * served by {@link OnnxModels#open(Path)}. The folder is written aside and renamed into place.
+     * served by {@code attune.open(folder)} on the {@code onnx} engine. The same as {@code
+     * model.export("onnx", directory, options.toMap())}: the folder is written aside and renamed into
+     * place.
      *
      * @param model the model
      * @param directory target folder (created or replaced)
      * @param options export options
      */
     public static void export(FineTunedModel model, Path directory, OnnxExportOptions options) {
-        export(model.lowered(), model.savedConfig(), model.tokenizer(), metadataOf(model), directory, options);
+        model.export(FORMAT, directory, options.toMap());
     }
 
     /**
-     * Exports a lowered model (for example a causal LM lowered without a task) into a folder.
+     * Exports a lowered model (for example a causal LM lowered without a task) into a new folder.
+     * The files are written into a hidden sibling that is renamed to {@code directory} once
+     * complete; a failure leaves nothing behind. To replace an existing folder, export a {@link
+     * FineTunedModel} instead.
      *
      * @param lowered the model and its current parameter values
      * @param savedConfig config.json to write next to it
      * @param tokenizer the tokenizer to write next to it
      * @param metadata metadata to store in the file
-     * @param directory target folder (created or replaced)
+     * @param directory target folder: absent or empty
      * @param options export options
+     * @throws dev.attune.error.ConfigurationException when the folder exists and is not empty
      */
     public static void export(LoweredModel lowered, ModelConfig savedConfig, TextTokenizer tokenizer,
             Map<String, String> metadata, Path directory, OnnxExportOptions options) {
+        try {
+            ExportFolders.writeNew(directory, tmp -> writeFolder(lowered, savedConfig, tokenizer, metadata, tmp, options));
+        } catch (IOException e) {
+            throw new AttuneException("could not export the model to " + directory + ": " + e.getMessage()
+                    + "; check free space and permissions", e);
+        }
+    }
+
+    private static void writeFolder(LoweredModel lowered, ModelConfig savedConfig, TextTokenizer tokenizer,
+            Map<String, String> metadata, Path directory, OnnxExportOptions options) throws IOException {
         Map<String, String> meta = new LinkedHashMap<>(metadata);
         meta.putIfAbsent(META + "config", savedConfig.toJson());
         for (Map.Entry<String, String> e : tokenizerMetadata(tokenizer).entrySet()) {
             meta.putIfAbsent(e.getKey(), e.getValue());
         }
         ModelProto proto = toProto(lowered.definition(), lowered::read, meta, options);
-        try {
-            AtomicDirectory.write(directory, tmp -> {
-                write(proto, tmp.resolve(MODEL_FILE), options.externalDataThreshold());
-                Files.writeString(tmp.resolve("config.json"), savedConfig.toJson(), StandardCharsets.UTF_8);
-                tokenizer.saveTo(tmp);
-            });
-        } catch (IOException e) {
-            throw new AttuneException("could not export the model to " + directory + ": " + e.getMessage()
-                    + "; check free space and permissions (any previous export there is unchanged)", e);
-        }
+        write(proto, directory.resolve(MODEL_FILE), options.externalDataThreshold());
+        Files.writeString(directory.resolve("config.json"), savedConfig.toJson(), StandardCharsets.UTF_8);
+        tokenizer.saveTo(directory);
     }
 
     /**

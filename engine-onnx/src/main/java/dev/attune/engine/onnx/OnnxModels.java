@@ -1,33 +1,30 @@
 package dev.attune.engine.onnx;
 
-import dev.attune.core.DefaultFineTunedModel;
-
 import ai.onnxruntime.NodeInfo;
 import ai.onnxruntime.OnnxJavaType;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
 import ai.onnxruntime.TensorInfo;
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.attune.model.FineTunedModel;
-import dev.attune.PluginRegistry;
+import com.google.protobuf.CodedInputStream;
+import com.google.protobuf.WireFormat;
 import dev.attune.engine.EngineOptions;
+import dev.attune.engine.LoweredModel;
 import dev.attune.engine.onnx.internal.OrtLoweredModel;
+import dev.attune.engine.onnx.proto.OnnxProto.ModelProto;
+import dev.attune.engine.onnx.proto.OnnxProto.StringStringEntryProto;
 import dev.attune.error.EngineException;
 import dev.attune.error.InvalidCheckpointException;
-import dev.attune.formats.hf.HfTokenizer;
 import dev.attune.model.InputSpec;
 import dev.attune.model.ModelConfig;
 import dev.attune.model.ModelDefinition;
-import dev.attune.model.TextTokenizer;
 import dev.attune.ops.DType;
 import dev.attune.ops.Ops;
 import dev.attune.ops.ParameterSet;
 import dev.attune.ops.Tensor;
-import dev.attune.task.Task;
-import dev.attune.task.TaskOptions;
+import java.io.BufferedInputStream;
 import java.io.IOException;
+import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -37,116 +34,71 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Serves ONNX files with ONNX Runtime behind the SDK's predictor API (text in, answer out): files
- * exported by Attune (task, labels and settings come from their metadata) and files made elsewhere,
- * such as {@code torch.onnx.export} or HuggingFace Optimum output, with the tokenizer of their
- * folder (tokenizer.json, config.json for the labels).
+ * ONNX files behind the SDK: files exported by Attune and files made elsewhere, such as {@code
+ * torch.onnx.export} or HuggingFace Optimum output, with the tokenizer and config.json of their
+ * folder.
+ *
+ * <p>How an ONNX folder is served, and why in two parts: the {@code onnx} {@linkplain
+ * OnnxSourceProvider source provider} opens a file or export folder as a checkpoint like any other
+ * ({@code attune.load(folder)}: config from the file's metadata or config.json, the tokenizer of the
+ * folder, weights from the initializers, which Attune names by their HuggingFace names), so an
+ * exported model also reopens, trains or runs on PyTorch and TensorFlow; and the {@code onnx}
+ * engine's {@link OnnxRuntimeEngine#serve} hook runs such a checkpoint's own graph in ONNX Runtime
+ * rather than a graph rebuilt from its weights, so {@code attune.open(folder)} on that engine serves
+ * exactly the file exported (float16 weights included) and also files whose initializers do not
+ * carry HuggingFace names. Neither part needs the runtime module: the task, its labels and the
+ * predictor come from the runtime's {@code open}, as for any saved model.
  */
 public final class OnnxModels {
-    private static final ObjectMapper JSON = new ObjectMapper();
-
     private OnnxModels() {}
 
     /**
-     * @param location an export folder (with model.onnx) or an .onnx file whose folder holds the
-     *     tokenizer
-     * @return the model, on the default thread settings
+     * @param location an .onnx file, or a folder holding {@value OnnxExporter#MODEL_FILE}
+     * @return the .onnx file it names
      */
-    public static FineTunedModel open(Path location) {
-        return open(location, null, EngineOptions.defaults());
-    }
-
-    /**
-     * @param location an export folder (with model.onnx) or an .onnx file whose folder holds the
-     *     tokenizer and config.json
-     * @param taskName the task for a file without Attune metadata (null: text-classification)
-     * @param options threads (intra-op); the device must be the CPU or auto
-     * @return the model; closing it closes the session
-     * @throws InvalidCheckpointException when the file or its tokenizer is missing or unreadable
-     */
-    public static FineTunedModel open(Path location, String taskName, EngineOptions options) {
-        Path file = Files.isDirectory(location) ? location.resolve(OnnxExporter.MODEL_FILE) : location;
-        if (!Files.isRegularFile(file)) {
-            throw new InvalidCheckpointException(file + ": no such ONNX file; pass an .onnx file or a folder written by"
-                    + " `attune export --format onnx`");
-        }
-        Path folder = file.toAbsolutePath().getParent();
-        OrtEnvironment env = OnnxRuntimeEngine.environment();
-        OrtSession session;
-        Map<String, String> meta;
-        try {
-            session = env.createSession(file.toString(), OrtLoweredModel.sessionOptions(options.numThreads()));
-            meta = session.getMetadata().getCustomMetadata();
-        } catch (OrtException e) {
-            throw new InvalidCheckpointException(file + ": ONNX Runtime cannot load it (" + e.getMessage()
-                    + "); check that it is a complete ONNX model (and its external data file is beside it)", e);
-        }
-        try {
-            ModelConfig config = config(folder, meta, file);
-            TextTokenizer tokenizer = HfTokenizer.load(folder);
-            String name = meta.getOrDefault(OnnxExporter.META + "task", taskName != null ? taskName : "text-classification");
-            Map<String, String> taskOptions = new LinkedHashMap<>();
-            if (meta.containsKey(OnnxExporter.META + "task_options")) {
-                JSON.readTree(meta.get(OnnxExporter.META + "task_options")).fields()
-                        .forEachRemaining(e -> taskOptions.put(e.getKey(), e.getValue().asText()));
-            }
-            Task task = PluginRegistry.discover().task(name).create(new TaskOptions(taskOptions));
-            List<String> labels = labels(meta, config);
-            if (labels.isEmpty() && name.endsWith("classification")) {
-                // HuggingFace's default names for a config without id2label
-                for (int i = 0; i < config.getInt("num_labels", 2); i++) {
-                    labels.add("LABEL_" + i);
-                }
-            }
-            if (!labels.isEmpty()) {
-                task = task.withLabels(labels);
-            }
-            int maxLength = Integer.parseInt(meta.getOrDefault(OnnxExporter.META + "max_length",
-                    Integer.toString(Math.min(512, config.getInt("max_position_embeddings", 512)))));
-            ModelDefinition definition = new FileDefinition(config, meta.getOrDefault(OnnxExporter.META + "architecture",
-                    file.getFileName().toString()), session);
-            return DefaultFineTunedModel.of(new OrtLoweredModel(definition, session, null), task, config, tokenizer, maxLength,
-                    "onnx");
-        } catch (IOException | OrtException | RuntimeException e) {
-            try {
-                session.close();
-            } catch (OrtException ignored) {
-                // reporting the first failure
-            }
-            if (e instanceof RuntimeException r) {
-                throw r;
-            }
-            throw new InvalidCheckpointException(file + ": its metadata cannot be read: " + e.getMessage(), e);
-        }
+    static Path modelFile(Path location) {
+        return Files.isDirectory(location) ? location.resolve(OnnxExporter.MODEL_FILE) : location;
     }
 
     /**
      * Loads an ONNX file into ONNX Runtime (every graph optimization on) as a bare model: inputs and
      * outputs by name, no task. For generation with a decoder exported with past key/values, hand it
-     * to {@link dev.attune.core.generate.Generator}.
+     * to the runtime's generator.
      *
-     * @param file an .onnx file (external data beside it)
+     * @param file an .onnx file (external data beside it), or an export folder
      * @param options threads (intra-op)
      * @return the model; the caller closes it
      * @throws InvalidCheckpointException when ONNX Runtime cannot load it
      */
-    public static dev.attune.engine.LoweredModel load(Path file, EngineOptions options) {
-        if (Files.isDirectory(file)) {
-            file = file.resolve(OnnxExporter.MODEL_FILE);
+    public static LoweredModel load(Path file, EngineOptions options) {
+        return load(file, null, options);
+    }
+
+    /**
+     * @param file an .onnx file or an export folder
+     * @param config the model's config, or null to read it from the file's metadata or config.json
+     * @param options threads (intra-op)
+     * @return the model; the caller closes it
+     */
+    static LoweredModel load(Path file, ModelConfig config, EngineOptions options) {
+        Path onnx = modelFile(file);
+        if (!Files.isRegularFile(onnx)) {
+            throw new InvalidCheckpointException(onnx + ": no such ONNX file; pass an .onnx file or a folder written by"
+                    + " `attune export --format onnx`");
         }
         OrtEnvironment env = OnnxRuntimeEngine.environment();
         OrtSession session;
         try {
-            session = env.createSession(file.toString(), OrtLoweredModel.sessionOptions(options.numThreads()));
+            session = env.createSession(onnx.toString(), OrtLoweredModel.sessionOptions(options.numThreads()));
         } catch (OrtException e) {
-            throw new InvalidCheckpointException(file + ": ONNX Runtime cannot load it (" + e.getMessage()
+            throw new InvalidCheckpointException(onnx + ": ONNX Runtime cannot load it (" + e.getMessage()
                     + "); check that it is a complete ONNX model (and its external data file is beside it)", e);
         }
         try {
             Map<String, String> meta = session.getMetadata().getCustomMetadata();
-            ModelConfig config = config(file.toAbsolutePath().getParent(), meta, file);
-            return new OrtLoweredModel(new FileDefinition(config,
-                    meta.getOrDefault(OnnxExporter.META + "architecture", file.getFileName().toString()), session),
+            ModelConfig c = config != null ? config : config(onnx.toAbsolutePath().getParent(), meta, onnx);
+            return new OrtLoweredModel(new FileDefinition(c,
+                    meta.getOrDefault(OnnxExporter.META + "architecture", onnx.getFileName().toString()), session),
                     session, null);
         } catch (IOException | OrtException | RuntimeException e) {
             try {
@@ -154,7 +106,50 @@ public final class OnnxModels {
             } catch (OrtException ignored) {
                 // reporting the first failure
             }
-            throw new InvalidCheckpointException(file + ": cannot be described: " + e.getMessage(), e);
+            throw new InvalidCheckpointException(onnx + ": cannot be described: " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Reads a model file's metadata ({@code metadata_props}) without loading its graph or weights:
+     * the file is streamed and every other field skipped.
+     *
+     * @param file an .onnx file
+     * @return metadata by key
+     * @throws InvalidCheckpointException when the file is not an ONNX model
+     */
+    static Map<String, String> metadata(Path file) {
+        Map<String, String> meta = new LinkedHashMap<>();
+        try (InputStream in = new BufferedInputStream(Files.newInputStream(file), 1 << 16)) {
+            CodedInputStream coded = CodedInputStream.newInstance(in);
+            coded.setSizeLimit(Integer.MAX_VALUE);
+            int field = ModelProto.METADATA_PROPS_FIELD_NUMBER;
+            for (int tag = coded.readTag(); tag != 0; tag = coded.readTag()) {
+                if (WireFormat.getTagFieldNumber(tag) == field
+                        && WireFormat.getTagWireType(tag) == WireFormat.WIRETYPE_LENGTH_DELIMITED) {
+                    StringStringEntryProto e = StringStringEntryProto.parseFrom(coded.readBytes());
+                    meta.put(e.getKey(), e.getValue());
+                } else if (!coded.skipField(tag)) {
+                    break;
+                }
+            }
+        } catch (IOException e) {
+            throw new InvalidCheckpointException(file + ": not a readable ONNX model (" + e.getMessage()
+                    + "); check that the file is complete", e);
+        }
+        return meta;
+    }
+
+    /**
+     * @param file an .onnx file
+     * @return its config: Attune's metadata, else config.json beside it, else an empty config
+     * @throws InvalidCheckpointException when the file or config.json cannot be read
+     */
+    static ModelConfig config(Path file) {
+        try {
+            return config(file.toAbsolutePath().getParent(), metadata(file), file);
+        } catch (IOException e) {
+            throw new InvalidCheckpointException(file + ": its config cannot be read: " + e.getMessage(), e);
         }
     }
 
@@ -167,19 +162,6 @@ public final class OnnxModels {
             return ModelConfig.parse(Files.readString(json, StandardCharsets.UTF_8), json.toString());
         }
         return ModelConfig.of(Map.of(), file.toString());
-    }
-
-    private static List<String> labels(Map<String, String> meta, ModelConfig config) throws IOException {
-        List<String> out = new ArrayList<>();
-        String id2label = meta.get(OnnxExporter.META + "id2label");
-        if (id2label != null) {
-            JsonNode node = JSON.readTree(id2label);
-            for (int i = 0; i < node.size(); i++) {
-                out.add(node.path(Integer.toString(i)).asText());
-            }
-            return out;
-        }
-        return new ArrayList<>(config.labels().orElse(List.of()));
     }
 
     /** The interface of a file: its inputs and outputs; its forward pass exists only inside the file. */

@@ -12,12 +12,15 @@ import dev.attune.engine.onnx.internal.OrtLoweredModel;
 import dev.attune.engine.onnx.proto.OnnxProto.ModelProto;
 import dev.attune.error.EngineException;
 import dev.attune.model.ModelDefinition;
+import dev.attune.model.PretrainedModel;
 import java.util.Map;
+import java.util.Optional;
 
 /**
  * ONNX Runtime through DJL's OnnxRuntime engine. Lowering a definition exports it to ONNX in memory
  * ({@link OnnxExporter}) and opens an ONNX Runtime session on it with every graph optimization on,
- * so a model runs exactly as its exported file would. Inference only.
+ * so a model runs exactly as its exported file would. A checkpoint opened from an ONNX file is
+ * served as it is stored ({@link #serve}). Inference only.
  */
 public final class OnnxRuntimeEngine implements Engine {
     private final OrtEnvironment env;
@@ -56,12 +59,32 @@ public final class OnnxRuntimeEngine implements Engine {
         return "onnxruntime " + version + " (DJL OnnxRuntime engine), cpu";
     }
 
-    @Override
-    public LoweredModel lower(ModelDefinition definition, ParameterSource values, EngineOptions options) {
+    private static void checkDevice(EngineOptions options) {
         if (options.device().kind() == DeviceSpec.Kind.GPU) {
             throw new EngineException("the onnx engine runs on the CPU here (device " + options.device()
                     + " asked); use --device cpu or auto");
         }
+    }
+
+    /**
+     * Serves a checkpoint that the {@code onnx} source provider opened from an ONNX file: the file's
+     * own graph runs in ONNX Runtime (its inputs and outputs as the file declares them), not a graph
+     * rebuilt from its weights.
+     *
+     * @return the running file, or empty for a checkpoint of another format
+     */
+    @Override
+    public Optional<LoweredModel> serve(PretrainedModel checkpoint, EngineOptions options) {
+        if (!(checkpoint.weights() instanceof OnnxWeights onnx)) {
+            return Optional.empty();
+        }
+        checkDevice(options);
+        return Optional.of(OnnxModels.load(onnx.file(), checkpoint.config(), options));
+    }
+
+    @Override
+    public LoweredModel lower(ModelDefinition definition, ParameterSource values, EngineOptions options) {
+        checkDevice(options);
         ParameterSource cached = OnnxExporter.cached(values);
         ModelProto proto = OnnxExporter.toProto(definition, cached, Map.of(), OnnxExportOptions.defaults());
         try {

@@ -50,8 +50,13 @@ class OnnxRuntimeServingTest {
     void torchExportedFileReproducesItsReferenceLogits() throws IOException {
         Path file = SharedFiles.path("fixtures/hf/bert-seqcls/torch_export.onnx");
         JsonNode ref = reference("bert-seqcls");
-        try (FineTunedModel m = OnnxModels.open(file, null, TWO_THREADS)) {
+        try (Attune attune = Attune.builder().engine("onnx").device(DeviceSpec.CPU).numThreads(2).build();
+                PretrainedModel base = attune.load(file);
+                FineTunedModel m = attune.open(base, attune.task("text-classification", Map.of())
+                        .withLabels(List.of("LABEL_0", "LABEL_1")), 128)) {
             assertThat(m.engineName()).isEqualTo("onnx");
+            // the file's own graph runs: its initializers are not HuggingFace-named, nothing was rebuilt
+            assertThat(m.lowered().definition().parameters().all()).isEmpty();
             int checked = 0;
             int predicted = 0;
             for (JsonNode c : ref.get("cases")) {
@@ -101,7 +106,8 @@ class OnnxRuntimeServingTest {
         assertThat(folder.resolve("model.onnx")).isRegularFile();
         assertThat(folder.resolve("tokenizer.json")).isRegularFile();
         assertThat(folder.resolve("config.json")).isRegularFile();
-        try (FineTunedModel served = OnnxModels.open(folder)) {
+        try (Attune attune = Attune.builder().engine("onnx").build(); FineTunedModel served = attune.open(folder)) {
+            assertThat(served.engineName()).isEqualTo("onnx");
             assertThat(served.task().name()).isEqualTo("text-classification");
             assertThat(served.task().labels()).containsExactlyElementsOf(labels);
             assertThat(served.maxLength()).isEqualTo(64);
@@ -251,8 +257,12 @@ class OnnxRuntimeServingTest {
 
     @Test
     void missingFileIsATypedErrorNamingIt(@TempDir Path tmp) throws IOException {
-        assertThatThrownBy(() -> OnnxModels.open(tmp.resolve("nothing.onnx"))).isInstanceOf(InvalidCheckpointException.class)
-                .hasMessageContaining("nothing.onnx");
+        try (Attune attune = Attune.builder().engine("onnx").build()) {
+            assertThatThrownBy(() -> attune.open(tmp.resolve("nothing.onnx"))).isInstanceOf(InvalidCheckpointException.class)
+                    .hasMessageContaining("nothing.onnx");
+        }
+        assertThatThrownBy(() -> OnnxModels.load(tmp.resolve("nothing.onnx"), TWO_THREADS))
+                .isInstanceOf(InvalidCheckpointException.class).hasMessageContaining("nothing.onnx");
         Path garbage = tmp.resolve("garbage.onnx");
         Files.writeString(garbage, "not a model");
         assertThatThrownBy(() -> OnnxModels.load(garbage, TWO_THREADS)).isInstanceOf(InvalidCheckpointException.class)

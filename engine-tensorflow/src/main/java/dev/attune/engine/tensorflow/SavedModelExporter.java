@@ -1,8 +1,8 @@
 package dev.attune.engine.tensorflow;
 
+import dev.attune.error.ConfigurationException;
+import dev.attune.model.Exporter;
 import dev.attune.model.FineTunedModel;
-import dev.attune.error.AttuneException;
-import dev.attune.core.internal.AtomicDirectory;
 import dev.attune.model.InputSpec;
 import dev.attune.model.ModelDefinition;
 import dev.attune.ops.Parameter;
@@ -36,48 +36,59 @@ import org.tensorflow.proto.DataType;
  *
  * <p>The export builds a fresh inference graph from the engine-neutral definition (so a model
  * trained on any engine exports), with variables named by their HuggingFace names; the tokenizer
- * files go to {@code assets/}. The folder is written aside and renamed into place, so a failed
- * export leaves no partial model.
+ * files go to {@code assets/}.
+ *
+ * <p>It is the {@link Exporter} of the {@value #FORMAT} format, found with {@link
+ * java.util.ServiceLoader}: {@code model.export("savedmodel", folder)} and {@code attune export
+ * --format savedmodel} reach it without naming this module. The runtime writes the folder aside and
+ * renames it into place, so a failed export leaves no partial model. It takes no options.
  */
-public final class SavedModelExporter {
+public final class SavedModelExporter implements Exporter {
+    /** The export format's name. */
+    public static final String FORMAT = "savedmodel";
+
     /** The serving inputs, in TF Hub's names, and the definition inputs they feed. */
     private static final Map<String, String> INPUTS = Map.of(
             "input_word_ids", "input_ids", "input_mask", "attention_mask", "input_type_ids", "token_type_ids");
 
-    private SavedModelExporter() {}
+    /** Creates the exporter (found with {@link java.util.ServiceLoader}). */
+    public SavedModelExporter() {}
 
-    /**
-     * Exports a fine-tuned model (its current weights) with its tokenizer in {@code assets/}.
-     *
-     * @param model the model, on any engine
-     * @param directory target folder (created or replaced)
-     * @throws AttuneException when writing fails (any previous model there is unchanged)
-     */
-    public static void export(FineTunedModel model, Path directory) {
-        export(model.lowered().definition(), model.stateDict(), model.tokenizer(), directory);
+    @Override
+    public String format() {
+        return FORMAT;
     }
 
     /**
-     * @param definition the model definition
-     * @param values every parameter's value by name
-     * @param tokenizer tokenizer whose files go to {@code assets/}, or null
-     * @param directory target folder (created or replaced)
+     * Writes the SavedModel ({@code saved_model.pb}, {@code variables/}) and the tokenizer files in
+     * {@code assets/} into an empty folder.
+     *
+     * @param model the model, on any engine
+     * @param directory an empty folder
+     * @param options none are known
+     * @throws IOException when writing fails
      */
-    public static void export(ModelDefinition definition, Map<String, TensorData> values, TextTokenizer tokenizer,
-            Path directory) {
-        new TensorFlowEngineProvider().create(); // natives ready before the first Graph
-        try {
-            AtomicDirectory.write(directory, tmp -> {
-                write(definition, values, tmp);
-                if (tokenizer != null) {
-                    Path assets = Files.createDirectories(tmp.resolve("assets"));
-                    tokenizer.saveTo(assets);
-                }
-            });
-        } catch (IOException e) {
-            throw new AttuneException("could not export the SavedModel to " + directory + ": " + e.getMessage()
-                    + "; check free space and permissions (any previous model there is unchanged)", e);
+    @Override
+    public void export(FineTunedModel model, Path directory, Map<String, String> options) throws IOException {
+        if (!options.isEmpty()) {
+            throw new ConfigurationException("the savedmodel export format takes no options; given: " + options.keySet());
         }
+        new TensorFlowEngineProvider().create(); // natives ready before the first Graph
+        write(model.lowered().definition().inference(), model.stateDict(), directory);
+        Path assets = Files.createDirectories(directory.resolve("assets"));
+        model.tokenizer().saveTo(assets);
+    }
+
+    /**
+     * Exports a fine-tuned model (its current weights) with its tokenizer in {@code assets/}: the
+     * same as {@code model.export("savedmodel", directory)}.
+     *
+     * @param model the model, on any engine
+     * @param directory target folder (created or replaced)
+     * @throws dev.attune.error.AttuneException when writing fails (any previous model there is unchanged)
+     */
+    public static void export(FineTunedModel model, Path directory) {
+        model.export(FORMAT, directory);
     }
 
     private static void write(ModelDefinition definition, Map<String, TensorData> values, Path dir) throws IOException {

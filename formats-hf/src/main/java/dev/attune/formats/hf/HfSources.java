@@ -5,7 +5,12 @@ import java.nio.file.Files;
 import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
 
-/** Sources of HuggingFace checkpoints: a model folder, or a model on the Hub. */
+/**
+ * Sources of HuggingFace checkpoints: a model folder, or a model on the Hub. {@code
+ * attune.load(location)} reads locations through the source providers instead ({@link
+ * HfFolderSourceProvider}, {@link HfHubSourceProvider} and those of other formats), which also
+ * refuse a local-looking path that does not exist rather than asking the Hub for it.
+ */
 public final class HfSources {
     private HfSources() {}
 

@@ -6,6 +6,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.attune.Attune;
+import dev.attune.PluginRegistry;
 import dev.attune.engine.Batch;
 import dev.attune.engine.EngineOptions;
 import dev.attune.engine.LoweredModel;
@@ -146,6 +148,23 @@ class TfHubSourceTest {
         System.out.println("real TF Hub variable names: " + names);
         assertThat(new TreeSet<>(mapped.keySet())).isEqualTo(expected);
         assertThat(TfHubSource.graphActivation(REAL_GRAPH)).isEqualTo("gelu_new");
+    }
+
+    @Test
+    void theSourceProviderTakesSavedModelFoldersForAttuneLoad(@TempDir Path dir) throws IOException {
+        PluginRegistry registry = PluginRegistry.discover();
+        assertThat(registry.source(LAYOUT).describe()).isEqualTo(LAYOUT + " (TF Hub SavedModel)");
+        try (Attune attune = Attune.builder().engine("tensorflow").registry(registry).build();
+                PretrainedModel loaded = attune.load(LAYOUT.toString());
+                PretrainedModel direct = new TfHubSource(LAYOUT).open(Map.of())) {
+            assertThat(loaded.weights().names()).isEqualTo(direct.weights().names());
+            assertThat(loaded.config().toJson()).isEqualTo(direct.config().toJson());
+        }
+        // a SavedModel folder whose variables are incomplete is still read as one: the error says what it lacks
+        Files.copy(REAL_GRAPH, dir.resolve("saved_model.pb"));
+        Files.createDirectories(dir.resolve("variables"));
+        assertThatThrownBy(() -> registry.source(dir).open(Map.of())).isInstanceOf(InvalidCheckpointException.class)
+                .hasMessageContaining("variables/variables.index");
     }
 
     @Test
