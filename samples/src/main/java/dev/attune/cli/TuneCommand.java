@@ -10,8 +10,10 @@ import dev.attune.model.ModelSource;
 import dev.attune.model.PretrainedModel;
 import dev.attune.task.Dataset;
 import dev.attune.task.Task;
-import dev.attune.train.EvalStrategy;
+import dev.attune.core.train.callbacks.ModelCardCallback;
+import dev.attune.core.train.callbacks.PlotsCallback;
 import dev.attune.train.TrainingConfig;
+import dev.attune.train.TrainingConfig.EvalStrategy;
 import dev.attune.train.TrainingControl;
 import java.io.BufferedWriter;
 import java.io.IOException;
@@ -379,6 +381,8 @@ final class TuneCommand implements Callable<Integer> {
                 .numTrainEpochs(Math.max(1e-3, h.get("epochs") * budget)).maxSteps(maxSteps)
                 .warmupRatio(h.get("warmup_ratio")).weightDecay(h.get("weight_decay")).maxLength(maxLength)
                 .seed(seed).loggingSteps(50).evalStrategy(EvalStrategy.EPOCH).disableTqdm(true).tensorboard(false)
+                // a trial keeps its log; the search's report shows the trials instead of plots and cards
+                .withoutDefault(PlotsCallback.class).withoutDefault(ModelCardCallback.class)
                 .build();
         long start = System.nanoTime();
         try (PretrainedModel base = attune.load(HfSources.folder(model), overrides)) {
@@ -448,7 +452,7 @@ final class TuneCommand implements Callable<Integer> {
             points.sort(Comparator.comparingDouble(x -> x[0]));
             md.append(String.format(Locale.ROOT, "- **%s** spread %.4f:%s%n", p, hi - lo, row));
             Path png = output.resolve("sensitivity_" + p + ".png");
-            RunArtifacts.plot(png, "eval_" + metric + " vs " + p, p, List.of(new RunArtifacts.Series("trials", points)));
+            PlotsCallback.chart(png, "eval_" + metric + " vs " + p, p, Map.of("trials", points));
             md.append("\n![").append(p).append("](").append(png.getFileName()).append(")\n\n");
         }
         Files.writeString(output.resolve("tune_report.md"), md.toString(), StandardCharsets.UTF_8);
