@@ -19,14 +19,18 @@ import org.knowm.xchart.XYChartBuilder;
 import org.knowm.xchart.XYSeries;
 import org.knowm.xchart.style.Styler;
 import org.knowm.xchart.style.markers.SeriesMarkers;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * At the end of a run, draws its log history as PNG charts (XChart) in the output folder: {@value
  * #TRAIN_LOSS} (the logged training loss by step) and {@value #EVAL_METRICS} (every {@code eval_*}
  * metric by step, an {@code evalOnStart} evaluation at step 0 included). A chart with nothing to show
- * is not written. Does nothing without an output folder.
+ * is not written; a chart that cannot be drawn is a warning, not a failed run. Does nothing without
+ * an output folder.
  */
 public final class PlotsCallback implements TrainerCallback {
+    private static final Logger LOG = LoggerFactory.getLogger(PlotsCallback.class);
     /** The training-loss chart's file name. */
     public static final String TRAIN_LOSS = "train_loss.png";
     /** The evaluation-metrics chart's file name. */
@@ -39,8 +43,15 @@ public final class PlotsCallback implements TrainerCallback {
     @Override
     public void onTrainEnd(Context context) {
         Path out = context.config().outputDir();
-        if (out != null) {
+        if (out == null) {
+            return;
+        }
+        try {
             write(out, context.state().logHistory());
+        } catch (RuntimeException | LinkageError | InternalError e) {
+            // the charts are a convenience: a system without a working AWT (fonts) must not lose the run
+            LOG.warn("could not draw the training charts in {} ({}); the run and its log are unaffected", out,
+                    e.toString());
         }
     }
 

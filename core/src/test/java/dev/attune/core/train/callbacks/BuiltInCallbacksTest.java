@@ -196,6 +196,20 @@ class BuiltInCallbacksTest {
         assertThat(empty.resolve("x.png")).doesNotExist();
     }
 
+    @Test
+    void aChartThatCannotBeWrittenIsAWarningNotAFailedRun(@TempDir Path tmp) throws Exception {
+        // a folder where the chart should go: the rename into place fails
+        Files.createDirectories(tmp.resolve(PlotsCallback.TRAIN_LOSS).resolve("in-the-way"));
+        TrainerState withLog = new TrainerState(null, 2, 2, 1, 0, 2, 2, 16, 1.0, 2, 0, 0, 1.0,
+                List.of(Map.of("step", 1, "loss", 0.7), Map.of("step", 2, "loss", 0.6)), List.of(), Map.of(), null,
+                -1, null, null, null, 0, Map.of(), null, null, null, null);
+        new PlotsCallback().onTrainEnd(at(TrainingConfig.builder().outputDir(tmp).build(), withLog, false));
+        assertThat(tmp.resolve(PlotsCallback.TRAIN_LOSS)).isDirectory();
+        try (var files = Files.list(tmp)) {
+            assertThat(files.map(p -> p.getFileName().toString())).containsExactly(PlotsCallback.TRAIN_LOSS);
+        }
+    }
+
     static int distinctColours(BufferedImage img) {
         java.util.Set<Integer> colours = new java.util.HashSet<>();
         for (int y = 0; y < img.getHeight(); y += 3) {
