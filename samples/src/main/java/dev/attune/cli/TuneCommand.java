@@ -57,7 +57,8 @@ final class TuneCommand implements Callable<Integer> {
     @Option(names = "--trials", defaultValue = "12", description = "random: trials; halving: trials in the first rung")
     int trials;
     @Option(names = "--halving-factor", defaultValue = "3", description = "halving: keep 1/eta each rung") int eta;
-    @Option(names = "--objective", defaultValue = "eval_accuracy", description = "eval metric to maximise (loss is minimised)")
+    @Option(names = "--objective", defaultValue = "eval_accuracy", description = "eval metric to optimise: the task's"
+            + " own metric in the task's direction (perplexity is minimised), a loss minimised, others maximised")
     String objective;
     @Option(names = "--learning-rate", defaultValue = "1e-5:1e-3",
             description = "values a,b,c or a log-uniform range lo:hi") String learningRate;
@@ -123,7 +124,7 @@ final class TuneCommand implements Callable<Integer> {
                 Space.parse("epochs", epochs), Space.parse("warmup_ratio", warmupRatio),
                 Space.parse("weight_decay", weightDecay));
         String metric = objective.startsWith("eval_") ? objective.substring(5) : objective;
-        boolean maximise = !metric.contains("loss");
+        boolean maximise = true; // decided with the task below
         Files.createDirectories(output);
         Map<String, String> options = data.options();
         int threads = engineOptions.threads > 0 ? engineOptions.threads : Runtime.getRuntime().availableProcessors();
@@ -151,6 +152,8 @@ final class TuneCommand implements Callable<Integer> {
             Dataset trainData = t.read(train);
             Dataset evalData = data.evalReader(attune, task, t).read(eval);
             Task labelled = t.withLabels(t.inferLabels(trainData));
+            // as the trainer ranks checkpoints: the task's direction for its own metric, else lower is better for a loss
+            maximise = TrainingConfig.builder().metricForBestModel(metric).build().greaterIsBetter(labelled);
             Random random = new Random(seed);
             List<Map<String, Double>> candidates = new ArrayList<>();
             switch (search.toLowerCase(Locale.ROOT)) {
