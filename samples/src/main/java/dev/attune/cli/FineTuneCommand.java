@@ -10,9 +10,9 @@ import dev.attune.model.ModelSource;
 import dev.attune.model.PretrainedModel;
 import dev.attune.task.Dataset;
 import dev.attune.task.Task;
-import dev.attune.train.EvalStrategy;
-import dev.attune.train.SchedulerType;
 import dev.attune.train.TrainingConfig;
+import dev.attune.train.TrainingConfig.EvalStrategy;
+import dev.attune.train.TrainingConfig.SchedulerType;
 import dev.attune.train.TrainingControl;
 import dev.attune.train.TrainingResult;
 import java.io.IOException;
@@ -78,7 +78,8 @@ final class FineTuneCommand implements Callable<Integer> {
     @Option(names = "--max-length", defaultValue = "128") int maxLength;
     @Option(names = "--pad-to-max-length", description = "pad every batch to --max-length") boolean padToMax;
     @Option(names = "--no-shuffle", description = "keep the training data in file order") boolean noShuffle;
-    @Option(names = "--no-progress", description = "no console progress bar") boolean noProgress;
+    @Option(names = "--no-progress", description = "no console progress bar (there is none anyway when standard"
+            + " error is not a terminal)") boolean noProgress;
 
     @Option(names = "--set", description = "config.json override key=value, e.g. hidden_dropout_prob=0 (repeatable)")
     Map<String, String> overrides = new LinkedHashMap<>();
@@ -93,7 +94,7 @@ final class FineTuneCommand implements Callable<Integer> {
     public Integer call() throws IOException {
         // from here on, Ctrl-C lets the command reach a step boundary and save a checkpoint (GracefulStop)
         TrainingControl control = GracefulStop.newControl();
-        TrainingConfig config = training.apply(TrainingConfig.builder()
+        TrainingConfig.Builder builder = training.apply(TrainingConfig.builder()
                 .outputDir(output)
                 .learningRate(learningRate)
                 .numTrainEpochs(epochs)
@@ -113,9 +114,11 @@ final class FineTuneCommand implements Callable<Integer> {
                 .seed(seed)
                 .shuffle(!noShuffle)
                 .maxLength(maxLength)
-                .padToMaxLength(padToMax)
-                .disableTqdm(noProgress), output)
-                .build();
+                .padToMaxLength(padToMax), output);
+        if (noProgress) {
+            builder.disableTqdm(true);
+        }
+        TrainingConfig checked = builder.build();
         Map<String, String> options = data.options();
         data.checkEval(eval != null);
         try (Attune attune = engineOptions.builder().seed(seed).build();
@@ -123,10 +126,13 @@ final class FineTuneCommand implements Callable<Integer> {
             Task t = attune.task(task, options);
             Dataset trainData = t.read(train);
             Dataset evalData = eval == null ? null : data.evalReader(attune, task, t).read(eval);
+            // the model card names the model as given and the engine with its version
+            TrainingConfig config = training.withModelCard(checked, model, attune.engine().describe());
             long start = System.nanoTime();
             Attune.Result result = attune.fineTune(base, t, trainData, evalData, config, control);
             try (FineTunedModel tuned = result.model()) {
-                tuned.save(output); // keeps the run's log, TensorBoard events and checkpoints there
+                // keeps the run's files there: log, TensorBoard events, checkpoints, plots and model card
+                tuned.save(output);
                 TrainingResult r = result.training();
                 Map<String, Object> report = new LinkedHashMap<>();
                 report.put("model", model);
@@ -154,7 +160,6 @@ final class FineTuneCommand implements Callable<Integer> {
                     Files.createDirectories(metricsFile.toAbsolutePath().getParent());
                 }
                 Files.writeString(metricsFile, json.writeValueAsString(report) + "\n");
-                training.writeArtifacts(output, report, config);
                 System.out.println(json.writeValueAsString(evalMetrics.isEmpty() ? Map.of("train_loss", r.trainLoss()) : evalMetrics));
                 System.err.printf(Locale.ROOT, "saved %s; metrics in %s; %.1f s%n", output, metricsFile,
                         (System.nanoTime() - start) / 1e9);

@@ -1,17 +1,13 @@
 package dev.attune.cli;
 
-import dev.attune.model.FineTunedModel;
-import dev.attune.error.AttuneException;
 import dev.attune.core.train.DefaultTrainer;
+import dev.attune.core.train.callbacks.ModelCardCallback;
+import dev.attune.core.train.callbacks.PlotsCallback;
 import dev.attune.train.TrainingConfig;
-import java.io.IOException;
-import java.nio.file.AtomicMoveNotSupportedException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
-import java.util.stream.Stream;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -41,9 +37,15 @@ final class TrainingOptionsMixin {
             description = "checkpoints to keep (the best is kept too); 0 keeps all")
     int saveTotalLimit;
 
-    @Option(names = "--metric-for-best-model", defaultValue = "loss",
-            description = "eval metric ranking checkpoints and driving early stopping (default: ${DEFAULT-VALUE})")
+    @Option(names = "--metric-for-best-model",
+            description = "eval metric ranking checkpoints and driving early stopping (default: the task's primary"
+                    + " metric, e.g. f1, accuracy or perplexity)")
     String metricForBestModel;
+
+    @Option(names = "--greater-is-better", arity = "1", paramLabel = "true|false",
+            description = "whether a larger --metric-for-best-model is better (default: the task's direction for its"
+                    + " own metric, else false for a loss and true otherwise)")
+    Boolean greaterIsBetter;
 
     @Option(names = "--load-best-model-at-end", description = "save the best checkpoint's weights as the result")
     boolean loadBestModelAtEnd;
@@ -108,6 +110,12 @@ final class TrainingOptionsMixin {
                 System.err.println("attune: no checkpoint in " + output + "; starting from the beginning");
             }
         }
+        if (greaterIsBetter != null) {
+            b.greaterIsBetter(greaterIsBetter);
+        }
+        if (noModelCard) {
+            b.withoutDefault(PlotsCallback.class).withoutDefault(ModelCardCallback.class);
+        }
         return b.resumeFromCheckpoint(from)
                 .saveOnEpochEnd(saveOnEpochEnd)
                 .saveTotalLimit(saveTotalLimit)
@@ -129,34 +137,26 @@ final class TrainingOptionsMixin {
     }
 
     /**
-     * Writes the PNG plots and the model card.
-     *
-     * @param output the output folder
-     * @param report metrics.json's content
      * @param config the run's settings
+     * @param model the base model as the command line named it
+     * @param engine the engine, as the card names it
+     * @return the settings with a model card that names the model and engine and shows this command
+     *     line (less {@code --resume}) to reproduce the run; unchanged under {@code --no-model-card}
      */
-    void writeArtifacts(Path output, java.util.Map<String, Object> report, TrainingConfig config) {
+    TrainingConfig withModelCard(TrainingConfig config, String model, String engine) {
         if (noModelCard) {
-            return;
+            return config;
         }
-        try {
-            List<Path> plots = RunArtifacts.writePlots(output);
-            java.util.Map<String, Object> settings = RunArtifacts.components(config);
-            settings.remove("resumeFromCheckpoint");
-            settings.remove("disableTqdm");
-            List<String> args = new java.util.ArrayList<>();
-            args.add(spec.name());
-            List<String> original = spec.commandLine().getParseResult().originalArgs();
-            for (int i = 0; i < original.size(); i++) {
-                String a = original.get(i);
-                // picocli may hand over the whole command line, subcommand name included
-                if (!a.equals("--resume") && !(i == 0 && a.equals(spec.name()))) {
-                    args.add(a);
-                }
+        List<String> args = new ArrayList<>();
+        args.add(spec.name());
+        List<String> original = spec.commandLine().getParseResult().originalArgs();
+        for (int i = 0; i < original.size(); i++) {
+            String a = original.get(i);
+            // picocli may hand over the whole command line, subcommand name included
+            if (!a.equals("--resume") && !(i == 0 && a.equals(spec.name()))) {
+                args.add(a);
             }
-            RunArtifacts.writeModelCard(output, report, settings, args, plots);
-        } catch (IOException e) {
-            throw new AttuneException("could not write the model card or plots in " + output + ": " + e.getMessage(), e);
         }
+        return config.toBuilder().callbacks(new ModelCardCallback(model, engine, args)).build();
     }
 }

@@ -9,8 +9,10 @@ import dev.attune.model.ModelSource;
 import dev.attune.model.PretrainedModel;
 import dev.attune.task.Dataset;
 import dev.attune.task.Task;
-import dev.attune.train.EvalStrategy;
+import dev.attune.core.train.callbacks.ModelCardCallback;
+import dev.attune.core.train.callbacks.PlotsCallback;
 import dev.attune.train.TrainingConfig;
+import dev.attune.train.TrainingConfig.EvalStrategy;
 import dev.attune.train.TrainingControl;
 import java.io.BufferedWriter;
 import java.io.IOException;
@@ -54,7 +56,8 @@ final class TuneCommand implements Callable<Integer> {
     @Option(names = "--trials", defaultValue = "12", description = "random: trials; halving: trials in the first rung")
     int trials;
     @Option(names = "--halving-factor", defaultValue = "3", description = "halving: keep 1/eta each rung") int eta;
-    @Option(names = "--objective", defaultValue = "eval_accuracy", description = "eval metric to maximise (loss is minimised)")
+    @Option(names = "--objective", defaultValue = "eval_accuracy", description = "eval metric to optimise: the task's"
+            + " own metric in the task's direction (perplexity is minimised), a loss minimised, others maximised")
     String objective;
     @Option(names = "--learning-rate", defaultValue = "1e-5:1e-3",
             description = "values a,b,c or a log-uniform range lo:hi") String learningRate;
@@ -120,7 +123,7 @@ final class TuneCommand implements Callable<Integer> {
                 Space.parse("epochs", epochs), Space.parse("warmup_ratio", warmupRatio),
                 Space.parse("weight_decay", weightDecay));
         String metric = objective.startsWith("eval_") ? objective.substring(5) : objective;
-        boolean maximise = !metric.contains("loss");
+        boolean maximise = true; // decided with the task below
         Files.createDirectories(output);
         Map<String, String> options = data.options();
         int threads = engineOptions.threads > 0 ? engineOptions.threads : Runtime.getRuntime().availableProcessors();
@@ -148,6 +151,8 @@ final class TuneCommand implements Callable<Integer> {
             Dataset trainData = t.read(train);
             Dataset evalData = data.evalReader(attune, task, t).read(eval);
             Task labelled = t.withLabels(t.inferLabels(trainData));
+            // as the trainer ranks checkpoints: the task's direction for its own metric, else lower is better for a loss
+            maximise = TrainingConfig.builder().metricForBestModel(metric).build().greaterIsBetter(labelled);
             Random random = new Random(seed);
             List<Map<String, Double>> candidates = new ArrayList<>();
             switch (search.toLowerCase(Locale.ROOT)) {
@@ -378,6 +383,8 @@ final class TuneCommand implements Callable<Integer> {
                 .numTrainEpochs(Math.max(1e-3, h.get("epochs") * budget)).maxSteps(maxSteps)
                 .warmupRatio(h.get("warmup_ratio")).weightDecay(h.get("weight_decay")).maxLength(maxLength)
                 .seed(seed).loggingSteps(50).evalStrategy(EvalStrategy.EPOCH).disableTqdm(true).tensorboard(false)
+                // a trial keeps its log; the search's report shows the trials instead of plots and cards
+                .withoutDefault(PlotsCallback.class).withoutDefault(ModelCardCallback.class)
                 .build();
         long start = System.nanoTime();
         try (PretrainedModel base = attune.load(model, overrides)) {
@@ -447,7 +454,7 @@ final class TuneCommand implements Callable<Integer> {
             points.sort(Comparator.comparingDouble(x -> x[0]));
             md.append(String.format(Locale.ROOT, "- **%s** spread %.4f:%s%n", p, hi - lo, row));
             Path png = output.resolve("sensitivity_" + p + ".png");
-            RunArtifacts.plot(png, "eval_" + metric + " vs " + p, p, List.of(new RunArtifacts.Series("trials", points)));
+            PlotsCallback.chart(png, "eval_" + metric + " vs " + p, p, Map.of("trials", points));
             md.append("\n![").append(p).append("](").append(png.getFileName()).append(")\n\n");
         }
         Files.writeString(output.resolve("tune_report.md"), md.toString(), StandardCharsets.UTF_8);

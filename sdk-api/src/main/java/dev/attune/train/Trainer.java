@@ -1,13 +1,18 @@
 package dev.attune.train;
 
+import static org.apiguardian.api.API.Status.STABLE;
+
 import dev.attune.model.FineTunedModel;
 import dev.attune.task.Dataset;
+import org.apiguardian.api.API;
 
 /**
  * Trains a model in place with HuggingFace Trainer semantics. Get one from the runtime ({@code
- * attune.trainer(config)}); it is configured by a {@link TrainingConfig} and, from other threads, a
- * {@link TrainingControl}.
+ * attune.trainer(config)}); it is configured by a {@link TrainingConfig}, whose {@link
+ * TrainerCallback}s watch and steer the run from inside, and, from other threads, a {@link
+ * TrainingControl}.
  */
+@API(status = STABLE, since = "0.1")
 public interface Trainer {
     /**
      * Trains the model in place.

@@ -1,8 +1,11 @@
 package dev.attune.train;
 
+import static org.apiguardian.api.API.Status.STABLE;
+
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
+import org.apiguardian.api.API;
 
 /**
  * A handle on a training run for code outside its loop: it stops the run cleanly and hears what the
@@ -15,11 +18,15 @@ import java.util.concurrent.CopyOnWriteArrayList;
  * resumeFromCheckpoint} (or {@code ./attune fine-tune --resume}) continues from that step and ends
  * where the uninterrupted run would have, and then throws {@link dev.attune.error.TrainingStoppedException}.
  * One control may serve several runs (the trials of a search): a request stops all of them.
+ *
+ * <p>A {@link TrainerCallback} steers a run from inside its events instead (its {@link
+ * TrainerCallback.Control} flags); this handle is for code outside the run.
  */
+@API(status = STABLE, since = "0.1")
 public final class TrainingControl {
     private volatile String stopReason;
     private volatile boolean checkpointOnStop = true;
-    private final List<TrainingListener> listeners = new CopyOnWriteArrayList<>();
+    private final List<Listener> listeners = new CopyOnWriteArrayList<>();
 
     /** Asks the runs under this control to stop after their current step; later calls change nothing. */
     public void requestStop() {
@@ -66,7 +73,7 @@ public final class TrainingControl {
      * @param listener told of every record the runs log
      * @return this control
      */
-    public TrainingControl addListener(TrainingListener listener) {
+    public TrainingControl addListener(Listener listener) {
         listeners.add(java.util.Objects.requireNonNull(listener, "listener"));
         return this;
     }
@@ -81,7 +88,7 @@ public final class TrainingControl {
             return;
         }
         Map<String, Object> copy = Map.copyOf(withoutNulls(record));
-        for (TrainingListener l : listeners) {
+        for (Listener l : listeners) {
             l.onLog(copy);
         }
     }
@@ -94,5 +101,20 @@ public final class TrainingControl {
             }
         });
         return m;
+    }
+
+    /**
+     * Hears a training run's log as it is written: the records of {@code trainer_log.jsonl} (a logging
+     * step's {@code step}, {@code epoch}, {@code loss}, {@code learning_rate}, {@code grad_norm}, {@code
+     * samples_per_second}, {@code elapsed_seconds}; an evaluation's {@code step}, {@code epoch} and
+     * {@code eval_*} metrics; an {@code error} or a {@code stopped} reason), whether or not the run has
+     * an output folder. Called on the training thread, so it should return quickly; what it throws ends
+     * the run. Register it with {@link TrainingControl#addListener}.
+     */
+    @API(status = STABLE, since = "0.1")
+    @FunctionalInterface
+    public interface Listener {
+        /** @param record one log record (immutable; null values left out) */
+        void onLog(Map<String, Object> record);
     }
 }

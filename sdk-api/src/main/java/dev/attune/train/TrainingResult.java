@@ -1,7 +1,10 @@
 package dev.attune.train;
 
+import static org.apiguardian.api.API.Status.STABLE;
+
 import java.util.List;
 import java.util.Map;
+import org.apiguardian.api.API;
 
 /**
  * What a training run did.
@@ -14,6 +17,7 @@ import java.util.Map;
  * @param evalMetrics metrics of the last evaluation (empty if none)
  * @param evalHistory every evaluation, in order, each with its {@code step}
  */
+@API(status = STABLE, since = "0.1")
 public record TrainingResult(
         long globalSteps,
         double epochs,

@@ -1,6 +1,5 @@
 package dev.attune.core.train;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.attune.model.FineTunedModel;
@@ -12,6 +11,7 @@ import dev.attune.core.internal.AtomicDirectory;
 import dev.attune.formats.hf.SafetensorsStore;
 import dev.attune.formats.hf.SafetensorsWriter;
 import dev.attune.ops.TensorData;
+import dev.attune.train.TrainerState;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -69,18 +69,16 @@ public final class Checkpoints {
      * @param target the checkpoint folder (replaced if it exists)
      * @param model the model whose weights, config and tokenizer are saved
      * @param optimizer the optimizer state
-     * @param state the trainer state, serialised as JSON
+     * @param state the trainer state (with the optimizer's step count), saved as trainer_state.json
      */
-    public static void write(Path target, FineTunedModel model, OptimizerState optimizer, Map<String, Object> state) {
+    public static void write(Path target, FineTunedModel model, OptimizerState optimizer, TrainerState state) {
         try {
             AtomicDirectory.write(target, tmp -> {
                 writeForced(tmp.resolve("config.json"), model.savedConfig().toJson().getBytes(StandardCharsets.UTF_8));
                 SafetensorsWriter.write(tmp.resolve("model.safetensors"), model.stateDict());
                 model.tokenizer().saveTo(tmp);
                 SafetensorsWriter.write(tmp.resolve(OPTIMIZER_FILE), optimizer.tensors());
-                Map<String, Object> withSteps = new LinkedHashMap<>(state);
-                withSteps.put("optimizer_steps", optimizer.steps());
-                writeForced(tmp.resolve(STATE_FILE), JSON.writeValueAsBytes(withSteps));
+                writeForced(tmp.resolve(STATE_FILE), (state.toJson() + "\n").getBytes(StandardCharsets.UTF_8));
                 syncDirectory(tmp);
             });
             syncDirectory(target.toAbsolutePath().getParent());
@@ -240,20 +238,11 @@ public final class Checkpoints {
 
     /**
      * @param checkpoint a checkpoint folder
-     * @return its trainer_state.json
+     * @return its trainer_state.json (of any layout the trainer wrote)
+     * @throws InvalidCheckpointException when it is missing or broken
      */
-    public static JsonNode readState(Path checkpoint) {
-        Path file = checkpoint.resolve(STATE_FILE);
-        if (!Files.isRegularFile(file)) {
-            throw new InvalidCheckpointException(file + " is missing: " + checkpoint
-                    + " is not a training checkpoint (resume from a checkpoint-N folder written by the trainer)");
-        }
-        try {
-            return JSON.readTree(file.toFile());
-        } catch (IOException e) {
-            throw new InvalidCheckpointException(file + " is not valid JSON (" + e.getMessage()
-                    + "); resume from an earlier checkpoint", e);
-        }
+    public static TrainerState readState(Path checkpoint) {
+        return TrainerState.read(checkpoint.resolve(STATE_FILE));
     }
 
     /**

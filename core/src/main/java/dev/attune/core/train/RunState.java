@@ -1,7 +1,7 @@
 package dev.attune.core.train;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import dev.attune.error.InvalidCheckpointException;
+import dev.attune.train.TrainerState;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -10,17 +10,22 @@ import java.io.ObjectOutputStream;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Base64;
-import java.util.Iterator;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
 
-/** The trainer's mutable progress, as trainer_state.json holds it in a checkpoint. */
+/**
+ * The trainer's mutable progress. The loop changes it; callbacks and checkpoints see immutable
+ * {@link TrainerState} snapshots of it.
+ */
 final class RunState {
     long step;
+    long maxSteps;
     int epoch;
     int batchInEpoch;
+    int batchesPerEpoch;
     long microBatches;
     long samples;
     double lossSum;
@@ -28,7 +33,8 @@ final class RunState {
     double windowLoss;
     long windowCount;
     double trainSeconds;
-    List<Map<String, Double>> history = new ArrayList<>();
+    final List<Map<String, Object>> logHistory = new ArrayList<>();
+    final List<Map<String, Double>> history = new ArrayList<>();
     Map<String, Double> lastEval = Map.of();
     Double lastMetric;
     long lastEvalStep = -1;
@@ -36,75 +42,67 @@ final class RunState {
     String bestCheckpoint;
     Double patienceBest;
     int evalsWithoutImprovement;
-    boolean stop;
+    /** The shuffling generator's state at the start of the epoch in progress (Base64), as checkpoints keep it. */
+    String shuffler;
+    Map<String, Object> identity = Map.of();
     Path lastCheckpoint;
     long savedStep = -1;
+    // read-only copies of the histories, remade only when they grow (a snapshot is taken at every event)
+    private List<Map<String, Object>> logHistoryView = List.of();
+    private List<Map<String, Double>> historyView = List.of();
 
     boolean savedAt(long s) {
         return savedStep == s;
     }
 
-    Map<String, Object> toJson(Map<String, Object> identity) {
-        Map<String, Object> m = new LinkedHashMap<>();
-        m.put("format", "attune-trainer-state/1");
-        m.put("global_step", step);
-        m.put("epoch", epoch);
-        m.put("batch_in_epoch", batchInEpoch);
-        m.put("micro_batches", microBatches);
-        m.put("samples", samples);
-        m.put("loss_sum", lossSum);
-        m.put("loss_count", lossCount);
-        m.put("window_loss", windowLoss);
-        m.put("window_count", windowCount);
-        m.put("train_seconds", trainSeconds);
-        m.put("eval_history", history);
-        m.put("last_eval", lastEval);
-        m.put("last_metric", lastMetric);
-        m.put("last_eval_step", lastEvalStep);
-        m.put("best_metric", bestMetric);
-        m.put("best_model_checkpoint", bestCheckpoint);
-        m.put("early_stopping_best", patienceBest);
-        m.put("evals_without_improvement", evalsWithoutImprovement);
-        m.put("run", identity);
-        return m;
-    }
-
-    void load(JsonNode n) {
-        step = n.path("global_step").asLong();
-        epoch = n.path("epoch").asInt();
-        batchInEpoch = n.path("batch_in_epoch").asInt();
-        microBatches = n.path("micro_batches").asLong();
-        samples = n.path("samples").asLong();
-        lossSum = n.path("loss_sum").asDouble();
-        lossCount = n.path("loss_count").asLong();
-        windowLoss = n.path("window_loss").asDouble();
-        windowCount = n.path("window_count").asLong();
-        trainSeconds = n.path("train_seconds").asDouble();
-        history = new ArrayList<>();
-        for (JsonNode e : n.path("eval_history")) {
-            history.add(doubles(e));
+    /**
+     * @param optimizerSteps the optimizer's step count (in a checkpoint), or null
+     * @param stoppedEarly in the final state: whether a callback stopped the run early; else null
+     * @param trainLoss in the final state: the mean training loss; else null
+     * @return the state as it is now
+     */
+    TrainerState snapshot(Long optimizerSteps, Boolean stoppedEarly, Double trainLoss) {
+        if (logHistoryView.size() != logHistory.size()) {
+            logHistoryView = List.copyOf(logHistory);
         }
-        lastEval = doubles(n.path("last_eval"));
-        lastMetric = nullableDouble(n.get("last_metric"));
-        lastEvalStep = n.path("last_eval_step").asLong(-1);
-        bestMetric = nullableDouble(n.get("best_metric"));
-        JsonNode best = n.get("best_model_checkpoint");
-        bestCheckpoint = best == null || best.isNull() ? null : best.asText();
-        patienceBest = nullableDouble(n.get("early_stopping_best"));
-        evalsWithoutImprovement = n.path("evals_without_improvement").asInt();
-    }
-
-    private static Double nullableDouble(JsonNode n) {
-        return n == null || n.isNull() ? null : n.asDouble();
-    }
-
-    private static Map<String, Double> doubles(JsonNode n) {
-        Map<String, Double> m = new LinkedHashMap<>();
-        for (Iterator<Map.Entry<String, JsonNode>> it = n.fields(); it.hasNext();) {
-            Map.Entry<String, JsonNode> e = it.next();
-            m.put(e.getKey(), e.getValue().asDouble());
+        if (historyView.size() != history.size()) {
+            historyView = List.copyOf(history);
         }
-        return m;
+        return new TrainerState(TrainerState.FORMAT, step, maxSteps, epoch, batchInEpoch, batchesPerEpoch,
+                microBatches, samples, lossSum, lossCount, windowLoss, windowCount, trainSeconds, logHistoryView,
+                historyView, lastEval, lastMetric, lastEvalStep, bestMetric, bestCheckpoint, patienceBest,
+                evalsWithoutImprovement, identity, shuffler, optimizerSteps, stoppedEarly, trainLoss);
+    }
+
+    /** @param s a checkpoint's state, to continue from */
+    void load(TrainerState s) {
+        step = s.globalStep();
+        epoch = s.epoch();
+        batchInEpoch = s.batchInEpoch();
+        microBatches = s.microBatches();
+        samples = s.samples();
+        lossSum = s.lossSum();
+        lossCount = s.lossCount();
+        windowLoss = s.windowLoss();
+        windowCount = s.windowCount();
+        trainSeconds = s.trainSeconds();
+        logHistory.clear();
+        logHistory.addAll(s.logHistory());
+        history.clear();
+        history.addAll(s.evalHistory());
+        lastEval = s.lastEval();
+        lastMetric = s.lastMetric();
+        lastEvalStep = s.lastEvalStep();
+        bestMetric = s.bestMetric();
+        bestCheckpoint = s.bestModelCheckpoint();
+        patienceBest = s.earlyStoppingBest();
+        evalsWithoutImprovement = s.evalsWithoutImprovement();
+        shuffler = s.shuffler();
+    }
+
+    /** @param record a logged record, kept in the log history (null values and all) */
+    void addLog(Map<String, Object> record) {
+        logHistory.add(Collections.unmodifiableMap(new LinkedHashMap<>(record)));
     }
 
     /** java.util.Random is Serializable: its 48-bit state (and cached Gaussian) is the shuffling state. */
@@ -119,6 +117,11 @@ final class RunState {
     }
 
     static Random decodeRandom(String text, Path checkpoint) {
+        if (text == null) {
+            throw new InvalidCheckpointException(checkpoint.resolve(Checkpoints.STATE_FILE) + " has no 'shuffler'"
+                    + " state, so the data order cannot be continued; resume from a checkpoint-N folder written by"
+                    + " the trainer");
+        }
         try (ObjectInputStream in = new ObjectInputStream(new ByteArrayInputStream(Base64.getDecoder().decode(text))) {
             @Override
             protected Class<?> resolveClass(java.io.ObjectStreamClass desc) throws IOException, ClassNotFoundException {
@@ -131,7 +134,7 @@ final class RunState {
         }) {
             return (Random) in.readObject();
         } catch (IOException | ClassNotFoundException | IllegalArgumentException | ClassCastException e) {
-            throw new InvalidCheckpointException(checkpoint.resolve("trainer_state.json") + ": the 'shuffler' state is "
+            throw new InvalidCheckpointException(checkpoint.resolve(Checkpoints.STATE_FILE) + ": the 'shuffler' state is "
                     + "corrupt (" + e.getMessage() + "); resume from an earlier checkpoint", e);
         }
     }

@@ -17,7 +17,7 @@ import dev.attune.ops.TensorData;
 import dev.attune.task.Dataset;
 import dev.attune.task.Features;
 import dev.attune.task.Task;
-import dev.attune.train.EvalStrategy;
+import dev.attune.train.TrainingConfig.EvalStrategy;
 import dev.attune.core.train.DefaultTrainer;
 import dev.attune.train.TrainingConfig;
 import dev.attune.train.TrainingResult;

@@ -13,7 +13,7 @@ import dev.attune.task.Dataset;
 import dev.attune.task.Task;
 import dev.attune.tasks.seq2seq.Seq2SeqExample;
 import dev.attune.tasks.seq2seq.Seq2SeqTask;
-import dev.attune.train.EvalStrategy;
+import dev.attune.train.TrainingConfig.EvalStrategy;
 import dev.attune.train.TrainingConfig;
 import dev.attune.train.TrainingResult;
 import java.util.ArrayList;

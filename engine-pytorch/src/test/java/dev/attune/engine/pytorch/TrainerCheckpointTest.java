@@ -18,8 +18,8 @@ import dev.attune.model.PretrainedModel;
 import dev.attune.task.Dataset;
 import dev.attune.task.Task;
 import dev.attune.testing.TensorBoardEvents;
-import dev.attune.train.EvalStrategy;
-import dev.attune.train.SchedulerType;
+import dev.attune.train.TrainingConfig.EvalStrategy;
+import dev.attune.train.TrainingConfig.SchedulerType;
 import dev.attune.core.train.DefaultTrainer;
 import dev.attune.train.TrainingConfig;
 import dev.attune.train.TrainingControl;
@@ -74,7 +74,7 @@ class TrainerCheckpointTest {
     TrainingConfig.Builder common(Path out) {
         return TrainingConfig.builder().outputDir(out).learningRate(2e-3).numTrainEpochs(3).perDeviceTrainBatchSize(8)
                 .warmupRatio(0.2).weightDecay(0.01).loggingSteps(1).maxLength(16).disableTqdm(true)
-                .groupByLength(true).evalStrategy(EvalStrategy.EPOCH).saveSteps(4);
+                .groupByLength(true).evalStrategy(EvalStrategy.EPOCH).saveSteps(out == null ? 0 : 4);
     }
 
     record Run(TrainingResult result, Map<String, float[]> weights) {}
@@ -122,6 +122,13 @@ class TrainerCheckpointTest {
         assertThat(state.get("epoch").asInt()).isEqualTo(1);
         assertThat(state.get("batch_in_epoch").asInt()).isEqualTo(3);
         assertThat(state.get("eval_history")).hasSize(1);
+        assertThat(state.get("max_steps").asLong()).isEqualTo(15);
+        // HuggingFace's log_history: every record so far, the 8 steps and the first epoch's evaluation
+        List<JsonNode> history = new ArrayList<>();
+        state.get("log_history").forEach(history::add);
+        assertThat(history).filteredOn(n -> n.has("loss")).extracting(n -> n.get("step").asInt())
+                .containsExactly(1, 2, 3, 4, 5, 6, 7, 8);
+        assertThat(history).filteredOn(n -> n.has("eval_accuracy")).hasSize(1);
         try (SafetensorsStore opt = SafetensorsStore.openFile(ckpt.resolve("optimizer.safetensors"))) {
             assertThat(opt.names()).contains("exp_avg/classifier.weight", "exp_avg_sq/bert.embeddings.word_embeddings.weight");
             assertThat(opt.names()).hasSize(2 * a.weights().size());
@@ -149,10 +156,37 @@ class TrainerCheckpointTest {
         }
         assertThat(steps).extracting(n -> n.get("step").asInt()).containsExactly(9, 10, 11, 12, 13, 14, 15);
 
+        // a checkpoint in the first layout of trainer_state.json (before TrainerState: no log_history,
+        // max_steps, batches_per_epoch) resumes alike
+        Path old = tmp.resolve("old-layout").resolve("checkpoint-8");
+        copyTree(ckpt, old);
+        com.fasterxml.jackson.databind.node.ObjectNode firstLayout =
+                (com.fasterxml.jackson.databind.node.ObjectNode) new ObjectMapper().readTree(old.resolve("trainer_state.json").toFile());
+        firstLayout.retain("format", "global_step", "epoch", "batch_in_epoch", "micro_batches", "samples", "loss_sum",
+                "loss_count", "window_loss", "window_count", "train_seconds", "eval_history", "last_eval", "last_metric",
+                "last_eval_step", "best_metric", "best_model_checkpoint", "early_stopping_best",
+                "evals_without_improvement", "run", "shuffler", "optimizer_steps");
+        assertThat(firstLayout.size()).isEqualTo(22);
+        Files.writeString(old.resolve("trainer_state.json"), firstLayout.toPrettyString());
+        Run c = fit(common(tmp.resolve("old-out")).resumeFromCheckpoint(old).build(), 7);
+        assertThat(c.result().globalSteps()).isEqualTo(15);
+        assertBitIdentical(c.weights(), a.weights());
+        assertThat(c.result().evalMetrics()).isEqualTo(a.result().evalMetrics());
+        assertThat(c.result().evalHistory()).isEqualTo(a.result().evalHistory());
+
         // resuming with other settings is refused, naming the setting
         assertThatThrownBy(() -> fit(common(tmp.resolve("c")).seed(1).resumeFromCheckpoint(ckpt).build(), 42))
                 .isInstanceOf(InvalidCheckpointException.class).hasMessageContaining("seed")
                 .hasMessageContaining("trainer_state.json");
+    }
+
+    static void copyTree(Path from, Path to) throws IOException {
+        Files.createDirectories(to.getParent());
+        try (Stream<Path> s = Files.walk(from)) {
+            for (Path p : s.toList()) {
+                Files.copy(p, to.resolve(from.relativize(p).toString()));
+            }
+        }
     }
 
     /** A control whose listener requests a stop when the run logs the given step. */

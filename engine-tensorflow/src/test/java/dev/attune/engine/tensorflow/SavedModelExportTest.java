@@ -19,7 +19,7 @@ import dev.attune.task.Dataset;
 import dev.attune.task.Features;
 import dev.attune.task.Task;
 import dev.attune.testing.SharedFiles;
-import dev.attune.train.EvalStrategy;
+import dev.attune.train.TrainingConfig.EvalStrategy;
 import dev.attune.train.TrainingConfig;
 import java.nio.file.Files;
 import java.nio.file.Path;

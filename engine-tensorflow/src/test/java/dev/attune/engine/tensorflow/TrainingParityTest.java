@@ -14,7 +14,7 @@ import dev.attune.model.PretrainedModel;
 import dev.attune.task.Dataset;
 import dev.attune.task.Task;
 import dev.attune.testing.SharedFiles;
-import dev.attune.train.EvalStrategy;
+import dev.attune.train.TrainingConfig.EvalStrategy;
 import dev.attune.core.train.DefaultTrainer;
 import dev.attune.train.TrainingConfig;
 import java.io.IOException;
