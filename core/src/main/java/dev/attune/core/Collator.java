@@ -4,32 +4,35 @@ import dev.attune.task.Features;
 
 import dev.attune.engine.Batch;
 import dev.attune.ops.TensorData;
-import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 
 /**
- * Stacks the {@link Features} of several examples into one {@link Batch} of INT64 tensors, padding
- * sequence fields. Every task can use it with the map its {@link dev.attune.task.Task#padding} returns.
+ * Stacks the {@link Features} of several examples into one {@link Batch}, padding sequence fields.
+ * Integer fields become {@code INT64} tensors and float fields {@code FLOAT32} tensors. Every task
+ * can use it with the map its {@link dev.attune.task.Task#padding} returns.
  *
  * <p>Shapes, for a batch of {@code B} features:
  *
  * <ul>
  *   <li>a field named in the padding map is a sequence field and becomes {@code [B, T]}, where
  *       {@code T} is the fixed length, or (fixed length 0) the longest sequence field of the batch;
- *       shorter rows are filled on the right with that field's padding value. All sequence fields
- *       share the one {@code T}, so {@code input_ids} and {@code attention_mask} line up;
- *   <li>any other field holding one value per feature ({@code labels} of sequence classification)
- *       becomes {@code [B]};
- *   <li>any other field holding {@code n > 1} values becomes {@code [B, n]}; its length must be the
- *       same in every feature.
+ *       shorter rows are filled on the right with that field's padding value (converted to float for
+ *       a float field). All sequence fields share the one {@code T}, so {@code input_ids} and {@code
+ *       attention_mask} line up;
+ *   <li>any other field holding one value per feature ({@code labels} of sequence classification, a
+ *       regression target) becomes {@code [B]};
+ *   <li>any other field holding {@code n > 1} values (a multi-hot label vector) becomes {@code [B,
+ *       n]}; its length must be the same in every feature.
  * </ul>
  *
- * <p>Every feature of a batch must have the same field names. Fields keep the order of the first
- * feature. The collator never truncates: a sequence longer than a fixed length is an error, since
- * truncation belongs to the tokenizer, where it can respect special tokens.
+ * <p>Every feature of a batch must have the same integer and float field names. Fields keep the
+ * order of the first feature, integer fields first. The collator never truncates: a sequence longer
+ * than a fixed length is an error, since truncation belongs to the tokenizer, where it can respect
+ * special tokens.
  */
 public final class Collator {
     private Collator() {}
@@ -40,8 +43,9 @@ public final class Collator {
      * @param fixedLength pad every sequence field to exactly this many positions, or 0 to pad to the
      *     longest sequence of the batch
      * @return the batch, of size {@code features.size()}
-     * @throws IllegalArgumentException when the list is empty, the features disagree on their fields,
-     *     a fixed-size field changes length, or a sequence is longer than {@code fixedLength}
+     * @throws IllegalArgumentException when the list is empty, the features disagree on their fields
+     *     or on a field's element type, a fixed-size field changes length, or a sequence is longer
+     *     than {@code fixedLength}
      */
     public static Batch collate(List<Features> features, Map<String, Long> padding, int fixedLength) {
         Objects.requireNonNull(features, "features");
@@ -52,22 +56,28 @@ public final class Collator {
         if (fixedLength < 0) {
             throw new IllegalArgumentException("fixedLength must be >= 0 (0 pads to the longest), got " + fixedLength);
         }
-        List<String> names = new ArrayList<>(features.get(0).fields().keySet());
+        Features first = features.get(0);
         for (int i = 1; i < features.size(); i++) {
-            if (!features.get(i).fields().keySet().equals(features.get(0).fields().keySet())) {
+            Features f = features.get(i);
+            if (!f.fields().keySet().equals(first.fields().keySet())
+                    || !f.floatFields().keySet().equals(first.floatFields().keySet())) {
                 throw new IllegalArgumentException(
                         "features of one batch must have the same fields, but feature 0 (example "
-                                + features.get(0).exampleIndex() + ") has " + names + " and feature " + i
-                                + " (example " + features.get(i).exampleIndex() + ") has "
-                                + features.get(i).fields().keySet());
+                                + first.exampleIndex() + ") has " + describe(first) + " and feature " + i
+                                + " (example " + f.exampleIndex() + ") has " + describe(f));
             }
         }
 
         int longest = 0;
         for (Features f : features) {
-            for (String name : names) {
+            for (String name : f.fields().keySet()) {
                 if (padding.containsKey(name)) {
                     longest = Math.max(longest, f.fields().get(name).length);
+                }
+            }
+            for (String name : f.floatFields().keySet()) {
+                if (padding.containsKey(name)) {
+                    longest = Math.max(longest, f.floatFields().get(name).length);
                 }
             }
         }
@@ -80,46 +90,55 @@ public final class Collator {
 
         int b = features.size();
         Map<String, TensorData> tensors = new LinkedHashMap<>();
-        for (String name : names) {
+        for (String name : first.fields().keySet()) {
             Long pad = padding.get(name);
-            if (pad != null) {
-                tensors.put(name, stackPadded(features, name, seqLength, pad));
-            } else {
-                tensors.put(name, stackFixed(features, name));
+            int n = pad != null ? seqLength : first.fields().get(name).length;
+            long[] out = new long[Math.multiplyExact(b, n)];
+            for (int i = 0; i < b; i++) {
+                long[] row = features.get(i).fields().get(name);
+                checkWidth(features, i, name, pad, row.length, n);
+                System.arraycopy(row, 0, out, i * n, row.length);
+                if (pad != null) {
+                    Arrays.fill(out, i * n + row.length, (i + 1) * n, pad);
+                }
             }
+            tensors.put(name, TensorData.ofLongs(shape(b, n, pad != null), out));
+        }
+        for (String name : first.floatFields().keySet()) {
+            Long pad = padding.get(name);
+            int n = pad != null ? seqLength : first.floatFields().get(name).length;
+            float[] out = new float[Math.multiplyExact(b, n)];
+            for (int i = 0; i < b; i++) {
+                float[] row = features.get(i).floatFields().get(name);
+                checkWidth(features, i, name, pad, row.length, n);
+                System.arraycopy(row, 0, out, i * n, row.length);
+                if (pad != null) {
+                    Arrays.fill(out, i * n + row.length, (i + 1) * n, (float) (long) pad);
+                }
+            }
+            tensors.put(name, TensorData.ofFloats(shape(b, n, pad != null), out));
         }
         return new Batch(tensors, b);
     }
 
-    private static TensorData stackPadded(List<Features> features, String name, int seqLength, long pad) {
-        int b = features.size();
-        long[] out = new long[Math.multiplyExact(b, seqLength)];
-        for (int i = 0; i < b; i++) {
-            long[] row = features.get(i).fields().get(name);
-            System.arraycopy(row, 0, out, i * seqLength, row.length);
-            for (int j = row.length; j < seqLength; j++) {
-                out[i * seqLength + j] = pad;
-            }
+    /** A sequence field fits {@code n} (checked above); a fixed field has exactly {@code n} values. */
+    private static void checkWidth(List<Features> features, int i, String name, Long pad, int length, int n) {
+        if (pad == null && length != n) {
+            throw new IllegalArgumentException(
+                    "field '" + name + "' is not a sequence field (it has no padding value) but has "
+                            + n + " values in feature 0 and " + length + " in feature " + i
+                            + " (example " + features.get(i).exampleIndex()
+                            + "); give it a padding value or make its length constant");
         }
-        return TensorData.ofLongs(new long[] {b, seqLength}, out);
     }
 
-    private static TensorData stackFixed(List<Features> features, String name) {
-        int b = features.size();
-        int n = features.get(0).fields().get(name).length;
-        long[] out = new long[Math.multiplyExact(b, n)];
-        for (int i = 0; i < b; i++) {
-            long[] row = features.get(i).fields().get(name);
-            if (row.length != n) {
-                throw new IllegalArgumentException(
-                        "field '" + name + "' is not a sequence field (it has no padding value) but has "
-                                + n + " values in feature 0 and " + row.length + " in feature " + i
-                                + " (example " + features.get(i).exampleIndex()
-                                + "); give it a padding value or make its length constant");
-            }
-            System.arraycopy(row, 0, out, i * n, n);
-        }
-        long[] shape = n == 1 ? new long[] {b} : new long[] {b, n};
-        return TensorData.ofLongs(shape, out);
+    /** {@code [B, T]} for a sequence field; {@code [B]} for one value per feature, else {@code [B, n]}. */
+    private static long[] shape(int b, int n, boolean sequence) {
+        return !sequence && n == 1 ? new long[] {b} : new long[] {b, n};
+    }
+
+    private static String describe(Features f) {
+        return f.floatFields().isEmpty() ? f.fields().keySet().toString()
+                : f.fields().keySet() + " and float fields " + f.floatFields().keySet();
     }
 }

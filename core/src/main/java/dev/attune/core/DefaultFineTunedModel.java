@@ -301,6 +301,9 @@ public final class DefaultFineTunedModel implements FineTunedModel {
         if (!task.labels().isEmpty()) {
             c = c.withLabels(task.labels());
         }
+        for (Map.Entry<String, Object> e : task.configEntries().entrySet()) {
+            c = c.with(e.getKey(), e.getValue());
+        }
         Map<String, Object> attune = new LinkedHashMap<>();
         attune.put("task", task.name());
         attune.put("task_options", task.options().values());

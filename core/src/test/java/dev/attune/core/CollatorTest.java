@@ -97,4 +97,75 @@ class CollatorTest {
         assertThatThrownBy(() -> Collator.collate(List.of(), PADDING, 0))
                 .isInstanceOf(IllegalArgumentException.class);
     }
+
+    private static Features withFloats(int index, long[] ids, Map<String, float[]> floats) {
+        long[] mask = new long[ids.length];
+        java.util.Arrays.fill(mask, 1);
+        Map<String, long[]> fields = new LinkedHashMap<>();
+        fields.put("input_ids", ids);
+        fields.put("attention_mask", mask);
+        return new Features(index, fields, floats, null);
+    }
+
+    @Test
+    void stacksAFloatTargetPerFeatureAsAFloat32Vector() {
+        Batch batch = Collator.collate(List.of(
+                withFloats(0, new long[] {5, 6}, Map.of("labels", new float[] {3.5f})),
+                withFloats(1, new long[] {7}, Map.of("labels", new float[] {-0.25f}))), PADDING, 0);
+
+        assertThat(batch.tensors().keySet()).containsExactly("input_ids", "attention_mask", "labels");
+        assertThat(batch.get("input_ids").dtype()).isEqualTo(DType.INT64);
+        assertThat(batch.get("labels").dtype()).isEqualTo(DType.FLOAT32);
+        assertThat(batch.get("labels").shape()).containsExactly(2);
+        assertThat(batch.get("labels").toFloatArray()).containsExactly(3.5f, -0.25f);
+    }
+
+    @Test
+    void stacksMultiHotFloatVectorsAsAMatrix() {
+        Batch batch = Collator.collate(List.of(
+                withFloats(0, new long[] {5}, Map.of("labels", new float[] {1, 0, 1})),
+                withFloats(1, new long[] {6}, Map.of("labels", new float[] {0, 1, 0}))), PADDING, 0);
+
+        assertThat(batch.get("labels").dtype()).isEqualTo(DType.FLOAT32);
+        assertThat(batch.get("labels").shape()).containsExactly(2, 3);
+        assertThat(batch.get("labels").toFloatArray()).containsExactly(1, 0, 1, 0, 1, 0);
+    }
+
+    @Test
+    void padsAFloatSequenceFieldWithItsPaddingValueToTheSharedLength() {
+        Map<String, Long> padding = Map.of("input_ids", 0L, "attention_mask", 0L, "weights", -1L);
+        Batch batch = Collator.collate(List.of(
+                withFloats(0, new long[] {5, 6, 7}, Map.of("weights", new float[] {0.5f})),
+                withFloats(1, new long[] {8}, Map.of("weights", new float[] {1.5f, 2.5f}))), padding, 0);
+
+        assertThat(batch.get("weights").dtype()).isEqualTo(DType.FLOAT32);
+        assertThat(batch.get("weights").shape()).containsExactly(2, 3);
+        assertThat(batch.get("weights").toFloatArray()).containsExactly(0.5f, -1f, -1f, 1.5f, 2.5f, -1f);
+        assertThat(batch.get("input_ids").shape()).containsExactly(2, 3);
+    }
+
+    @Test
+    void rejectsFeaturesThatDisagreeOnTheirFloatFieldsOrTheirWidth() {
+        assertThatThrownBy(() -> Collator.collate(List.of(
+                        withFloats(0, new long[] {5}, Map.of("labels", new float[] {1})),
+                        withFloats(1, new long[] {6}, Map.of())), PADDING, 0))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("same fields")
+                .hasMessageContaining("float fields [labels]");
+        assertThatThrownBy(() -> Collator.collate(List.of(
+                        withFloats(0, new long[] {5}, Map.of("labels", new float[] {1, 0})),
+                        withFloats(1, new long[] {6}, Map.of("labels", new float[] {1}))), PADDING, 0))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("'labels'")
+                .hasMessageContaining("example 1");
+    }
+
+    @Test
+    void aNameIsEitherAnIntegerOrAFloatField() {
+        assertThatThrownBy(() -> new Features(0, Map.of("labels", new long[] {1}), Map.of("labels", new float[] {1}),
+                        null))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("[labels]");
+        assertThat(new Features(0, Map.of("input_ids", new long[] {1}), null).floatFields()).isEmpty();
+    }
 }

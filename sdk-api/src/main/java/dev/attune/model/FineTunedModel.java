@@ -106,7 +106,8 @@ public interface FineTunedModel extends AutoCloseable {
 
     /**
      * Saves a HuggingFace folder: config.json ({@code architectures}, {@code id2label}, {@code
-     * label2id}, and Attune's task settings), model.safetensors and the tokenizer files. The folder
+     * label2id}, the task's {@link dev.attune.task.Task#configEntries()} such as {@code problem_type},
+     * and Attune's task settings), model.safetensors and the tokenizer files. The folder
      * is written aside and renamed into place, so an existing model there stays intact until the new
      * one is complete. What a training run wrote into the same folder (its log, TensorBoard events
      * and checkpoints) is kept; anything else there is replaced.

@@ -1,6 +1,7 @@
 package dev.attune.task;
 
 import java.util.List;
+import org.apiguardian.api.API;
 
 /**
  * Examples read from one source.
@@ -9,8 +10,15 @@ import java.util.List;
  * @param examples the examples in file order
  * @param skipped malformed rows skipped (0 under the fail policy)
  */
+@API(status = API.Status.STABLE, since = "0.1")
 public record Dataset(String source, List<? extends Example> examples, int skipped) {
-    /** Copies the list. */
+    /**
+     * Copies the list.
+     *
+     * @param source file or description
+     * @param examples the examples in file order
+     * @param skipped malformed rows skipped (0 under the fail policy)
+     */
     public Dataset {
         examples = List.copyOf(examples);
     }

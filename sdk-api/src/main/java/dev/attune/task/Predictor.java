@@ -1,10 +1,11 @@
 package dev.attune.task;
 
-import dev.attune.task.Prediction;
 import java.util.List;
 import java.util.Map;
+import org.apiguardian.api.API;
 
 /** Text in, answer out, on whichever engine the model was lowered. Thread-safe. */
+@API(status = API.Status.STABLE, since = "0.1")
 public interface Predictor {
     /**
      * @param input the task's input fields ({@code text}, and {@code text_pair} for pairs)

@@ -8,11 +8,23 @@ import dev.attune.ops.Tensor;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
+import org.apiguardian.api.API;
 
 /**
  * A fine-tuning task: how to read its data, which head it needs, how examples become model inputs,
  * its loss, metrics and predictions. Immutable: {@link #withLabels} returns a configured copy.
+ *
+ * <p>A task without a label set (language modelling, sequence to sequence) implements none of
+ * {@link #labels()}, {@link #withLabels} and {@link #inferLabels}: their defaults say it has no
+ * labels.
+ *
+ * <p><b>Threads.</b> The runtime calls {@link #encode} and {@link #decode} concurrently, from
+ * several threads at once, on the one task instance (a predictor serving requests, data encoded in
+ * parallel). Implementations must be stateless or thread-safe: keep no mutable state in fields that
+ * these methods write, and use only thread-safe collaborators there (the tokenizer handed in is
+ * thread-safe). The built-in tasks are immutable and hold no per-call state.
  */
+@API(status = API.Status.STABLE, since = "0.1")
 public interface Task {
     /** @return the task's name */
     String name();
@@ -20,20 +32,32 @@ public interface Task {
     /** @return the options it was created with (saved with the model) */
     TaskOptions options();
 
-    /** @return label names by id; empty when the task has no label set or labels are not fixed yet */
-    List<String> labels();
+    /**
+     * @return label names by id; empty when the task has no label set or labels are not fixed yet.
+     *     The default (a task without labels) is empty
+     */
+    default List<String> labels() {
+        return List.of();
+    }
 
     /**
      * @param labels label names by id (from the training data or a saved model's config)
-     * @return a copy using these labels
+     * @return a copy using these labels. The default (a task without labels) returns this task
+     *     unchanged: labels such as the {@code LABEL_0, LABEL_1} that many HuggingFace configs carry
+     *     in {@code id2label} mean nothing to it
      */
-    Task withLabels(List<String> labels);
+    default Task withLabels(List<String> labels) {
+        return this;
+    }
 
     /**
      * @param train training data
-     * @return the label set the data implies, sorted, for {@link #withLabels}
+     * @return the label set the data implies, sorted, for {@link #withLabels}; the default (a task
+     *     without labels) is empty
      */
-    List<String> inferLabels(Dataset train);
+    default List<String> inferLabels(Dataset train) {
+        return List.of();
+    }
 
     /**
      * Fixes the settings a task derives from its training data beyond the labels, such as class
@@ -77,11 +101,15 @@ public interface Task {
     Example parseInput(Map<String, String> input);
 
     /**
+     * Turns one example into model inputs. Called concurrently from several threads (see the class
+     * documentation): it must not change the task's state.
+     *
      * @param example an example
      * @param exampleIndex its index in its data set
      * @param tokenizer the model's tokenizer
      * @param maxLength maximum tokens
-     * @return its model inputs (with labels when the example has an answer)
+     * @return its model inputs (with labels when the example has an answer): integer fields, and
+     *     float fields for float inputs such as a regression target ({@link Features#floatFields()})
      */
     List<Features> encode(Example example, int exampleIndex, TextTokenizer tokenizer, int maxLength);
 
@@ -91,7 +119,11 @@ public interface Task {
      */
     Map<String, Long> padding(TextTokenizer tokenizer);
 
-    /** @return the label inputs the loss reads */
+    /**
+     * @return the label inputs the loss reads, with their element type: {@code INT64} for class ids
+     *     ({@link Features#fields()}), {@code FLOAT32} for regression targets or multi-hot vectors
+     *     ({@link Features#floatFields()})
+     */
     List<InputSpec> labelInputs();
 
     /**
@@ -133,6 +165,9 @@ public interface Task {
     Evaluator evaluator(Dataset data);
 
     /**
+     * Turns the model's outputs for one input into the task's answer. Called concurrently from
+     * several threads (see the class documentation): it must not change the task's state.
+     *
      * @param example the input
      * @param features its features
      * @param outputs model outputs per feature
@@ -141,8 +176,23 @@ public interface Task {
     Prediction decode(Example example, List<Features> features, List<Map<String, float[]>> outputs);
 
     /**
+     * Entries the task sets at the top level of a saved model's {@code config.json}, under
+     * HuggingFace's names, so that {@code transformers} treats the folder as the task does: a
+     * sequence classifier states its {@code problem_type} ({@code regression}, {@code
+     * single_label_classification}, {@code multi_label_classification}), which chooses the loss of
+     * {@code AutoModelForSequenceClassification}. The default sets none.
+     *
+     * @return config keys and JSON-ready values (strings, numbers, lists, maps)
+     */
+    default Map<String, Object> configEntries() {
+        return Map.of();
+    }
+
+    /**
      * @return the metric that decides the best checkpoint and early stopping unless the training
-     *     settings name another ({@code f1}, {@code accuracy}, {@code perplexity})
+     *     settings name another ({@code f1}, {@code accuracy}, {@code perplexity}, {@code mse}): a
+     *     name the task's {@link #evaluator} reports, its direction given by {@link
+     *     #greaterIsBetter()}
      */
     default String primaryMetric() {
         return "accuracy";

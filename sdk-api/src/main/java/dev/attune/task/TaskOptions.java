@@ -5,6 +5,7 @@ import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Set;
+import org.apiguardian.api.API;
 
 /**
  * String options of a task ({@code text_column=sentence}), as the command line and config.json
@@ -12,8 +13,13 @@ import java.util.Set;
  *
  * @param values option name to value
  */
+@API(status = API.Status.STABLE, since = "0.1")
 public record TaskOptions(Map<String, String> values) {
-    /** Copies the map. */
+    /**
+     * Copies the map.
+     *
+     * @param values option name to value
+     */
     public TaskOptions {
         values = Collections.unmodifiableMap(new LinkedHashMap<>(values));
     }

@@ -23,12 +23,12 @@ final class TaggingMetrics implements Evaluator {
 
     @Override
     public void accept(Features features, Map<String, float[]> outputs) {
-        long[] gold = features.fields().get("labels");
+        float[] gold = features.floatFields().get("labels");
         float[] logits = outputs.get("logits");
         boolean allRight = true;
         for (int i = 0; i < tp.length; i++) {
             boolean predicted = logits[i] > 0;
-            boolean actual = gold[i] == 1;
+            boolean actual = gold[i] == 1f;
             if (predicted && actual) {
                 tp[i]++;
             } else if (predicted) {

@@ -43,8 +43,13 @@ import java.util.regex.Pattern;
  * micro_precision}, {@code micro_recall} and {@code exact_match} (every tag right).
  *
  * <p>It is registered only through this module's {@code
- * META-INF/services/dev.attune.task.TaskProvider}, so {@code attune fine-tune --task topic-tagging}
- * finds it as it finds the built-in tasks.
+ * META-INF/services/dev.attune.task.TaskProvider} (its provider is {@link TopicTaggingTaskProvider},
+ * one constructor call), so {@code attune fine-tune --task topic-tagging} finds it as it finds the
+ * built-in tasks. The built-in {@code text-classification} task does the same with {@code
+ * problem_type=multi_label_classification}; this sample shows what a task plugin writes.
+ *
+ * <p>Immutable: {@link #encode} and {@link #decode}, which the runtime calls from several threads,
+ * only read its fields.
  */
 public final class TopicTaggingTask implements Task {
     /** The task's name. */
@@ -202,7 +207,10 @@ public final class TopicTaggingTask implements Task {
         return new Tagged(text, null, "input");
     }
 
-    /** @return {@code input_ids}, {@code token_type_ids}, {@code attention_mask} and multi-hot {@code labels} */
+    /**
+     * @return {@code input_ids}, {@code token_type_ids}, {@code attention_mask} and, as a float
+     *     field, multi-hot {@code labels}
+     */
     @Override
     public List<Features> encode(Example example, int exampleIndex, TextTokenizer tokenizer, int maxLength) {
         Tagged t = (Tagged) example;
@@ -213,18 +221,19 @@ public final class TopicTaggingTask implements Task {
         long[] mask = new long[enc.length()];
         Arrays.fill(mask, 1);
         fields.put("attention_mask", mask);
+        Map<String, float[]> floats = new LinkedHashMap<>();
         if (t.tags() != null) {
-            long[] hot = new long[tags.size()];
+            float[] hot = new float[tags.size()];
             for (String tag : t.tags()) {
                 int id = tags.indexOf(tag);
                 if (id < 0) {
                     throw new InvalidDataException(t.location() + ": tag '" + tag + "' is not one of " + tags);
                 }
-                hot[id] = 1;
+                hot[id] = 1f;
             }
-            fields.put("labels", hot);
+            floats.put("labels", hot);
         }
-        return List.of(new Features(exampleIndex, fields, null));
+        return List.of(new Features(exampleIndex, fields, floats, null));
     }
 
     @Override
@@ -232,16 +241,22 @@ public final class TopicTaggingTask implements Task {
         return Map.of("input_ids", tokenizer.padTokenId(), "token_type_ids", 0L, "attention_mask", 0L);
     }
 
-    /** @return {@code labels}: [B, tags], 1 where the text has the tag */
+    /** @return {@code labels}: FLOAT32 [B, tags], 1 where the text has the tag */
     @Override
     public List<InputSpec> labelInputs() {
-        return List.of(new InputSpec("labels", DType.INT64, 2, true));
+        return List.of(new InputSpec("labels", DType.FLOAT32, 2, true));
     }
 
     /** @return binary cross-entropy of every tag's logit against its 0/1 target */
     @Override
     public Tensor loss(Ops ops, Map<String, Tensor> outputs, Map<String, Tensor> inputs) {
-        return ops.binaryCrossEntropyWithLogits(outputs.get("logits"), ops.cast(inputs.get("labels"), DType.FLOAT32));
+        return ops.binaryCrossEntropyWithLogits(outputs.get("logits"), inputs.get("labels"));
+    }
+
+    /** @return {@code problem_type=multi_label_classification}, so transformers trains the saved folder alike */
+    @Override
+    public Map<String, Object> configEntries() {
+        return Map.of("problem_type", "multi_label_classification");
     }
 
     @Override
@@ -271,5 +286,10 @@ public final class TopicTaggingTask implements Task {
     @Override
     public String primaryMetric() {
         return TaggingMetrics.MICRO_F1;
+    }
+
+    @Override
+    public boolean greaterIsBetter() {
+        return true;
     }
 }

@@ -25,6 +25,9 @@ import dev.attune.tasks.io.Table;
 import dev.attune.tasks.io.TableReader;
 import dev.attune.tasks.metrics.ClassificationEvaluator;
 import dev.attune.tasks.metrics.ClassificationMetrics;
+import dev.attune.tasks.metrics.MultiLabelEvaluator;
+import dev.attune.tasks.metrics.RegressionEvaluator;
+import java.math.BigDecimal;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -36,6 +39,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
+import java.util.regex.Pattern;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -52,6 +56,12 @@ abstract class AbstractTextClassificationTask implements Task {
     static final String LABELS = "labels";
     static final String CLASS_WEIGHTS = "class_weights";
     static final String BALANCED = "balanced";
+    static final String PROBLEM_TYPE = ProblemType.OPTION;
+    static final String LABEL_SEPARATOR = "label_separator";
+    /** HuggingFace's name for the one output of a regression head when id2label names none. */
+    static final String REGRESSION_LABEL = "LABEL_0";
+    /** Probability above which a multi-label task predicts a label. */
+    static final double THRESHOLD = 0.5;
 
     /** Label value the loss ignores, as in HuggingFace. */
     static final long IGNORE_INDEX = -100;
@@ -63,6 +73,9 @@ abstract class AbstractTextClassificationTask implements Task {
 
     private final String name;
     private final TaskOptions options;
+    private final ProblemType problemType;
+    /** Between the labels of a multi-label cell; null for the other problem types. */
+    private final String separator;
     private final Column text;
     private final Column textPair;
     private final Column label;
@@ -85,11 +98,33 @@ abstract class AbstractTextClassificationTask implements Task {
         this.name = name;
         this.options = Objects.requireNonNull(options, "options");
         Set<String> known = new LinkedHashSet<>(List.of(TEXT_COLUMN, LABEL_COLUMN, FORMAT, BadRowPolicy.OPTION,
-                POSITIVE_LABEL, LABELS, CLASS_WEIGHTS));
+                POSITIVE_LABEL, LABELS, CLASS_WEIGHTS, PROBLEM_TYPE, LABEL_SEPARATOR));
         if (pair) {
             known.add(TEXT_PAIR_COLUMN);
         }
         options.requireOnly(known, name);
+        this.problemType = ProblemType.parse(options.values().get(PROBLEM_TYPE));
+        if (problemType != ProblemType.SINGLE_LABEL_CLASSIFICATION) {
+            for (String only : List.of(POSITIVE_LABEL, CLASS_WEIGHTS)) {
+                if (options.values().containsKey(only)) {
+                    throw new ConfigurationException("option " + only + " applies to " + PROBLEM_TYPE + "="
+                            + ProblemType.SINGLE_LABEL_CLASSIFICATION + ", not to " + problemType + "; remove it");
+                }
+            }
+        }
+        if (problemType == ProblemType.MULTI_LABEL_CLASSIFICATION) {
+            this.separator = options.get(LABEL_SEPARATOR, "|");
+            if (separator.isEmpty()) {
+                throw new ConfigurationException("option " + LABEL_SEPARATOR + " is empty; give the text between the"
+                        + " labels of a cell, such as | for sports|politics");
+            }
+        } else if (options.values().containsKey(LABEL_SEPARATOR)) {
+            throw new ConfigurationException("option " + LABEL_SEPARATOR + " applies to " + PROBLEM_TYPE + "="
+                    + ProblemType.MULTI_LABEL_CLASSIFICATION + ", not to " + problemType + "; remove it or set "
+                    + PROBLEM_TYPE + "=" + ProblemType.MULTI_LABEL_CLASSIFICATION);
+        } else {
+            this.separator = null;
+        }
 
         this.text = new Column(option(TEXT_COLUMN, "text"), TEXT_COLUMN);
         this.textPair = pair ? new Column(option(TEXT_PAIR_COLUMN, "text_pair"), TEXT_PAIR_COLUMN) : null;
@@ -112,9 +147,11 @@ abstract class AbstractTextClassificationTask implements Task {
 
         String labelsOption = options.values().get(LABELS);
         if (labels != null) {
-            this.labels = Labels.check(labels, "the label list " + labels);
+            this.labels = checkLabels(labels, "the label list " + labels);
         } else if (labelsOption != null) {
-            this.labels = Labels.parseOption(labelsOption);
+            this.labels = checkLabels(Labels.split(labelsOption), "the option labels=" + labelsOption);
+        } else if (problemType == ProblemType.REGRESSION) {
+            this.labels = List.of(REGRESSION_LABEL);
         } else {
             this.labels = List.of();
         }
@@ -151,6 +188,33 @@ abstract class AbstractTextClassificationTask implements Task {
             this.classWeights = w;
         } else {
             this.classWeights = null;
+        }
+    }
+
+    /** Checks a label list against what the problem type needs. */
+    private List<String> checkLabels(List<String> list, String what) {
+        switch (problemType) {
+            case REGRESSION -> {
+                if (list.size() != 1) {
+                    throw new ConfigurationException(what + " has " + list.size() + " labels, but " + PROBLEM_TYPE
+                            + "=" + problemType + " has one output; name it with one label (HuggingFace's default is "
+                            + REGRESSION_LABEL + ") or use " + PROBLEM_TYPE + "=" + ProblemType.SINGLE_LABEL_CLASSIFICATION);
+                }
+                return Labels.check(list, what, 1);
+            }
+            case MULTI_LABEL_CLASSIFICATION -> {
+                List<String> checked = Labels.check(list, what, 1);
+                for (String l : checked) {
+                    if (l.contains(separator)) {
+                        throw new ConfigurationException(what + " has the label '" + l + "', which contains the "
+                                + LABEL_SEPARATOR + " '" + separator + "'; choose another separator");
+                    }
+                }
+                return checked;
+            }
+            default -> {
+                return Labels.check(list, what, 2);
+            }
         }
     }
 
@@ -220,14 +284,27 @@ abstract class AbstractTextClassificationTask implements Task {
         return options;
     }
 
+    /** @return the label names by id; for regression the one output's name ({@code LABEL_0} by default) */
     @Override
     public List<String> labels() {
         return labels;
     }
 
+    /** @return what the task predicts: one label, several labels, or a number */
+    public ProblemType problemType() {
+        return problemType;
+    }
+
+    /** @return {@code problem_type}, so that {@code transformers} uses the same loss on the saved folder */
+    @Override
+    public Map<String, Object> configEntries() {
+        return Map.of(PROBLEM_TYPE, problemType.configName());
+    }
+
     /**
-     * @throws ConfigurationException when the list has fewer than two labels, a blank or repeated
-     *     one, or does not contain the {@code positive_label}
+     * @throws ConfigurationException when the list has a blank or repeated label, does not contain
+     *     the {@code positive_label}, or has the wrong size: fewer than two labels for single-label
+     *     classification, none for multi-label, other than one for regression
      */
     @Override
     public Task withLabels(List<String> labels) {
@@ -275,13 +352,13 @@ abstract class AbstractTextClassificationTask implements Task {
     }
 
     /**
-     * When labels are fixed (by the {@code labels} option or {@link #withLabels}) they are returned
-     * as they are, after checking that every training label is among them. Otherwise the labels are
-     * the distinct label values of the data, sorted by numeric value when all are integers
-     * ({@code 0, 1, 10}), else by text.
+     * When labels are fixed (by the {@code labels} option or {@link #withLabels}, and always for
+     * regression) they are returned as they are, after checking the data against them. Otherwise
+     * the labels are the distinct label values of the data (for multi-label, every label of every
+     * cell), sorted by numeric value when all are integers ({@code 0, 1, 10}), else by text.
      *
-     * @throws InvalidDataException when the data has fewer than two distinct labels, or a label
-     *     outside the fixed ones
+     * @throws InvalidDataException when the data has fewer than two distinct labels (none for
+     *     multi-label), or a label outside the fixed ones
      */
     @Override
     public List<String> inferLabels(Dataset train) {
@@ -291,11 +368,14 @@ abstract class AbstractTextClassificationTask implements Task {
         }
         Set<String> distinct = new LinkedHashSet<>();
         for (TextExample e : examples(train)) {
-            if (e.label() != null) {
-                distinct.add(e.label());
-            }
+            distinct.addAll(goldLabels(e));
         }
-        if (distinct.size() < 2) {
+        if (problemType == ProblemType.MULTI_LABEL_CLASSIFICATION && distinct.isEmpty()) {
+            throw new InvalidDataException("the training data " + train.source() + " has no label in column '"
+                    + label.name() + "' (labels separated by '" + separator + "'); check " + LABEL_COLUMN
+                    + " names the labels column and " + LABEL_SEPARATOR + " the separator");
+        }
+        if (problemType == ProblemType.SINGLE_LABEL_CLASSIFICATION && distinct.size() < 2) {
             throw new InvalidDataException("the training data " + train.source() + " has " + distinct.size()
                     + " distinct label(s) " + distinct + " in column '" + label.name() + "'; a classifier needs at"
                     + " least two. Check " + LABEL_COLUMN + " names the label column");
@@ -304,30 +384,43 @@ abstract class AbstractTextClassificationTask implements Task {
     }
 
     /**
-     * Checks every labelled example against the fixed labels; does nothing while labels are not
-     * fixed.
+     * Checks every labelled example against the fixed labels (for regression: that every label is
+     * a number); does nothing while labels are not fixed.
      *
      * @throws InvalidDataException naming the first row with an unknown label, the label, the known
-     *     labels and how many rows are affected
+     *     labels and how many rows are affected (for regression: the first row whose label is not a
+     *     number)
      */
     @Override
     public void validate(Dataset data) {
+        if (problemType == ProblemType.REGRESSION) {
+            for (TextExample e : examples(data)) {
+                if (e.label() != null) {
+                    target(e);
+                }
+            }
+            return;
+        }
         if (labels.isEmpty()) {
             return;
         }
         TextExample first = null;
+        String firstLabel = null;
         Map<String, Integer> unknown = new LinkedHashMap<>();
         for (TextExample e : examples(data)) {
-            if (e.label() != null && !labelIds.containsKey(e.label())) {
-                if (first == null) {
-                    first = e;
+            for (String l : goldLabels(e)) {
+                if (!labelIds.containsKey(l)) {
+                    if (first == null) {
+                        first = e;
+                        firstLabel = l;
+                    }
+                    unknown.merge(l, 1, Integer::sum);
                 }
-                unknown.merge(e.label(), 1, Integer::sum);
             }
         }
         if (first != null) {
             int rows = unknown.values().stream().mapToInt(Integer::intValue).sum();
-            throw new InvalidDataException(first.location() + ": " + unknownLabel(first.label()) + " (" + rows
+            throw new InvalidDataException(first.location() + ": " + unknownLabel(firstLabel) + " (" + rows
                     + " row(s) of " + data.source() + " have labels outside that list, by label: " + unknown + "). "
                     + fixUnknownLabel());
         }
@@ -346,19 +439,53 @@ abstract class AbstractTextClassificationTask implements Task {
      *
      * @param data a data set read by this task
      * @return the task's labels absent from the data, in label order; empty when labels are not
-     *     fixed or the data has no labelled example
+     *     fixed, the data has no labelled example, or the task is a regression
      */
     public List<String> absentLabels(Dataset data) {
         Set<String> present = new HashSet<>();
         for (TextExample e : examples(data)) {
-            if (e.label() != null) {
-                present.add(e.label());
-            }
+            present.addAll(goldLabels(e));
         }
         if (labels.isEmpty() || present.isEmpty()) {
             return List.of();
         }
         return labels.stream().filter(l -> !present.contains(l)).toList();
+    }
+
+    /**
+     * @return the example's labels as classes: none when unlabelled or for regression, its one label
+     *     for single-label classification, the labels of its cell for multi-label
+     */
+    private List<String> goldLabels(TextExample e) {
+        if (e.label() == null || problemType == ProblemType.REGRESSION) {
+            return List.of();
+        }
+        if (problemType == ProblemType.SINGLE_LABEL_CLASSIFICATION) {
+            return List.of(e.label());
+        }
+        Set<String> out = new LinkedHashSet<>();
+        for (String part : e.label().split(Pattern.quote(separator), -1)) {
+            if (!part.isBlank()) {
+                out.add(part.strip());
+            }
+        }
+        return List.copyOf(out);
+    }
+
+    /** @return a regression example's label as a number */
+    private static float target(TextExample e) {
+        double d;
+        try {
+            d = new BigDecimal(e.label().strip()).doubleValue();
+        } catch (NumberFormatException ex) {
+            d = Double.NaN;
+        }
+        if (!Double.isFinite(d) || Math.abs(d) > Float.MAX_VALUE) {
+            throw new InvalidDataException(e.location() + ": the label '" + e.label() + "' is not a number, and "
+                    + PROBLEM_TYPE + "=" + ProblemType.REGRESSION + " predicts one; give a decimal number such as"
+                    + " 3 or 0.25");
+        }
+        return (float) d;
     }
 
     private String unknownLabel(String value) {
@@ -381,9 +508,31 @@ abstract class AbstractTextClassificationTask implements Task {
         Table<TextExample> table = reader.read(file, columns(), row -> {
             String t = row.require(text);
             String p = textPair == null ? null : row.require(textPair);
-            String l = row.require(label).strip();
-            if (!labels.isEmpty() && !labelIds.containsKey(l)) {
-                throw row.error(unknownLabel(l), fixUnknownLabel());
+            String l;
+            switch (problemType) {
+                case REGRESSION -> {
+                    row.requireNumber(label);
+                    l = row.require(label).strip();
+                }
+                case MULTI_LABEL_CLASSIFICATION -> {
+                    List<String> cell = row.requireList(label, separator);
+                    for (String one : cell) {
+                        if (!labels.isEmpty() && !labelIds.containsKey(one)) {
+                            throw row.error(unknownLabel(one), fixUnknownLabel());
+                        }
+                        if (one.contains(separator)) {
+                            throw row.error("the label '" + one + "' contains the " + LABEL_SEPARATOR + " '"
+                                    + separator + "'", "Choose another separator");
+                        }
+                    }
+                    l = String.join(separator, cell);
+                }
+                default -> {
+                    l = row.require(label).strip();
+                    if (!labels.isEmpty() && !labelIds.containsKey(l)) {
+                        throw row.error(unknownLabel(l), fixUnknownLabel());
+                    }
+                }
             }
             return new TextExample(t, p, l, row.location());
         });
@@ -452,15 +601,34 @@ abstract class AbstractTextClassificationTask implements Task {
             Arrays.fill(mask, 1);
         }
         fields.put(ATTENTION_MASK, mask);
+        Map<String, float[]> floats = new LinkedHashMap<>();
         if (e.label() != null) {
             requireLabels();
-            Integer id = labelIds.get(e.label());
-            if (id == null) {
-                throw new InvalidDataException(e.location() + ": " + unknownLabel(e.label()) + ". " + fixUnknownLabel());
+            switch (problemType) {
+                case REGRESSION -> floats.put(ClassificationEvaluator.LABELS, new float[] {target(e)});
+                case MULTI_LABEL_CLASSIFICATION -> {
+                    float[] hot = new float[labels.size()];
+                    for (String l : goldLabels(e)) {
+                        Integer id = labelIds.get(l);
+                        if (id == null) {
+                            throw new InvalidDataException(e.location() + ": " + unknownLabel(l) + ". "
+                                    + fixUnknownLabel());
+                        }
+                        hot[id] = 1f;
+                    }
+                    floats.put(ClassificationEvaluator.LABELS, hot);
+                }
+                default -> {
+                    Integer id = labelIds.get(e.label());
+                    if (id == null) {
+                        throw new InvalidDataException(e.location() + ": " + unknownLabel(e.label()) + ". "
+                                + fixUnknownLabel());
+                    }
+                    fields.put(ClassificationEvaluator.LABELS, new long[] {id});
+                }
             }
-            fields.put(ClassificationEvaluator.LABELS, new long[] {id});
         }
-        return List.of(new Features(exampleIndex, fields, null));
+        return List.of(new Features(exampleIndex, fields, floats, null));
     }
 
     /** @return {@code input_ids} padded with the tokenizer's pad id, the type ids and mask with 0 */
@@ -473,15 +641,26 @@ abstract class AbstractTextClassificationTask implements Task {
         return m;
     }
 
-    /** @return {@code labels}: one INT64 label id per sequence, absent at inference */
+    /**
+     * @return {@code labels}, absent at inference: one INT64 label id per sequence; for regression
+     *     one FLOAT32 target per sequence ({@code [batch]}); for multi-label a FLOAT32 multi-hot
+     *     vector per sequence ({@code [batch, labels]})
+     */
     @Override
     public List<InputSpec> labelInputs() {
-        return List.of(new InputSpec(ClassificationEvaluator.LABELS, DType.INT64, 1, true));
+        return List.of(switch (problemType) {
+            case REGRESSION -> new InputSpec(ClassificationEvaluator.LABELS, DType.FLOAT32, 1, true);
+            case MULTI_LABEL_CLASSIFICATION -> new InputSpec(ClassificationEvaluator.LABELS, DType.FLOAT32, 2, true);
+            default -> new InputSpec(ClassificationEvaluator.LABELS, DType.INT64, 1, true);
+        });
     }
 
     /**
-     * @return mean cross-entropy of {@code logits} against {@code labels}, ignoring label -100,
-     *     weighted per label when {@code class_weights} is set
+     * @return as HuggingFace's {@code *ForSequenceClassification} for the {@code problem_type}: mean
+     *     cross-entropy of {@code logits} against {@code labels}, ignoring label -100, weighted per
+     *     label when {@code class_weights} is set; for regression the mean squared error of the one
+     *     logit against the target; for multi-label the mean binary cross-entropy of every logit
+     *     against its 0/1 target
      */
     @Override
     public Tensor loss(Ops ops, Map<String, Tensor> outputs, Map<String, Tensor> inputs) {
@@ -492,6 +671,12 @@ abstract class AbstractTextClassificationTask implements Task {
         Tensor gold = inputs.get(ClassificationEvaluator.LABELS);
         if (gold == null) {
             throw new IllegalArgumentException("the inputs have no 'labels'; the loss needs labelled data");
+        }
+        if (problemType == ProblemType.REGRESSION) {
+            return ops.meanSquaredError(ops.reshape(logits, -1), ops.reshape(gold, -1));
+        }
+        if (problemType == ProblemType.MULTI_LABEL_CLASSIFICATION) {
+            return ops.binaryCrossEntropyWithLogits(logits, gold);
         }
         if (balancedPending) {
             throw new ConfigurationException("option " + CLASS_WEIGHTS + "=" + BALANCED + " takes its weights from"
@@ -504,12 +689,19 @@ abstract class AbstractTextClassificationTask implements Task {
     /**
      * @return an evaluator reporting {@code accuracy}, {@code f1} and the rest of {@link
      *     ClassificationMetrics}; binary metrics are for the positive label ({@code positive_label},
-     *     else the label with id 1) when there are two labels
+     *     else the label with id 1) when there are two labels. For regression a {@link
+     *     RegressionEvaluator} ({@code mse}, {@code rmse}, {@code mae}, {@code pearson}, {@code
+     *     spearman}); for multi-label a {@link MultiLabelEvaluator} ({@code micro_f1}, {@code
+     *     macro_f1}, micro precision and recall, {@code exact_match}) at probability 0.5
      */
     @Override
     public Evaluator evaluator(Dataset data) {
         requireLabels();
-        return new ClassificationEvaluator(labels.size(), positiveId());
+        return switch (problemType) {
+            case REGRESSION -> new RegressionEvaluator();
+            case MULTI_LABEL_CLASSIFICATION -> new MultiLabelEvaluator(labels.size());
+            default -> new ClassificationEvaluator(labels.size(), positiveId());
+        };
     }
 
     /** @return the id of the positive label for binary metrics, or -1 with more than two labels */
@@ -520,7 +712,12 @@ abstract class AbstractTextClassificationTask implements Task {
         return positiveLabel == null ? 1 : labelIds.get(positiveLabel);
     }
 
-    /** @return the most probable label and the softmax of the logits of the (single) feature */
+    /**
+     * @return for single-label classification the most probable label and the softmax of the logits
+     *     of the (single) feature ({@link ClassificationPrediction}); for regression the one output
+     *     ({@link RegressionPrediction}); for multi-label the labels whose sigmoid is above 0.5 and
+     *     every label's probability ({@link MultiLabelPrediction})
+     */
     @Override
     public Prediction decode(Example example, List<Features> features, List<Map<String, float[]>> outputs) {
         requireLabels();
@@ -535,6 +732,21 @@ abstract class AbstractTextClassificationTask implements Task {
             throw new IllegalArgumentException("'logits' has " + logits.length + " values but the task has "
                     + labels.size() + " labels " + labels);
         }
+        if (problemType == ProblemType.REGRESSION) {
+            return new RegressionPrediction(labels.get(0), logits[0]);
+        }
+        if (problemType == ProblemType.MULTI_LABEL_CLASSIFICATION) {
+            List<String> chosen = new ArrayList<>();
+            Map<String, Double> probabilities = new LinkedHashMap<>();
+            for (int i = 0; i < logits.length; i++) {
+                double p = 1 / (1 + Math.exp(-(double) logits[i]));
+                probabilities.put(labels.get(i), p);
+                if (p > THRESHOLD) {
+                    chosen.add(labels.get(i));
+                }
+            }
+            return new MultiLabelPrediction(chosen, probabilities, THRESHOLD);
+        }
         double[] p = Logits.softmax(logits);
         int best = Logits.argmax(logits);
         Map<String, Double> probabilities = new LinkedHashMap<>();
@@ -545,10 +757,23 @@ abstract class AbstractTextClassificationTask implements Task {
     }
 
 
-    /** @return {@code f1} for two labels, {@code accuracy} otherwise (and while labels are not fixed) */
+    /**
+     * @return {@code f1} for two labels, {@code accuracy} otherwise (and while labels are not
+     *     fixed); {@code mse} for regression; {@code micro_f1} for multi-label
+     */
     @Override
     public String primaryMetric() {
-        return labels.size() == 2 ? ClassificationMetrics.F1 : ClassificationMetrics.ACCURACY;
+        return switch (problemType) {
+            case REGRESSION -> RegressionEvaluator.MSE;
+            case MULTI_LABEL_CLASSIFICATION -> MultiLabelEvaluator.MICRO_F1;
+            default -> labels.size() == 2 ? ClassificationMetrics.F1 : ClassificationMetrics.ACCURACY;
+        };
+    }
+
+    /** @return false for regression (a smaller {@code mse} is better), true otherwise */
+    @Override
+    public boolean greaterIsBetter() {
+        return problemType != ProblemType.REGRESSION;
     }
 
     private void requireLabels() {

@@ -15,7 +15,13 @@ import java.util.Objects;
  */
 public record ClassificationPrediction(String label, int labelId, Map<String, Double> probabilities)
         implements Prediction {
-    /** Copies the map, keeping its order. */
+    /**
+     * Copies the map, keeping its order.
+     *
+     * @param label the predicted label
+     * @param labelId its id
+     * @param probabilities every label's probability (softmax of the logits), in label-id order
+     */
     public ClassificationPrediction {
         Objects.requireNonNull(label, "label");
         probabilities = Collections.unmodifiableMap(new LinkedHashMap<>(probabilities));

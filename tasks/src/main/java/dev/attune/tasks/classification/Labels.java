@@ -35,23 +35,24 @@ final class Labels {
 
     /**
      * @param option the {@code labels} option, comma-separated
-     * @return the labels, trimmed, checked
+     * @return the labels, trimmed, unchecked
      */
-    static List<String> parseOption(String option) {
+    static List<String> split(String option) {
         List<String> out = new ArrayList<>();
         for (String part : option.split(",", -1)) {
             out.add(part.strip());
         }
-        return check(out, "the option labels=" + option);
+        return out;
     }
 
     /**
      * @param labels label names by id
      * @param what where they came from, for messages
+     * @param min the fewest labels allowed
      * @return an immutable copy
-     * @throws ConfigurationException when fewer than two, blank or repeated
+     * @throws ConfigurationException when fewer than {@code min}, blank or repeated
      */
-    static List<String> check(List<String> labels, String what) {
+    static List<String> check(List<String> labels, String what, int min) {
         Set<String> seen = new HashSet<>();
         for (String l : labels) {
             if (l == null || l.isBlank()) {
@@ -61,9 +62,10 @@ final class Labels {
                 throw new ConfigurationException(what + " lists label '" + l + "' twice; each label must appear once");
             }
         }
-        if (labels.size() < 2) {
+        if (labels.size() < min) {
             throw new ConfigurationException(what + " has " + labels.size() + " label(s) " + labels
-                    + "; a classifier needs at least two");
+                    + (min == 2 ? "; a classifier needs at least two (to predict one number per text, use the"
+                            + " option problem_type=regression)" : "; give at least " + min));
         }
         return List.copyOf(labels);
     }

@@ -11,7 +11,9 @@ import java.util.List;
  * <p>Options are those of {@link TextClassificationTask} plus {@code text_pair_column}, the column
  * holding the second text (default {@code text_pair}); {@code text_column} names the first
  * (default {@code text}). For the GLUE MRPC files: {@code text_column=#1 String}, {@code
- * text_pair_column=#2 String}, {@code label_column=Quality}. Immutable.
+ * text_pair_column=#2 String}, {@code label_column=Quality}. {@code problem_type=regression} scores
+ * a pair (semantic similarity as in STS-B) and {@code problem_type=multi_label_classification}
+ * gives it any number of labels. Immutable and thread-safe.
  */
 public final class TextPairClassificationTask extends AbstractTextClassificationTask {
     /** The task's name. */

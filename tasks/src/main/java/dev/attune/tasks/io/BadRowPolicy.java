@@ -2,8 +2,10 @@ package dev.attune.tasks.io;
 
 import dev.attune.error.ConfigurationException;
 import java.util.Locale;
+import org.apiguardian.api.API;
 
 /** What a reader does with a malformed row: the task option {@code on_bad_row}. */
+@API(status = API.Status.STABLE, since = "0.1")
 public enum BadRowPolicy {
     /** Stop with an {@link dev.attune.error.InvalidDataException} naming the file and line (default). */
     FAIL,

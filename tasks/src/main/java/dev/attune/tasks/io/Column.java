@@ -1,6 +1,7 @@
 package dev.attune.tasks.io;
 
 import java.util.Objects;
+import org.apiguardian.api.API;
 
 /**
  * A column a task reads, with the option that names it, so that an error about a missing column
@@ -9,8 +10,14 @@ import java.util.Objects;
  * @param name the column's name in the header (or the field's name in a JSON object)
  * @param option the task option that set it ({@code text_column}), or null
  */
+@API(status = API.Status.STABLE, since = "0.1")
 public record Column(String name, String option) {
-    /** Validates. */
+    /**
+     * Validates.
+     *
+     * @param name the column's name in the header (or the field's name in a JSON object)
+     * @param option the task option that set it ({@code text_column}), or null
+     */
     public Column {
         Objects.requireNonNull(name, "name");
     }

@@ -4,8 +4,10 @@ import dev.attune.error.ConfigurationException;
 import dev.attune.error.InvalidDataException;
 import java.nio.file.Path;
 import java.util.Locale;
+import org.apiguardian.api.API;
 
 /** Tabular data file formats the task readers understand. */
+@API(status = API.Status.STABLE, since = "0.1")
 public enum DataFormat {
     /**
      * Tab-separated values with a header row, read without quote processing: a double quote is an

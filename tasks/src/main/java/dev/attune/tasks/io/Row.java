@@ -1,11 +1,19 @@
 package dev.attune.tasks.io;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.attune.error.InvalidDataException;
+import java.io.IOException;
+import java.math.BigDecimal;
 import java.nio.file.Path;
 import java.util.Collections;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.regex.Pattern;
+import org.apiguardian.api.API;
 
 /**
  * One data row of a file, with its values by column name and where it came from.
@@ -14,7 +22,10 @@ import java.util.Set;
  * object, a JSON {@code null} being an absent value and a nested array or object being unusable
  * where text is expected.
  */
+@API(status = API.Status.EXPERIMENTAL, since = "0.1")
 public final class Row {
+    private static final ObjectMapper LIST_JSON = new ObjectMapper();
+
     private final Path file;
     private final long line;
     private final Map<String, String> values;
@@ -94,6 +105,92 @@ public final class Row {
             throw error("the value of column '" + name + "'" + setBy(column) + " is empty", "Fill it in");
         }
         return v;
+    }
+
+    /**
+     * Reads a number, for a regression target or a weight. The value is a decimal number as
+     * {@link java.math.BigDecimal} reads it ({@code 3}, {@code -0.25}, {@code 1e-3}), surrounding
+     * spaces ignored; {@code NaN}, infinities, Java suffixes ({@code 3f}) and hexadecimal are not
+     * numbers here.
+     *
+     * @param column a column the task needs
+     * @return its value as a finite double
+     * @throws InvalidDataException naming the location, the column and the value when it is absent,
+     *     blank, not a number, or too large for a double
+     */
+    public double requireNumber(Column column) {
+        String v = require(column).strip();
+        double d;
+        try {
+            d = new BigDecimal(v).doubleValue();
+        } catch (NumberFormatException e) {
+            throw error("the value '" + v + "' of column '" + column.name() + "'" + setBy(column) + " is not a number",
+                    "Give a decimal number such as 3 or 0.25");
+        }
+        if (!Double.isFinite(d)) {
+            throw error("the value '" + v + "' of column '" + column.name() + "'" + setBy(column)
+                    + " is too large for a double", "Scale the values");
+        }
+        return d;
+    }
+
+    /**
+     * Reads a list of items, such as the labels of a multi-label example: the value split at {@code
+     * separator}, each item trimmed, blank items and repeats dropped. In JSON Lines a JSON array of
+     * strings (or numbers) is the list itself. An empty or blank value is an empty list.
+     *
+     * @param column a column the task needs
+     * @param separator what stands between items ({@code |}), not empty
+     * @return the items in the order written, without repeats; empty for an empty value
+     * @throws InvalidDataException naming the location and column when the value is absent (null),
+     *     a JSON object, or a JSON array holding something other than strings and numbers
+     */
+    public List<String> requireList(Column column, String separator) {
+        if (separator == null || separator.isEmpty()) {
+            throw new IllegalArgumentException("separator must not be empty");
+        }
+        String name = column.name();
+        if (!values.containsKey(name)) {
+            throw error("has no field '" + name + "'" + setBy(column) + "; its fields are " + values.keySet(),
+                    "Add the field");
+        }
+        String v = values.get(name);
+        if (v == null) {
+            throw error("the value of '" + name + "'" + setBy(column) + " is missing (null)",
+                    "Give an empty string for no items");
+        }
+        Set<String> items = new LinkedHashSet<>();
+        if (nonScalar.contains(name)) {
+            JsonNode node;
+            try {
+                node = LIST_JSON.readTree(v);
+            } catch (IOException e) {
+                throw error("the value of '" + name + "'" + setBy(column) + " is not valid JSON", "Fix the value");
+            }
+            if (!node.isArray()) {
+                throw error("the value of '" + name + "'" + setBy(column) + " is a JSON object, not a list",
+                        "Give a JSON array of strings or a " + separator + "-separated string");
+            }
+            for (JsonNode item : node) {
+                if (!item.isTextual() && !item.isNumber()) {
+                    throw error("the list in '" + name + "'" + setBy(column) + " holds " + item
+                            + ", which is not a string", "Give a JSON array of strings");
+                }
+                add(items, item.asText());
+            }
+        } else {
+            for (String item : v.split(Pattern.quote(separator), -1)) {
+                add(items, item);
+            }
+        }
+        return List.copyOf(items);
+    }
+
+    private static void add(Set<String> items, String item) {
+        String s = item.strip();
+        if (!s.isEmpty()) {
+            items.add(s);
+        }
     }
 
     /**

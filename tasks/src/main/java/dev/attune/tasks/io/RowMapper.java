@@ -1,10 +1,13 @@
 package dev.attune.tasks.io;
 
+import org.apiguardian.api.API;
+
 /**
  * Turns one row into a task's example.
  *
  * @param <T> the example type
  */
+@API(status = API.Status.STABLE, since = "0.1")
 @FunctionalInterface
 public interface RowMapper<T> {
     /**

@@ -26,6 +26,7 @@ import org.apache.commons.csv.CSVParser;
 import org.apache.commons.csv.CSVRecord;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.apiguardian.api.API;
 
 /**
  * Reads a TSV, CSV or JSON Lines file into rows with named columns, keeping each row's {@code
@@ -49,6 +50,7 @@ import org.slf4j.LoggerFactory;
  * <p>Parsing is Apache Commons CSV (TSV with quoting switched off, CSV with RFC 4180 quoting) and
  * Jackson. Instances are immutable and thread-safe.
  */
+@API(status = API.Status.EXPERIMENTAL, since = "0.1")
 public final class TableReader {
     private static final Logger LOG = LoggerFactory.getLogger(TableReader.class);
     /** Bad rows logged one by one under the skip policy; the rest are only counted. */

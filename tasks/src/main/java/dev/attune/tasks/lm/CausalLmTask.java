@@ -142,23 +142,6 @@ public final class CausalLmTask implements Task {
         return options;
     }
 
-    /** @return no labels: the text is its own answer */
-    @Override
-    public List<String> labels() {
-        return List.of();
-    }
-
-    /** @return this task (it has no label set) */
-    @Override
-    public Task withLabels(List<String> labels) {
-        return this;
-    }
-
-    @Override
-    public List<String> inferLabels(Dataset train) {
-        return List.of();
-    }
-
     /**
      * @throws InvalidDataException when the loss is on responses and no dialogue of {@code data}
      *     has a turn by the response speaker

@@ -119,23 +119,6 @@ public final class MaskedLmTask implements Task {
         return options;
     }
 
-    /** @return no labels: the text is its own answer */
-    @Override
-    public List<String> labels() {
-        return List.of();
-    }
-
-    /** @return this task (it has no label set) */
-    @Override
-    public Task withLabels(List<String> labels) {
-        return this;
-    }
-
-    @Override
-    public List<String> inferLabels(Dataset train) {
-        return List.of();
-    }
-
     @Override
     public HeadSpec head() {
         return new HeadSpec(HeadKind.MASKED_LM, 0);
@@ -348,6 +331,12 @@ public final class MaskedLmTask implements Task {
     @Override
     public String primaryMetric() {
         return MaskedLmEvaluator.ACCURACY;
+    }
+
+    /** @return true: a higher masked-token accuracy is better */
+    @Override
+    public boolean greaterIsBetter() {
+        return true;
     }
 
     private static LmExample cast(Example e) {

@@ -4,6 +4,7 @@ import dev.attune.error.InvalidDataException;
 import dev.attune.task.Evaluator;
 import dev.attune.task.Features;
 import java.util.Map;
+import org.apiguardian.api.API;
 
 /**
  * Evaluator of single-label classification: for each feature, the predicted label is the argmax of
@@ -11,6 +12,7 @@ import java.util.Map;
  * field; {@link #metrics()} are the {@link ClassificationMetrics} of the counts. Features whose
  * gold label is negative (the ignore index, -100) are not counted. Thread-safe.
  */
+@API(status = API.Status.EXPERIMENTAL, since = "0.1")
 public final class ClassificationEvaluator implements Evaluator {
     /** Name of the model output holding one score per label. */
     public static final String LOGITS = "logits";

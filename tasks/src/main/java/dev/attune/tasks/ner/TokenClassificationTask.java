@@ -411,6 +411,12 @@ public final class TokenClassificationTask implements Task {
         return EntityMetrics.F1;
     }
 
+    /** @return true: a higher entity F1 is better */
+    @Override
+    public boolean greaterIsBetter() {
+        return true;
+    }
+
     private void requireLabels() {
         if (labels.isEmpty()) {
             throw new IllegalStateException("task '" + NAME + "' has no labels yet; fix them with withLabels"

@@ -113,27 +113,6 @@ public final class QuestionAnsweringTask implements Task {
         return options;
     }
 
-    /** @return no labels: answers are spans */
-    @Override
-    public List<String> labels() {
-        return List.of();
-    }
-
-    /**
-     * @return this task unchanged: the head has no label set, so labels (such as the default {@code
-     *     LABEL_0, LABEL_1} of a HuggingFace checkpoint's config) are ignored
-     */
-    @Override
-    public Task withLabels(List<String> labels) {
-        return this;
-    }
-
-    /** @return an empty list */
-    @Override
-    public List<String> inferLabels(Dataset train) {
-        return List.of();
-    }
-
     @Override
     public HeadSpec head() {
         return new HeadSpec(HeadKind.QUESTION_ANSWERING, 0);
@@ -232,6 +211,12 @@ public final class QuestionAnsweringTask implements Task {
     @Override
     public String primaryMetric() {
         return SquadMetrics.F1;
+    }
+
+    /** @return true: a higher F1 is better */
+    @Override
+    public boolean greaterIsBetter() {
+        return true;
     }
 
     static ContextWindow window(Features f) {

@@ -170,23 +170,6 @@ public final class Seq2SeqTask implements Task {
         return options;
     }
 
-    /** @return no labels: the outputs are text */
-    @Override
-    public List<String> labels() {
-        return List.of();
-    }
-
-    /** @return this task: it has no label set */
-    @Override
-    public Task withLabels(List<String> labels) {
-        return this;
-    }
-
-    @Override
-    public List<String> inferLabels(Dataset train) {
-        return List.of();
-    }
-
     @Override
     public HeadSpec head() {
         return new HeadSpec(HeadKind.SEQ2SEQ_LM, 0);
@@ -333,9 +316,16 @@ public final class Seq2SeqTask implements Task {
         return new Seq2SeqEvaluator(this);
     }
 
+    /** @return {@code bleu} (corpus BLEU of the generated targets) */
     @Override
     public String primaryMetric() {
         return "bleu";
+    }
+
+    /** @return true: a higher BLEU is better */
+    @Override
+    public boolean greaterIsBetter() {
+        return true;
     }
 
     /**
