@@ -102,7 +102,12 @@ public abstract class OpConformanceSuite {
         skip(c).ifPresent(Assumptions::abort);
         Tolerance tolerance = c.isExact() ? Tolerance.EXACT : tolerance(c);
         try (LoweredModel model = engine.lower(c.model(), c::valueOf, options())) {
-            Map<String, TensorData> out = model.predict(c.batch());
+            Map<String, TensorData> out;
+            try {
+                out = model.predict(c.batch());
+            } catch (RuntimeException e) {
+                throw new AssertionError(c.name() + ": the " + engine.name() + " engine failed to run it: " + e, e);
+            }
             assertThat(out.keySet()).as("%s: outputs", c.name()).containsExactlyInAnyOrderElementsOf(c.outputs().keySet());
             c.outputs().forEach((name, o) -> {
                 TensorData got = out.get(name);
