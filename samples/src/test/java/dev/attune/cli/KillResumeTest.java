@@ -61,12 +61,16 @@ class KillResumeTest {
         return Files.writeString(dir.resolve("train.tsv"), data.toString());
     }
 
-    /** The weights of the uninterrupted run, trained once for the class. */
+    /**
+     * The weights of the uninterrupted run, trained once for the class. It writes no checkpoint
+     * (save steps beyond the run), so the runs compared with it also show that writing checkpoints
+     * and resuming from them leave training exactly as it was.
+     */
     synchronized Path reference(Path train) throws Exception {
         if (referenceWeights == null) {
             Path out = shared.resolve("reference");
             Path console = shared.resolve("reference-console.txt");
-            Process ref = start(train, out, console);
+            Process ref = start(train, out, console, 1000);
             assertThat(ref.waitFor(300, TimeUnit.SECONDS)).isTrue();
             assertThat(ref.exitValue()).as(Files.readString(console)).isZero();
             referenceWeights = out.resolve("model.safetensors");

@@ -39,7 +39,7 @@ import org.junit.jupiter.api.io.TempDir;
  * reloads to the same logits.
  */
 class FineTuneTest {
-    static final Path FIXTURE = BertFidelityTest.FIXTURE;
+    static final Path FIXTURE = dev.attune.testing.SharedFiles.path("fixtures/hf/bert-seqcls");
     static Attune attune;
 
     @TempDir

@@ -327,8 +327,9 @@ final class GraphOps implements Ops {
     public Tensor matmul(Tensor a, Tensor b) {
         Output<?> x = o(a);
         Output<?> y = o(b);
-        if (rank(y) == 2 && rank(x) > 2) {
-            // x [..., k] @ W [k, n]: one MatMul over the flattened leading axes (GPT-2's Conv1D)
+        if (rank(y) == 2 && rank(x) > 2 && y.shape().size(0) >= 0 && y.shape().size(1) >= 0) {
+            // x [..., k] @ W [k, n] with W's shape known (a weight): one MatMul over the flattened
+            // leading axes (GPT-2's Conv1D); an operand of unknown shape takes the broadcasting BatchMatMulV3
             Output<?> flat = op("Reshape", x, i64(-1, y.shape().size(0)));
             return new T(unflatten(op("MatMul", flat, y), x, y.shape().size(1)));
         }

@@ -193,7 +193,14 @@ final class TfLoweredModel implements LoweredModel {
         Map<String, Tensor> out = definition.forward(ops, tensors);
         Map<String, Output<?>> outputs = new LinkedHashMap<>();
         for (Map.Entry<String, Tensor> e : out.entrySet()) {
-            outputs.put(e.getKey(), GraphOps.o(e.getValue()));
+            Output<?> value = GraphOps.o(e.getValue());
+            if (inputs.containsValue(value)) {
+                // an input returned unchanged (dropout outside training, an identity, a pass-through):
+                // a session cannot fetch a tensor it is fed, so fetch a copy
+                value = graph.opBuilder("Identity", scope.makeOpName("output_" + e.getKey()), scope).addInput(value)
+                        .build().output(0);
+            }
+            outputs.put(e.getKey(), value);
         }
         return new Trace(prefix, inputs, outputs, seed);
     }

@@ -1,0 +1,512 @@
+package dev.attune.testing;
+
+import static dev.attune.testing.TensorAssert.assertThatTensor;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Named.named;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.MissingNode;
+import dev.attune.core.internal.WeightBinder;
+import dev.attune.engine.Batch;
+import dev.attune.engine.Engine;
+import dev.attune.engine.EngineOptions;
+import dev.attune.engine.LoweredModel;
+import dev.attune.engine.ParameterSource;
+import dev.attune.formats.hf.HfSources;
+import dev.attune.formats.hf.SafetensorsWriter;
+import dev.attune.model.Encoding;
+import dev.attune.model.LoadReport;
+import dev.attune.model.ModelDefinition;
+import dev.attune.model.PretrainedModel;
+import dev.attune.ops.Parameter;
+import dev.attune.ops.TensorData;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Named;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * Every family and head against HuggingFace's reference outputs ({@link HfFixture}), written once
+ * and run by every engine: token ids equal to HuggingFace's tokenizer's, every output within the
+ * engine's {@link #tolerance(HfFixture)}, padded batches, the declared parameter names equal to the
+ * checkpoint's keys, every checkpoint tensor bound, and the declared parameters saved and reloaded
+ * without missing or unused tensors. Fixtures whose head a family does not build yet are listed as
+ * skipped by {@link #familyBuildsTheFixturesHead}, and run everywhere once it does.
+ *
+ * <p>An engine runs the suite with a one-class subclass giving the engine, its tolerance and, with
+ * the reason, the fixtures it does not run ({@link #skip(HfFixture)}). The ONNX engine's lowering
+ * is an export to ONNX followed by an ONNX Runtime session, so the suite checks exported graphs.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+public abstract class FamilyFidelitySuite {
+    private Engine engine;
+    private final Map<String, Loaded> loaded = new LinkedHashMap<>();
+    private final Map<String, Double> maxDifference = new TreeMap<>();
+
+    /** A fixture opened and lowered once for the suite. */
+    private record Loaded(PretrainedModel base, LoweredModel model, LoadReport report) {}
+
+    /** @return a new engine; the suite closes it after the last test */
+    protected abstract Engine createEngine();
+
+    /**
+     * @param fixture a fixture
+     * @return how far each output may be from HuggingFace's (default: absolute 1e-5)
+     */
+    protected Tolerance tolerance(HfFixture fixture) {
+        return Tolerance.absolute(1e-5);
+    }
+
+    /**
+     * @param fixture a fixture whose head its family builds
+     * @return why this engine does not run it, or empty to run it
+     */
+    protected Optional<String> skip(HfFixture fixture) {
+        return Optional.empty();
+    }
+
+    /** @return options for every lowering (default: {@link EngineOptions#defaults()}) */
+    protected EngineOptions options() {
+        return EngineOptions.defaults();
+    }
+
+    /** @return the engine under test (started before the first test) */
+    protected final Engine engine() {
+        return engine;
+    }
+
+    @BeforeAll
+    void startEngine() {
+        engine = createEngine();
+    }
+
+    @AfterAll
+    void closeAll() {
+        for (Loaded l : loaded.values()) {
+            l.model().close();
+            l.base().close();
+        }
+        loaded.clear();
+        if (engine != null) {
+            maxDifference.forEach((name, d) -> System.out.printf("%s max |output - HF| %-30s %.3g%n", engine.name(), name, d));
+            engine.close();
+        }
+    }
+
+    // ---------------------------------------------------------------- sources
+
+    /** @return every fixture, supported head or not */
+    public static Stream<Named<HfFixture>> allFixtures() {
+        return HfFixture.ALL.stream().map(f -> named(f.name(), f));
+    }
+
+    /** @return the fixtures whose head the family builds */
+    public static Stream<Named<HfFixture>> fixtures() {
+        return HfFixture.ALL.stream().filter(HfFixture::supported).map(f -> named(f.name(), f));
+    }
+
+    /** @return the supported fixtures with a padded batch (reference {@code batch}, or built from seq2seq cases) */
+    public static Stream<Named<HfFixture>> batchedFixtures() {
+        return fixtures().filter(n -> n.getPayload().isSeq2Seq() || n.getPayload().reference().has("batch"));
+    }
+
+    /** @return every reference case of every supported fixture, named by fixture and text */
+    public static Stream<Arguments> cases() {
+        List<Arguments> out = new ArrayList<>();
+        fixtures().forEach(n -> {
+            for (JsonNode c : n.getPayload().reference().get("cases")) {
+                String text = c.get("text").asText() + (pair(c) == null ? "" : " | " + pair(c));
+                out.add(Arguments.of(n, named(text, c)));
+            }
+        });
+        return out.stream();
+    }
+
+    // ---------------------------------------------------------------- tests
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("allFixtures")
+    void familyBuildsTheFixturesHead(HfFixture f) {
+        Assumptions.assumeTrue(f.supported(), f::unsupportedReason);
+        Loaded l = load(f);
+        ModelDefinition def = l.model().definition();
+        assertThat(def.outputs()).as("%s outputs", f).containsAll(f.outputs());
+        JsonNode architectures = l.base().config().raw("architectures").orElse(MissingNode.getInstance());
+        if (architectures.isArray() && !architectures.isEmpty()) {
+            assertThat(def.architecture()).as("%s architecture", f).isEqualTo(architectures.get(0).asText());
+        }
+    }
+
+    @ParameterizedTest(name = "{0}: {1}")
+    @MethodSource("cases")
+    void tokenIdsAndOutputsMatchHuggingFace(HfFixture f, JsonNode c) {
+        Loaded l = load(f);
+        Map<String, TensorData> out;
+        if (f.isSeq2Seq()) {
+            long[] inputIds = l.base().tokenizer().encode(c.get("text").asText(), null, 512).ids();
+            assertThat(inputIds).as("input_ids").containsExactly(longs(c.get("input_ids")));
+            long[] labels = l.base().tokenizer().encode(c.get("target").asText(), null, 512).ids();
+            assertThat(labels).as("labels").containsExactly(longs(c.get("labels")));
+            out = l.model().predict(singleCase(f, l, c));
+            // the loss HuggingFace reports: mean token cross-entropy of the labels, from these logits
+            TensorData logits = out.get("logits");
+            int vocab = (int) logits.shape()[2];
+            Nd logp = new Nd(new long[] {labels.length, vocab}, toDoubles(logits.toFloatArray())).logSoftmax(-1);
+            double loss = 0;
+            for (int t = 0; t < labels.length; t++) {
+                loss -= logp.v()[t * vocab + (int) labels[t]];
+            }
+            loss /= labels.length;
+            record(f.name() + " loss", Math.abs(loss - c.get("loss").asDouble()));
+            assertThat(tolerance(f).allows(loss, c.get("loss").asDouble()))
+                    .as("%s loss %s vs HuggingFace's %s (%s)", f, loss, c.get("loss").asDouble(), tolerance(f)).isTrue();
+        } else {
+            Encoding enc = l.base().tokenizer().encode(c.get("text").asText(), pair(c), 512);
+            assertThat(enc.ids()).as("input_ids").containsExactly(longs(c.get("input_ids")));
+            assertThat(enc.attentionMask()).as("attention_mask").containsExactly(longs(c.get("attention_mask")));
+            if (c.has("token_type_ids")) {
+                assertThat(enc.typeIds()).as("token_type_ids").containsExactly(longs(c.get("token_type_ids")));
+            }
+            long[] shape = {1, enc.length()};
+            Map<String, TensorData> inputs = new LinkedHashMap<>();
+            inputs.put("input_ids", TensorData.ofLongs(shape, enc.ids()));
+            inputs.put("attention_mask", TensorData.ofLongs(shape, enc.attentionMask()));
+            // always present, as a task's batches carry it; families that do not declare it must ignore it
+            inputs.put("token_type_ids", TensorData.ofLongs(shape, enc.typeIds()));
+            out = l.model().predict(new Batch(inputs, 1));
+            // every declared output (GPT-2's LM head adds its key/value cache), the compared ones among them
+            assertThat(out.keySet()).containsExactlyElementsOf(l.model().definition().outputs());
+        }
+        assertThat(out.keySet()).containsAll(f.outputs());
+        for (String name : f.outputs()) {
+            assertMatches(f, f.name(), name, out.get(name), c.get(name));
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("batchedFixtures")
+    void paddedBatchMatchesHuggingFace(HfFixture f) {
+        Loaded l = load(f);
+        if (f.isSeq2Seq()) {
+            paddedSeq2SeqBatchMatches(f, l);
+            return;
+        }
+        JsonNode batch = f.reference().get("batch");
+        TensorData out = l.model().predict(batchOf(batch)).get("logits");
+        assertMatches(f, f.name() + " (batch)", "logits", out, batch.get("logits"));
+    }
+
+    /**
+     * The seq2seq cases in one batch, encoder and decoder inputs padded at the end with the pad id:
+     * each row's logits at its real target positions equal HuggingFace's unpadded ones.
+     */
+    private void paddedSeq2SeqBatchMatches(HfFixture f, Loaded l) {
+        List<JsonNode> cases = new ArrayList<>();
+        f.reference().get("cases").forEach(cases::add);
+        long pad = l.base().config().requireInt("pad_token_id");
+        long start = l.base().config().requireInt("decoder_start_token_id");
+        int source = cases.stream().mapToInt(c -> c.get("input_ids").size()).max().orElseThrow();
+        int target = cases.stream().mapToInt(c -> c.get("labels").size()).max().orElseThrow();
+        int b = cases.size();
+        long[] ids = new long[b * source];
+        long[] mask = new long[b * source];
+        long[] decoder = new long[b * target];
+        Arrays.fill(ids, pad);
+        Arrays.fill(decoder, pad);
+        for (int i = 0; i < b; i++) {
+            long[] in = longs(cases.get(i).get("input_ids"));
+            System.arraycopy(in, 0, ids, i * source, in.length);
+            Arrays.fill(mask, i * source, i * source + in.length, 1);
+            long[] shifted = shiftRight(longs(cases.get(i).get("labels")), start);
+            System.arraycopy(shifted, 0, decoder, i * target, shifted.length);
+        }
+        Map<String, TensorData> inputs = new LinkedHashMap<>();
+        inputs.put("input_ids", TensorData.ofLongs(new long[] {b, source}, ids));
+        inputs.put("attention_mask", TensorData.ofLongs(new long[] {b, source}, mask));
+        inputs.put("decoder_input_ids", TensorData.ofLongs(new long[] {b, target}, decoder));
+        TensorData logits = l.model().predict(new Batch(inputs, b)).get("logits");
+        long[] shape = logits.shape();
+        assertThat(shape).as("%s batch logits shape", f).startsWith(b, target);
+        int vocab = (int) shape[2];
+        float[] all = logits.toFloatArray();
+        for (int i = 0; i < b; i++) {
+            int length = cases.get(i).get("labels").size();
+            float[] row = Arrays.copyOfRange(all, i * target * vocab, (i * target + length) * vocab);
+            assertMatches(f, f.name() + " (batch row " + i + ")", "logits",
+                    TensorData.ofFloats(new long[] {length, vocab}, row), cases.get(i).get("logits"));
+        }
+    }
+
+    /**
+     * GPT-2 without {@code pad_token_id}: HuggingFace refuses padded batches, Attune reads the last
+     * token the attention mask keeps, which is the token HuggingFace reads with the pad id set.
+     */
+    @Test
+    void gpt2ClassifierWithoutPadTokenReadsTheLastAttendedToken() {
+        HfFixture f = HfFixture.named("gpt2-seqcls");
+        require(f);
+        JsonNode batch = f.reference().get("batch");
+        try (PretrainedModel base = HfSources.folder(f.path()).open(Map.of())) {
+            ModelDefinition def = f.family().define(base.config().with("pad_token_id", null), f.head());
+            try (LoweredModel model = lower(def, new WeightBinder(def, base.weights(), 42))) {
+                assertMatches(f, "gpt2-seqcls (no pad_token_id)", "logits", model.predict(batchOf(batch)).get("logits"),
+                        batch.get("logits"));
+            }
+        }
+    }
+
+    /**
+     * Saving writes the declared parameters only (as a fine-tuned model's state dict does), so tied
+     * aliases are left out as HuggingFace leaves them out; the saved folder binds completely and
+     * gives the same outputs.
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("fixtures")
+    void savedWeightsReloadWithoutMissingOrUnusedTensors(HfFixture f, @TempDir Path dir) throws IOException {
+        Loaded l = load(f);
+        ModelDefinition def = l.model().definition();
+        Map<String, TensorData> state = new LinkedHashMap<>();
+        for (Parameter p : def.parameters().all()) {
+            state.put(p.name(), l.model().read(p));
+        }
+        for (String file : List.of("config.json", "tokenizer.json", "tokenizer_config.json")) {
+            Files.copy(f.path().resolve(file), dir.resolve(file));
+        }
+        SafetensorsWriter.write(dir.resolve("model.safetensors"), state);
+        try (PretrainedModel saved = HfSources.folder(dir).open(Map.of())) {
+            assertThat(saved.weights().names().stream().filter(def.parameters().tiedNames()::containsKey))
+                    .as("tied aliases saved").isEmpty();
+            ModelDefinition again = f.family().define(saved.config(), f.head());
+            WeightBinder binder = new WeightBinder(again, saved.weights(), 7);
+            assertThat(binder.report().missing()).as("missing").isEmpty();
+            assertThat(binder.report().unused()).as("unused").isEmpty();
+            try (LoweredModel model = lower(again, binder)) {
+                JsonNode c = f.reference().get("cases").get(0);
+                Map<String, TensorData> out = model.predict(f.isSeq2Seq() ? singleCase(f, l, c) : idsOnly(c));
+                for (String name : f.outputs()) {
+                    assertMatches(f, f.name() + " (saved)", name, out.get(name), c.get(name));
+                }
+            }
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("fixtures")
+    void bindsEveryParameterFromTheCheckpoint(HfFixture f) {
+        Loaded l = load(f);
+        LoadReport report = l.report();
+        assertThat(report.missing()).as("missing").isEmpty();
+        assertThat(report.unused().stream().filter(n -> !isBuffer(n)).toList()).as("unused").isEmpty();
+        assertThat(report.loaded()).as("loaded")
+                .containsAll(l.model().definition().parameters().all().stream().map(Parameter::name).toList());
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("fixtures")
+    void parameterNamesAreTheCheckpointsNames(HfFixture f) {
+        Loaded l = load(f);
+        ModelDefinition def = l.model().definition();
+        Set<String> aliases = new HashSet<>(def.parameters().tiedNames().keySet());
+        List<String> declared = def.parameters().all().stream().map(Parameter::name).sorted().toList();
+        List<String> stored = l.base().weights().names().stream()
+                .filter(n -> !aliases.contains(n) && !isBuffer(n))
+                .sorted()
+                .toList();
+        assertThat(declared).isEqualTo(stored);
+    }
+
+    /**
+     * bert-seqcls's {@code pytorch_model.bin} (torch.save zip + pickle, the layout older Hub
+     * checkpoints ship) alone in a folder: read by the restricted unpickler, the model gives the same
+     * outputs as its safetensors twin, bit for bit, and HuggingFace's within tolerance.
+     */
+    @Test
+    void pytorchModelBinAloneGivesTheSafetensorsOutputs(@TempDir Path dir) throws IOException {
+        HfFixture f = HfFixture.named("bert-seqcls");
+        require(f);
+        for (String file : List.of("config.json", "pytorch_model.bin", "tokenizer.json", "tokenizer_config.json")) {
+            Files.copy(f.path().resolve(file), dir.resolve(file));
+        }
+        Loaded twin = load(f);
+        try (PretrainedModel bin = HfSources.folder(dir).open(Map.of())) {
+            ModelDefinition def = f.family().define(bin.config(), f.head());
+            WeightBinder binder = new WeightBinder(def, bin.weights(), 42);
+            assertThat(binder.report().missing()).isEmpty();
+            assertThat(binder.report().unused()).isEmpty();
+            try (LoweredModel fromBin = lower(def, binder)) {
+                int checked = 0;
+                for (JsonNode c : f.reference().get("cases")) {
+                    Batch batch = fullCase(c);
+                    float[] a = fromBin.predict(batch).get("logits").toFloatArray();
+                    float[] b = twin.model().predict(batch).get("logits").toFloatArray();
+                    assertThat(a).as(c.get("text").asText()).containsExactly(b);
+                    assertMatches(f, f.name() + " (pytorch_model.bin)", "logits",
+                            fromBin.predict(batch).get("logits"), c.get("logits"));
+                    checked++;
+                }
+                assertThat(checked).isGreaterThanOrEqualTo(4);
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- helpers
+
+    /**
+     * Lowers a definition on the engine under test; an engine may override it to go through its
+     * own route (an export and a reload).
+     *
+     * @param definition the model
+     * @param values its parameter values
+     * @return the lowered model
+     */
+    protected LoweredModel lower(ModelDefinition definition, ParameterSource values) {
+        return engine.lower(definition, values, options());
+    }
+
+    private void require(HfFixture f) {
+        Assumptions.assumeTrue(f.supported(), f::unsupportedReason);
+        skip(f).ifPresent(Assumptions::abort);
+    }
+
+    private synchronized Loaded load(HfFixture f) {
+        require(f);
+        return loaded.computeIfAbsent(f.name(), n -> {
+            PretrainedModel base = HfSources.folder(f.path()).open(Map.of());
+            ModelDefinition def = f.family().define(base.config(), f.head());
+            WeightBinder binder = new WeightBinder(def, base.weights(), 42);
+            return new Loaded(base, lower(def, binder), binder.report());
+        });
+    }
+
+    /** Compares one output with HuggingFace's values (shape and every element), recording the largest difference. */
+    private void assertMatches(HfFixture f, String what, String output, TensorData actual, JsonNode expected) {
+        Nd want = fromJson(expected);
+        long[] shape = actual.shape();
+        if (shape.length == want.rank() + 1 && shape[0] == 1) { // a single case: a batch of 1
+            actual = new TensorData(actual.dtype(), Arrays.copyOfRange(shape, 1, shape.length), actual.buffer());
+        }
+        Tolerance tolerance = tolerance(f);
+        assertThat(actual.shape()).as("%s %s shape", what, output).containsExactly(want.shape());
+        record(what, TensorAssert.Difference.of(actual.toFloatArray(), want.v(), tolerance).maxAbs());
+        assertThatTensor(actual).as("%s %s (%s)", what, output, engine.name())
+                .isCloseTo(want.shape(), want.v(), tolerance);
+    }
+
+    private synchronized void record(String what, double difference) {
+        maxDifference.merge(what, difference, Math::max);
+    }
+
+    /** Checkpoint tensors that are buffers, not parameters (GPT-2's causal masks in older files). */
+    static boolean isBuffer(String name) {
+        return name.endsWith(".attn.bias") || name.endsWith(".attn.masked_bias");
+    }
+
+    static String pair(JsonNode c) {
+        JsonNode p = c.path("text_pair");
+        return p.isNull() || p.isMissingNode() ? null : p.asText();
+    }
+
+    /** The reference's padded batch: input ids and attention mask (no type ids: families default them). */
+    static Batch batchOf(JsonNode batch) {
+        int b = batch.get("input_ids").size();
+        int t = batch.get("input_ids").get(0).size();
+        Map<String, TensorData> inputs = new LinkedHashMap<>();
+        inputs.put("input_ids", TensorData.ofLongs(new long[] {b, t}, longs(batch.get("input_ids"))));
+        inputs.put("attention_mask", TensorData.ofLongs(new long[] {b, t}, longs(batch.get("attention_mask"))));
+        return new Batch(inputs, b);
+    }
+
+    /** A case's input ids alone: the mask and type ids left to the family's defaults. */
+    static Batch idsOnly(JsonNode c) {
+        long[] ids = longs(c.get("input_ids"));
+        return new Batch(Map.of("input_ids", TensorData.ofLongs(new long[] {1, ids.length}, ids)), 1);
+    }
+
+    /** A case's input ids, attention mask and (when the reference has them) type ids, from the reference. */
+    static Batch fullCase(JsonNode c) {
+        long[] ids = longs(c.get("input_ids"));
+        long[] shape = {1, ids.length};
+        Map<String, TensorData> inputs = new LinkedHashMap<>();
+        inputs.put("input_ids", TensorData.ofLongs(shape, ids));
+        inputs.put("attention_mask", TensorData.ofLongs(shape, longs(c.get("attention_mask"))));
+        if (c.has("token_type_ids")) {
+            inputs.put("token_type_ids", TensorData.ofLongs(shape, longs(c.get("token_type_ids"))));
+        }
+        return new Batch(inputs, 1);
+    }
+
+    /** A seq2seq case: encoder ids, a full mask, and the labels shifted right as decoder inputs (teacher forcing). */
+    private static Batch singleCase(HfFixture f, Loaded l, JsonNode c) {
+        long[] ids = longs(c.get("input_ids"));
+        long[] mask = new long[ids.length];
+        Arrays.fill(mask, 1);
+        long[] decoder = shiftRight(longs(c.get("labels")), l.base().config().requireInt("decoder_start_token_id"));
+        Map<String, TensorData> inputs = new LinkedHashMap<>();
+        inputs.put("input_ids", TensorData.ofLongs(new long[] {1, ids.length}, ids));
+        inputs.put("attention_mask", TensorData.ofLongs(new long[] {1, mask.length}, mask));
+        inputs.put("decoder_input_ids", TensorData.ofLongs(new long[] {1, decoder.length}, decoder));
+        return new Batch(inputs, 1);
+    }
+
+    /** @return labels shifted right behind the decoder start token */
+    static long[] shiftRight(long[] labels, long start) {
+        long[] out = new long[labels.length];
+        out[0] = start;
+        System.arraycopy(labels, 0, out, 1, labels.length - 1);
+        return out;
+    }
+
+    /** @return the whole numbers of a (nested) JSON array, row-major */
+    static long[] longs(JsonNode array) {
+        return fromJson(array).toLongs();
+    }
+
+    /** @return a (nested) JSON array of numbers as a tensor: its shape and row-major values */
+    static Nd fromJson(JsonNode node) {
+        List<Long> shape = new ArrayList<>();
+        List<Double> values = new ArrayList<>();
+        flatten(node, values, shape, 0);
+        return new Nd(shape.stream().mapToLong(Long::longValue).toArray(),
+                values.stream().mapToDouble(Double::doubleValue).toArray());
+    }
+
+    private static void flatten(JsonNode node, List<Double> values, List<Long> shape, int depth) {
+        if (node.isArray()) {
+            if (shape.size() == depth) {
+                shape.add((long) node.size());
+            }
+            for (JsonNode child : node) {
+                flatten(child, values, shape, depth + 1);
+            }
+        } else {
+            values.add(node.asDouble());
+        }
+    }
+
+    private static double[] toDoubles(float[] f) {
+        double[] d = new double[f.length];
+        for (int i = 0; i < f.length; i++) {
+            d[i] = f[i];
+        }
+        return d;
+    }
+}
