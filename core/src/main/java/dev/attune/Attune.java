@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.attune.engine.DeviceSpec;
 import dev.attune.engine.Engine;
 import dev.attune.engine.EngineOptions;
+import dev.attune.engine.EngineProvider;
 import dev.attune.engine.LoweredModel;
 import dev.attune.error.InvalidCheckpointException;
 import dev.attune.core.internal.TrainableDefinition;
@@ -185,8 +186,15 @@ public final class Attune implements AutoCloseable {
             LOG.info("Some weights of {} were not used by {}: {}", base.origin(), definition.architecture(),
                     report.unused());
         }
-        return new DefaultFineTunedModel(engine.lower(definition, binder, lowering), task, config, base.tokenizer(), maxLength,
-                report, engine.name(), registry);
+        // the model keeps its own tokenizer, so the caller may close the checkpoint once it is lowered
+        LoweredModel lowered = engine.lower(definition, binder, lowering);
+        try {
+            return new DefaultFineTunedModel(lowered, task, config, base.tokenizer().copy(), maxLength, report,
+                    engine.name(), registry);
+        } catch (RuntimeException e) {
+            lowered.close();
+            throw e;
+        }
     }
 
     /**
@@ -276,12 +284,10 @@ public final class Attune implements AutoCloseable {
      * @return the model, on this SDK's engine
      */
     public FineTunedModel open(ModelSource source) {
-        PretrainedModel base = load(source, Map.of());
-        try {
+        // the model copies what it needs (weights into the engine, its own tokenizer): the checkpoint
+        // goes once it is open, so opening and closing models does not accumulate files and natives
+        try (PretrainedModel base = load(source, Map.of())) {
             return open(base);
-        } catch (RuntimeException e) {
-            base.close();
-            throw e;
         }
     }
 
@@ -323,8 +329,13 @@ public final class Attune implements AutoCloseable {
         java.util.Optional<LoweredModel> served = engine.serve(base, options);
         if (served.isPresent()) {
             LOG.info("{} runs {} as stored", engine.name(), base.origin());
-            return new DefaultFineTunedModel(served.get(), labelled, base.config(), base.tokenizer(), maxLength,
-                    new LoadReport(List.of(), List.of(), List.of()), engine.name(), registry);
+            try {
+                return new DefaultFineTunedModel(served.get(), labelled, base.config(), base.tokenizer().copy(),
+                        maxLength, new LoadReport(List.of(), List.of(), List.of()), engine.name(), registry);
+            } catch (RuntimeException e) {
+                served.get().close();
+                throw e;
+            }
         }
         return prepare(base, labelled, maxLength);
     }
@@ -414,10 +425,19 @@ public final class Attune implements AutoCloseable {
             return this;
         }
 
-        /** @return the SDK, engine started */
+        /**
+         * Starts the engine and logs at INFO which one it is and why (named, or the default: the
+         * lowest rank on the class path), so a run's log says what it ran on.
+         *
+         * @return the SDK, engine started
+         */
         public Attune build() {
             PluginRegistry r = registry != null ? registry : PluginRegistry.discover();
-            Engine engine = r.engine(engineName).create();
+            EngineProvider provider = r.engine(engineName);
+            Engine engine = provider.create();
+            LOG.info("engine {} ({}): {}, device {}{}", provider.name(),
+                    engineName == null || engineName.isBlank() ? "the default, of " + r.engines().keySet() : "chosen",
+                    engine.describe(), device, numThreads > 0 ? ", " + numThreads + " threads" : "");
             return new Attune(r, engine, new EngineOptions(device, numThreads, seed));
         }
     }

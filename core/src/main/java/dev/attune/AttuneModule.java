@@ -11,24 +11,50 @@ import dev.attune.model.SourceProvider;
 import dev.attune.task.TaskProvider;
 import java.util.Map;
 import java.util.ServiceLoader;
+import java.util.function.Consumer;
 
 /**
  * Guice wiring of what {@link ServiceLoader} discovers: engines, model families, tasks, checkpoint
  * source providers and exporters are bound by name in {@link MapBinder}s (so an application or a
  * plugin's own module can add more), a {@link PluginRegistry} is built from those maps, and plugin
- * modules listed under {@code META-INF/services/com.google.inject.Module} are installed.
+ * modules listed under {@code META-INF/services/com.google.inject.Module} are installed. {@link
+ * Attune} itself is bound as a singleton built on that registry (its engine starts when it is first
+ * injected; the application closes it, for example when its injector's scope ends):
+ *
+ * <pre>{@code
+ * Injector injector = Guice.createInjector(new AttuneModule(b -> b.engine("tensorflow").numThreads(4)));
+ * Attune attune = injector.getInstance(Attune.class);
+ * }</pre>
  */
 public final class AttuneModule extends AbstractModule {
     private final ClassLoader loader;
+    private final Consumer<Attune.Builder> settings;
 
-    /** Discovers from the context class loader. */
+    /** Discovers from the context class loader; {@link Attune} gets the default engine and settings. */
     public AttuneModule() {
         this(Thread.currentThread().getContextClassLoader());
     }
 
     /** @param loader where to discover plugins */
     public AttuneModule(ClassLoader loader) {
+        this(loader, builder -> { });
+    }
+
+    /**
+     * @param settings applied to the {@link Attune.Builder} of the bound {@link Attune} (engine,
+     *     device, threads, seed); its registry is the one this module binds
+     */
+    public AttuneModule(Consumer<Attune.Builder> settings) {
+        this(Thread.currentThread().getContextClassLoader(), settings);
+    }
+
+    /**
+     * @param loader where to discover plugins
+     * @param settings applied to the {@link Attune.Builder} of the bound {@link Attune}
+     */
+    public AttuneModule(ClassLoader loader, Consumer<Attune.Builder> settings) {
         this.loader = loader != null ? loader : AttuneModule.class.getClassLoader();
+        this.settings = java.util.Objects.requireNonNull(settings, "settings");
     }
 
     /**
@@ -98,5 +124,13 @@ public final class AttuneModule extends AbstractModule {
     PluginRegistry registry(Map<String, EngineProvider> engines, Map<String, ModelFamily> families,
             Map<String, TaskProvider> tasks, Map<String, SourceProvider> sources, Map<String, Exporter> exporters) {
         return new PluginRegistry(engines, families, tasks, sources, exporters);
+    }
+
+    @Provides
+    @Singleton
+    Attune attune(PluginRegistry registry) {
+        Attune.Builder builder = Attune.builder();
+        settings.accept(builder);
+        return builder.registry(registry).build();
     }
 }

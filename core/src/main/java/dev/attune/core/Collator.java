@@ -51,7 +51,8 @@ public final class Collator {
         Objects.requireNonNull(features, "features");
         Objects.requireNonNull(padding, "padding");
         if (features.isEmpty()) {
-            throw new IllegalArgumentException("cannot collate an empty list of features");
+            throw new dev.attune.error.InvalidDataException("cannot make a batch of no features: a batch needs at"
+                    + " least one example");
         }
         if (fixedLength < 0) {
             throw new IllegalArgumentException("fixedLength must be >= 0 (0 pads to the longest), got " + fixedLength);

@@ -44,9 +44,11 @@ public final class DefaultFineTunedModel implements FineTunedModel {
     private final LoadReport loadReport;
     private final String engineName;
     private final PluginRegistry registry;
+    private volatile boolean closed;
 
     /**
-     * A model whose {@link #export} finds exporters on the context class path.
+     * A model whose {@link #export} finds exporters on the context class path. It owns {@code
+     * lowered} and {@code tokenizer}: {@link #close()} closes both.
      *
      * @param lowered the runnable model
      * @param task the task (with its labels)
@@ -76,6 +78,7 @@ public final class DefaultFineTunedModel implements FineTunedModel {
      * @param loadReport which parameters came from the checkpoint
      * @param engineName the engine's name
      * @param registry where {@link #export} finds exporters; null: discovered when first needed
+     * @throws NullPointerException when the model, task, config or tokenizer is null
      */
     public DefaultFineTunedModel(
             LoweredModel lowered,
@@ -87,10 +90,10 @@ public final class DefaultFineTunedModel implements FineTunedModel {
             String engineName,
             PluginRegistry registry) {
         this.registry = registry;
-        this.lowered = lowered;
-        this.task = task;
-        this.config = config;
-        this.tokenizer = tokenizer;
+        this.lowered = java.util.Objects.requireNonNull(lowered, "lowered");
+        this.task = java.util.Objects.requireNonNull(task, "task");
+        this.config = java.util.Objects.requireNonNull(config, "config");
+        this.tokenizer = java.util.Objects.requireNonNull(tokenizer, "tokenizer");
         this.maxLength = maxLength;
         this.loadReport = loadReport;
         this.engineName = engineName;
@@ -151,6 +154,7 @@ public final class DefaultFineTunedModel implements FineTunedModel {
 
     @Override
     public List<Features> encode(Dataset data, int length) {
+        ensureOpen();
         List<Features> out = new ArrayList<>(data.size());
         List<? extends Example> examples = data.examples();
         for (int i = 0; i < examples.size(); i++) {
@@ -161,6 +165,7 @@ public final class DefaultFineTunedModel implements FineTunedModel {
 
     @Override
     public double run(List<Features> features, int batchSize, int fixedLength, OutputSink sink) {
+        ensureOpen();
         Map<String, Long> padding = task.padding(tokenizer);
         double lossSum = 0;
         long lossCount = 0;
@@ -204,6 +209,7 @@ public final class DefaultFineTunedModel implements FineTunedModel {
 
     @Override
     public Map<String, Double> evaluate(Dataset data, List<Features> features, int batchSize) {
+        ensureOpen();
         Evaluator evaluator = task.evaluator(data);
         double loss = run(features, batchSize, 0, evaluator::accept);
         if (evaluator instanceof GenerativeEvaluator generative) {
@@ -219,6 +225,7 @@ public final class DefaultFineTunedModel implements FineTunedModel {
 
     @Override
     public TextGenerator generator() {
+        ensureOpen();
         return config.getBoolean("is_encoder_decoder", false) ? new Seq2SeqGenerator(lowered) : new Generator(lowered);
     }
 
@@ -233,6 +240,7 @@ public final class DefaultFineTunedModel implements FineTunedModel {
 
             @Override
             public List<Prediction> predictAll(List<Map<String, String>> inputs) {
+                ensureOpen();
                 List<Example> examples = new ArrayList<>();
                 List<Features> features = new ArrayList<>();
                 for (int i = 0; i < inputs.size(); i++) {
@@ -261,6 +269,7 @@ public final class DefaultFineTunedModel implements FineTunedModel {
 
     @Override
     public Map<String, TensorData> stateDict() {
+        ensureOpen();
         Map<String, TensorData> tensors = new LinkedHashMap<>();
         for (Parameter p : lowered.definition().parameters().all()) {
             tensors.put(p.name(), lowered.read(p));
@@ -271,11 +280,13 @@ public final class DefaultFineTunedModel implements FineTunedModel {
     /** Writes the {@code hf} format, the one exporter core always has (formats-hf is its dependency). */
     @Override
     public void save(Path directory) {
+        ensureOpen();
         write(new HfExporter(), directory, Map.of());
     }
 
     @Override
     public void export(String format, Path directory, Map<String, String> options) {
+        ensureOpen();
         PluginRegistry plugins = registry != null ? registry : PluginRegistry.discover();
         write(plugins.exporter(format), directory, options == null ? Map.of() : options);
     }
@@ -313,6 +324,25 @@ public final class DefaultFineTunedModel implements FineTunedModel {
 
     @Override
     public void close() {
-        lowered.close();
+        if (closed) {
+            return;
+        }
+        closed = true;
+        try {
+            lowered.close();
+        } finally {
+            tokenizer.close();
+        }
+    }
+
+    /**
+     * @throws AttuneException when the model was closed: its weights and tokenizer are released, and
+     *     engines would otherwise fail natively
+     */
+    private void ensureOpen() {
+        if (closed) {
+            throw new AttuneException("the model " + lowered.definition().architecture() + " (" + engineName
+                    + ") is closed; open it again (attune.open(folder)) to use it");
+        }
     }
 }

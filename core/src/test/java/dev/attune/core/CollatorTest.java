@@ -95,7 +95,8 @@ class CollatorTest {
     @Test
     void rejectsAnEmptyBatch() {
         assertThatThrownBy(() -> Collator.collate(List.of(), PADDING, 0))
-                .isInstanceOf(IllegalArgumentException.class);
+                .isInstanceOf(dev.attune.error.InvalidDataException.class)
+                .hasMessageContaining("at least one example");
     }
 
     private static Features withFloats(int index, long[] ids, Map<String, float[]> floats) {

@@ -24,14 +24,16 @@ class ChatSampleTest {
     Path tmp;
 
     String chat(String typed) throws Exception {
+        // the transcript is what the chat prints; the log (the engine it runs on) goes to stderr
         Path console = tmp.resolve("console.txt");
+        Path log = tmp.resolve("log.txt");
         Process p = new ProcessBuilder(ChildAttune.command(tmp, Chat.class, List.of(GPT2.toString())))
-                .redirectErrorStream(true).redirectOutput(console.toFile()).start();
+                .redirectOutput(console.toFile()).redirectError(log.toFile()).start();
         p.getOutputStream().write(typed.getBytes(StandardCharsets.UTF_8));
         p.getOutputStream().close();
         assertThat(p.waitFor(180, TimeUnit.SECONDS)).as("chat still running").isTrue();
         String out = Files.readString(console);
-        assertThat(p.exitValue()).as(out).isZero();
+        assertThat(p.exitValue()).as(out + Files.readString(log)).isZero();
         ChildAttune.assertNoCrashFile(tmp);
         return out;
     }

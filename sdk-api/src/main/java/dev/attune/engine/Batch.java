@@ -1,5 +1,6 @@
 package dev.attune.engine;
 
+import dev.attune.error.InvalidDataException;
 import dev.attune.ops.TensorData;
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -12,8 +13,17 @@ import java.util.Map;
  * @param size number of examples (B)
  */
 public record Batch(Map<String, TensorData> tensors, int size) {
-    /** Copies the map, keeping order. */
+    /**
+     * Copies the map, keeping order.
+     *
+     * @throws InvalidDataException when the batch holds no example: engines cannot run one (an empty
+     *     prediction list is answered without a batch)
+     */
     public Batch {
+        if (size < 1) {
+            throw new InvalidDataException("a batch needs at least one example, got " + size
+                    + "; skip the forward pass when there is nothing to run");
+        }
         tensors = Collections.unmodifiableMap(new LinkedHashMap<>(tensors));
     }
 

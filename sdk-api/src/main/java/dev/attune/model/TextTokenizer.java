@@ -51,6 +51,19 @@ public interface TextTokenizer extends AutoCloseable {
      */
     void saveTo(Path directory);
 
+    /**
+     * A tokenizer of the same vocabulary and settings that the caller owns and closes on its own. A
+     * model keeps one, so that closing the checkpoint it was prepared from (and that checkpoint's
+     * tokenizer) leaves the model working. The default returns this tokenizer itself, which is
+     * right for tokenizers whose {@link #close()} releases nothing; implementations that hold
+     * native resources return an independent instance.
+     *
+     * @return a tokenizer owned by the caller
+     */
+    default TextTokenizer copy() {
+        return this;
+    }
+
     /** Releases native resources. */
     @Override
     void close();

@@ -82,9 +82,12 @@ public final class HfTokenizer implements TextTokenizer {
     private final ReadWriteLock lock = new ReentrantReadWriteLock();
     private boolean warnedEviction; // guarded by byMaxLength
     private boolean closed;
+    /** tokenizer_config.json, or null: kept so that {@link #copy()} builds the same tokenizer. */
+    private final JsonNode config;
 
     private HfTokenizer(String origin, Map<String, byte[]> files, JsonNode config) {
         this.origin = origin;
+        this.config = config;
         this.files = files;
         this.tokenizerJson = files.get(TOKENIZER_JSON);
         JsonNode json = parseJson(origin, new String(tokenizerJson, StandardCharsets.UTF_8));
@@ -204,6 +207,22 @@ public final class HfTokenizer implements TextTokenizer {
                 throw new AttuneException("could not write " + target + " (" + e + "); check that the folder "
                         + "exists, is writable and has free space", e);
             }
+        }
+    }
+
+    /**
+     * A new native tokenizer built from the same files, which the caller closes on its own.
+     *
+     * @throws AttuneException when this tokenizer is closed
+     */
+    @Override
+    public HfTokenizer copy() {
+        lock.readLock().lock();
+        try {
+            ensureOpen();
+            return new HfTokenizer(origin, files, config);
+        } finally {
+            lock.readLock().unlock();
         }
     }
 
@@ -327,7 +346,8 @@ public final class HfTokenizer implements TextTokenizer {
 
     private void ensureOpen() {
         if (closed) {
-            throw new IllegalStateException("tokenizer " + origin + " is closed");
+            throw new AttuneException("tokenizer " + origin + " is closed; the model or checkpoint that owned it was"
+                    + " closed");
         }
     }
 
