@@ -9,8 +9,6 @@ import dev.attune.train.TrainingResult;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.attune.model.FineTunedModel;
 import dev.attune.engine.Batch;
-import dev.attune.engine.OptimizerSettings;
-import dev.attune.engine.OptimizerState;
 import dev.attune.engine.TrainingSession;
 import dev.attune.error.AttuneException;
 import dev.attune.error.ConfigurationException;
@@ -51,7 +49,7 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The training loop with HuggingFace Trainer semantics, on any engine: seeded shuffling each epoch
- * (optionally grouped by length), gradient accumulation, AdamW (the engine's update, our arithmetic)
+ * (optionally grouped by length), gradient accumulation, AdamW ({@link AdamW}, written once for every engine)
  * with global-norm clipping, a warmup-then-decay schedule, evaluation per epoch or every N steps,
  * early stopping, a JSONL log, TensorBoard event files and a console progress bar with throughput and
  * ETA. Freezing, layer-wise learning-rate decay and gradual unfreezing work on layer groups found from
@@ -194,10 +192,11 @@ public final class DefaultTrainer implements Trainer {
         int evalEvery = config.evalSteps() > 0 ? config.evalSteps() : config.loggingSteps();
         try (JsonlLog log = JsonlLog.open(out, resumeFrom == null ? -1 : run.step, control);
                 Scalars tb = Scalars.open(out, config.tensorboard());
-                TrainingSession session = model.lowered().startTraining(settings);
+                AdamW optimizer = new AdamW(model.lowered(), settings);
                 ProgressBar bar = progress(totalSteps)) {
+            TrainingSession session = optimizer.session();
             if (resumeFrom != null) {
-                session.restore(Checkpoints.readTensors(resumeFrom, "model.safetensors"),
+                optimizer.restore(Checkpoints.readTensors(resumeFrom, "model.safetensors"),
                         new OptimizerState(resumed.path("optimizer_steps").asLong(),
                                 Checkpoints.readTensors(resumeFrom, Checkpoints.OPTIMIZER_FILE)));
                 bar.stepTo(run.step);
@@ -211,7 +210,7 @@ public final class DefaultTrainer implements Trainer {
                 String shufflerAtEpochStart = RunState.encodeRandom(shuffler);
                 List<int[]> batches = plan(shuffler, trainFeatures, batchSize);
                 if (config.gradualUnfreezing()) {
-                    session.setFrozen(groups.lowest(groups.count() - 1 - run.epoch));
+                    optimizer.setFrozen(groups.lowest(groups.count() - 1 - run.epoch));
                 }
                 int inAccumulation = 0;
                 for (int b = startBatch; b < batches.size() && run.step < totalSteps; b++) {
@@ -241,7 +240,7 @@ public final class DefaultTrainer implements Trainer {
                     inAccumulation = 0;
                     double lr = config.learningRate() * config.lrSchedulerType().factor(run.step, warmup, totalSteps,
                             config.lrNumCycles(), config.lrPower(), config.lrEnd() / config.learningRate());
-                    float gradNorm = session.step(lr);
+                    float gradNorm = optimizer.step(lr);
                     run.step++;
                     double epochProgress = run.epoch + (double) (b + 1) / batches.size();
                     double elapsed = clock.getAsDouble();
@@ -273,11 +272,11 @@ public final class DefaultTrainer implements Trainer {
                     }
                     if (out != null && config.saveSteps() > 0 && run.step % config.saveSteps() == 0) {
                         run.trainSeconds = clock.getAsDouble();
-                        checkpoint(model, session, out, run, identity, run.epoch, b + 1, shufflerAtEpochStart);
+                        checkpoint(model, optimizer, out, run, identity, run.epoch, b + 1, shufflerAtEpochStart);
                     }
                     if (control.isStopRequested() && run.step < totalSteps) {
                         run.trainSeconds = clock.getAsDouble();
-                        throw stopped(model, session, out, run, identity, run.epoch, b + 1, shufflerAtEpochStart, log,
+                        throw stopped(model, optimizer, out, run, identity, run.epoch, b + 1, shufflerAtEpochStart, log,
                                 totalSteps);
                     }
                     if (run.stop) {
@@ -291,18 +290,18 @@ public final class DefaultTrainer implements Trainer {
                 }
                 run.trainSeconds = clock.getAsDouble();
                 if (out != null && config.saveOnEpochEnd() && !run.savedAt(run.step)) {
-                    checkpoint(model, session, out, run, identity, run.epoch, 0, RunState.encodeRandom(shuffler));
+                    checkpoint(model, optimizer, out, run, identity, run.epoch, 0, RunState.encodeRandom(shuffler));
                 }
                 if (control.isStopRequested() && run.step < totalSteps && !run.stop) {
                     // the epoch's evaluation and checkpoint are done; the next epoch has not begun
-                    throw stopped(model, session, out, run, identity, run.epoch, 0, RunState.encodeRandom(shuffler), log,
+                    throw stopped(model, optimizer, out, run, identity, run.epoch, 0, RunState.encodeRandom(shuffler), log,
                             totalSteps);
                 }
             }
             if (config.loadBestModelAtEnd() && run.bestCheckpoint != null && out != null) {
                 Path best = out.resolve(run.bestCheckpoint);
                 LOG.info("loading the best checkpoint {} ({} = {})", best, config.metricForBestModel(), run.bestMetric);
-                session.restore(Checkpoints.readTensors(best, "model.safetensors"), session.optimizerState());
+                optimizer.restore(Checkpoints.readTensors(best, "model.safetensors"), optimizer.state());
             }
         }
         double seconds = clock.getAsDouble();
@@ -381,13 +380,13 @@ public final class DefaultTrainer implements Trainer {
      * Ends the run on a stop request: a checkpoint at the current position (unless one was just written
      * there), a {@code stopped} record in the log, and the exception that says where the progress is.
      */
-    private TrainingStoppedException stopped(FineTunedModel model, TrainingSession session, Path out,
+    private TrainingStoppedException stopped(FineTunedModel model, AdamW optimizer, Path out,
             RunState run, Map<String, Object> identity, int epoch, int batchInEpoch, String shuffler, JsonlLog log,
             long totalSteps) {
         Path saved = null;
         if (out != null && run.step > 0 && (control.checkpointsOnStop() || run.savedAt(run.step))) {
             if (!run.savedAt(run.step)) {
-                checkpoint(model, session, out, run, identity, epoch, batchInEpoch, shuffler);
+                checkpoint(model, optimizer, out, run, identity, epoch, batchInEpoch, shuffler);
             }
             saved = run.lastCheckpoint;
         }
@@ -409,7 +408,7 @@ public final class DefaultTrainer implements Trainer {
         return new TrainingStoppedException(message, run.step, saved);
     }
 
-    private void checkpoint(FineTunedModel model, TrainingSession session, Path out, RunState run,
+    private void checkpoint(FineTunedModel model, AdamW optimizer, Path out, RunState run,
             Map<String, Object> identity, int epoch, int batchInEpoch, String shuffler) {
         String name = Checkpoints.folder(out, run.step).getFileName().toString();
         if (run.lastEvalStep == run.step && run.lastMetric != null
@@ -421,7 +420,7 @@ public final class DefaultTrainer implements Trainer {
         state.put("epoch", epoch);
         state.put("batch_in_epoch", batchInEpoch);
         state.put("shuffler", shuffler);
-        Checkpoints.write(Checkpoints.folder(out, run.step), model, session.optimizerState(), state);
+        Checkpoints.write(Checkpoints.folder(out, run.step), model, optimizer.state(), state);
         run.lastCheckpoint = Checkpoints.folder(out, run.step);
         run.savedStep = run.step;
         Checkpoints.rotate(out, config.saveTotalLimit(), run.bestCheckpoint);
