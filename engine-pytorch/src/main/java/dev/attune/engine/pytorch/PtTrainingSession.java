@@ -131,11 +131,14 @@ final class PtTrainingSession implements TrainingSession {
                 }
                 g.attach(run);
                 ops.bind(s, g);
-                Tensor r;
                 try {
-                    r = kernel.apply(ops, s.parameter());
+                    Tensor r = kernel.apply(ops, s.parameter());
                     if (r != null) {
                         PtNDArray x = ops.keep(r);
+                        if (x.getShape().dimension() != 0) {
+                            throw new IllegalStateException("a kernel returns a rank-0 tensor; for "
+                                    + s.parameter().name() + " it returned shape " + x.getShape());
+                        }
                         if (sum == null) {
                             sum = x;
                         } else {
