@@ -133,6 +133,16 @@ public interface TrainingSession extends AutoCloseable {
         void subInPlace(Tensor target, Tensor x);
 
         /**
+         * Says the kernel will not read a tensor it computed again, so an eager engine frees it now
+         * instead of when the kernel returns and can reuse its memory for the next temporary; a
+         * graph engine ignores it.
+         *
+         * @param computed a tensor the kernel computed (not a value, gradient, slot, hyper or scalar)
+         */
+        default void release(Tensor computed) {
+        }
+
+        /**
          * @param x a tensor
          * @return the sum of its squared elements (rank 0); engines may reduce without the
          *     element-wise square as a temporary

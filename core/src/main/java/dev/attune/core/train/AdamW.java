@@ -77,7 +77,10 @@ public final class AdamW implements AutoCloseable {
         }
     }
 
-    /** One parameter's update, in the in-place ops whose libtorch calls the PyTorch engine was tuned with. */
+    /**
+     * One parameter's update: the in-place ops and early releases whose libtorch calls the PyTorch
+     * engine was tuned with (at most two parameter-sized temporaries alive at once).
+     */
     private Tensor update(TrainingSession.UpdateOps ops, Parameter p) {
         int group = groupOf.get(p.name());
         Tensor value = ops.parameter(p);
@@ -92,6 +95,7 @@ public final class AdamW implements AutoCloseable {
         ops.mulInPlace(gg, ops.hyper("v_scale"));
         ops.mulInPlace(v, ops.hyper("beta2"));
         ops.addInPlace(v, gg);
+        ops.release(gg);
         // m = b1*m + (1-b1)c * g; the gradient is scaled in place, it is dropped after the step
         ops.mulInPlace(g, ops.hyper("m_scale"));
         ops.mulInPlace(m, ops.hyper("beta1"));
@@ -100,8 +104,10 @@ public final class AdamW implements AutoCloseable {
         Tensor denom = ops.sqrt(v);
         ops.addInPlace(denom, ops.hyper("eps"));
         Tensor step = ops.div(m, denom);
+        ops.release(denom);
         ops.mulInPlace(step, ops.hyper("step_size." + group));
         ops.subInPlace(value, step);
+        ops.release(step);
         return null;
     }
 

@@ -31,8 +31,8 @@ import java.util.Set;
 /**
  * Training on libtorch: autograd accumulates gradients across {@link #forwardBackward} calls; a
  * compiled program calls its kernel eagerly on each active parameter, every in-place op one libtorch
- * call on the tensor itself ({@code mul_}, {@code add_}, {@code sub_}), the kernel's temporaries
- * freed as soon as it returns. Gradients are dropped as {@code zero_grad(set_to_none=True)} drops
+ * call on the tensor itself ({@code mul_}, {@code add_}, {@code sub_}), each temporary freed when
+ * the kernel releases it or at the latest when it returns. Gradients are dropped as {@code zero_grad(set_to_none=True)} drops
  * them, so a parameter without a gradient is skipped by the next program.
  */
 final class PtTrainingSession implements TrainingSession {
@@ -190,14 +190,19 @@ final class PtTrainingSession implements TrainingSession {
             return t;
         }
 
-        /** Moves the kernel's result out of its temporaries, to the run's manager. */
-        PtNDArray keep(Tensor t) {
-            PtNDArray r = a(t);
-            // by identity: PtNDArray.equals compares contents
+        /** @return where a tensor is among the temporaries, by identity (PtNDArray.equals compares contents), or -1 */
+        private int temporary(PtNDArray r) {
             int at = temporaries.size() - 1;
             while (at >= 0 && temporaries.get(at) != r) {
                 at--;
             }
+            return at;
+        }
+
+        /** Moves the kernel's result out of its temporaries, to the run's manager. */
+        PtNDArray keep(Tensor t) {
+            PtNDArray r = a(t);
+            int at = temporary(r);
             if (at >= 0) {
                 temporaries.remove(at);
             } else {
@@ -206,6 +211,17 @@ final class PtTrainingSession implements TrainingSession {
                 r.attach(run);
             }
             return r;
+        }
+
+        @Override
+        public void release(Tensor computed) {
+            PtNDArray r = a(computed);
+            int at = temporary(r);
+            if (at < 0) {
+                throw new IllegalArgumentException("release takes a tensor the kernel computed, not a value, gradient,"
+                        + " slot, hyper or scalar");
+            }
+            temporaries.remove(at).close();
         }
 
         void release() {
