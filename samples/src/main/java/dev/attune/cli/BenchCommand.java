@@ -4,10 +4,10 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.attune.Attune;
+import dev.attune.core.train.AdamW;
+import dev.attune.core.train.OptimizerSettings;
 import dev.attune.model.FineTunedModel;
 import dev.attune.engine.Batch;
-import dev.attune.engine.OptimizerSettings;
-import dev.attune.engine.TrainingSession;
 import dev.attune.engine.pytorch.PyTorchEngineProvider;
 import dev.attune.error.ConfigurationException;
 import dev.attune.model.PretrainedModel;
@@ -192,13 +192,13 @@ final class BenchCommand implements Callable<Integer> {
             try (FineTunedModel m = attune.prepare(base,
                     attune.task("text-classification", Map.of()).withLabels(names), seq)) {
                 List<Double> trainTimes = new ArrayList<>();
-                try (TrainingSession session = m.lowered().startTraining(
+                try (AdamW optimizer = new AdamW(m.lowered(),
                         new OptimizerSettings(0.9, 0.999, 1e-8, 0.01, 1.0, Set.of()))) {
                     for (int i = 0; i < warmup + steps; i++) {
                         GracefulStop.checkInterrupted();
                         long t = System.nanoTime();
-                        session.forwardBackward(training, 1f);
-                        session.step(1e-4);
+                        optimizer.session().forwardBackward(training, 1f);
+                        optimizer.step(1e-4);
                         if (i >= warmup) {
                             trainTimes.add((System.nanoTime() - t) / 1e9);
                         }

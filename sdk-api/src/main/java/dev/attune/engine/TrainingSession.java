@@ -1,9 +1,27 @@
 package dev.attune.engine;
 
+import dev.attune.ops.Ops;
+import dev.attune.ops.Parameter;
+import dev.attune.ops.Tensor;
+import dev.attune.ops.TensorData;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.apiguardian.api.API;
+
 /**
  * The training side of a lowered model: forward and backward passes that accumulate gradients, and
- * optimizer steps.
+ * the few tensors and in-place ops an optimizer is written against. The optimizer itself (AdamW,
+ * clipping, learning-rate groups) lives outside the engine, written once: it {@link #compile
+ * compiles} a {@link Kernel} applied to each trained parameter (its value, gradient and state
+ * {@linkplain UpdateOps#slot slots}) and runs the {@link Program} every step with that step's
+ * scalars ({@linkplain UpdateOps#hyper hypers}). An eager engine calls the kernel each run; a graph
+ * engine traces it once and feeds the hypers, so its graph does not grow with the steps.
+ *
+ * <p>The session trains every parameter of the definition except those frozen when it was started
+ * ({@link LoweredModel#startTraining}); {@link #setFrozen} pauses more of them for a while.
  */
+@API(status = API.Status.EXPERIMENTAL, since = "0.1")
 public interface TrainingSession extends AutoCloseable {
     /**
      * Runs forward (training mode) and backward, adding {@code lossScale * d(loss)} to the gradients.
@@ -14,40 +32,43 @@ public interface TrainingSession extends AutoCloseable {
      */
     float forwardBackward(Batch batch, float lossScale);
 
+    /** @return the parameters this session trains (not frozen at start), in declaration order */
+    List<Parameter> parameters();
+
     /**
-     * Clips the accumulated gradients to the global norm, applies one AdamW step and clears the
-     * gradients.
+     * Prepares a per-parameter computation over the trained parameters (an optimizer update, a
+     * reduction of the gradients). A graph engine traces the kernel here, once per parameter; an
+     * eager engine keeps it and calls it on every {@link Program#run}.
      *
-     * @param learningRate learning rate for this step
-     * @return the global gradient norm before clipping
+     * @param kernel what to do with one parameter
+     * @return the program, valid while the session is open
      */
-    float step(double learningRate);
-
-    /** @return optimizer steps taken */
-    long steps();
+    Program compile(Kernel kernel);
 
     /**
-     * Snapshots the optimizer state (moments and step count) on the host, for a checkpoint.
-     *
-     * @return the state
-     * @throws UnsupportedOperationException when the engine cannot save optimizer state
+     * Drops the accumulated gradients (PyTorch's {@code zero_grad(set_to_none=True)}): until the next
+     * {@link #forwardBackward} no parameter has a gradient, and programs skip every parameter.
      */
-    default OptimizerState optimizerState() {
-        throw new UnsupportedOperationException(getClass().getSimpleName() + " cannot save optimizer state");
-    }
+    void clearGradients();
 
     /**
-     * Puts a model and its optimizer back as a checkpoint held them: parameter values, moments and
-     * the step count. Every trainable parameter must be present in both maps.
+     * Copies the optimizer state to the host, for a checkpoint.
      *
-     * @param parameters parameter values by name (as {@code FineTunedModel.stateDict()} gives them)
-     * @param state the optimizer state from {@link #optimizerState()}
+     * @return every slot tensor (FLOAT32) under {@code <slot>/<parameter>} (as {@code torch.optim}
+     *     names its state: {@code exp_avg/bert.pooler.dense.weight}), slot by slot in the order given
+     *     at start, each in parameter order
+     */
+    Map<String, TensorData> slots();
+
+    /**
+     * Puts parameter values and optimizer state back bit for bit (a checkpoint resumed), and drops
+     * the gradients.
+     *
+     * @param parameters a value for every declared parameter, by name
+     * @param slots a value for every slot of every trained parameter, named as {@link #slots()} names them
      * @throws dev.attune.error.InvalidCheckpointException when a tensor is missing or has another shape
-     * @throws UnsupportedOperationException when the engine cannot restore optimizer state
      */
-    default void restore(java.util.Map<String, dev.attune.ops.TensorData> parameters, OptimizerState state) {
-        throw new UnsupportedOperationException(getClass().getSimpleName() + " cannot restore optimizer state");
-    }
+    void restore(Map<String, TensorData> parameters, Map<String, TensorData> slots);
 
     /**
      * Reseeds the engine's random generator that dropout draws from. The trainer calls this before
@@ -56,23 +77,106 @@ public interface TrainingSession extends AutoCloseable {
      *
      * @param seed the seed
      */
-    default void reseed(long seed) {
-    }
+    void reseed(long seed);
 
     /**
-     * Stops or resumes updates of parameters during training (gradual unfreezing): frozen parameters
-     * get no gradient, no moment update and no weight decay, and do not count in the gradient norm.
-     * Parameters frozen in {@link OptimizerSettings#frozen()} stay frozen whatever this says.
+     * Pauses or resumes training of parameters (gradual unfreezing): paused parameters get no
+     * gradient and programs skip them. Parameters frozen at start stay frozen whatever this says.
      *
      * @param names the parameters to hold fixed from now on (replaces the previous set)
-     * @throws UnsupportedOperationException when the engine cannot change this during training
      */
-    default void setFrozen(java.util.Set<String> names) {
-        if (!names.isEmpty()) {
-            throw new UnsupportedOperationException(getClass().getSimpleName() + " cannot freeze during training");
-        }
-    }
+    void setFrozen(Set<String> names);
 
     @Override
     void close();
+
+    /**
+     * What a {@link Kernel} computes with: the ops contract (on the engine's device, no gradients
+     * recorded) plus the one parameter's tensors, the step's scalars and in-place updates.
+     *
+     * <p>{@link Ops#parameter(Parameter)} gives the parameter's current value. In-place ops change
+     * their target for every later read of it in the kernel; values computed from the target before
+     * keep what they had. Their target is the parameter's value, one of its slots, its gradient, or
+     * a tensor the kernel computed; never a hyper or a scalar. Changes to the value and the slots
+     * persist; the gradient is scratch: a kernel may scale it in place, and what later programs of
+     * the same step read of it is unspecified.
+     */
+    @API(status = API.Status.EXPERIMENTAL, since = "0.1")
+    interface UpdateOps extends Ops {
+        /**
+         * @param p the kernel's parameter
+         * @return its accumulated gradient
+         */
+        Tensor gradient(Parameter p);
+
+        /**
+         * @param name a slot named when the session was started
+         * @param p the kernel's parameter
+         * @return the parameter's tensor in that slot (its shape, zero at start)
+         * @throws IllegalArgumentException when the slot was not declared
+         */
+        Tensor slot(String name, Parameter p);
+
+        /**
+         * @param name a scalar the program is given on every {@link Program#run}
+         * @return its value for this run, FLOAT32, rank 0
+         */
+        Tensor hyper(String name);
+
+        /** {@code target *= factor} ({@code factor} broadcast to the target's shape). */
+        void mulInPlace(Tensor target, Tensor factor);
+
+        /** {@code target += x} ({@code x} broadcast to the target's shape). */
+        void addInPlace(Tensor target, Tensor x);
+
+        /** {@code target -= x} ({@code x} broadcast to the target's shape). */
+        void subInPlace(Tensor target, Tensor x);
+
+        /**
+         * Says the kernel will not read a tensor it computed again, so an eager engine frees it now
+         * instead of when the kernel returns and can reuse its memory for the next temporary; a
+         * graph engine ignores it.
+         *
+         * @param computed a tensor the kernel computed (not a value, gradient, slot, hyper or scalar)
+         */
+        default void release(Tensor computed) {
+        }
+
+        /**
+         * @param x a tensor
+         * @return the sum of its squared elements (rank 0); engines may reduce without the
+         *     element-wise square as a temporary
+         */
+        default Tensor squaredNorm(Tensor x) {
+            return sumAll(mul(x, x));
+        }
+    }
+
+    /** A computation applied to each trained parameter. */
+    @API(status = API.Status.EXPERIMENTAL, since = "0.1")
+    @FunctionalInterface
+    interface Kernel {
+        /**
+         * @param ops the parameter's tensors and the ops to update them with
+         * @param p the parameter
+         * @return a rank-0 FLOAT32 tensor to add to the program's result, or null
+         */
+        Tensor apply(UpdateOps ops, Parameter p);
+    }
+
+    /** A compiled {@link Kernel}. */
+    @API(status = API.Status.EXPERIMENTAL, since = "0.1")
+    @FunctionalInterface
+    interface Program {
+        /**
+         * Applies the kernel to every active parameter: trained, not paused, with a gradient since
+         * the last {@link #clearGradients()}.
+         *
+         * @param hypers a value for every {@link UpdateOps#hyper hyper} the kernel reads (more are ignored)
+         * @return the sum of what the kernel returned over the active parameters, read back to the
+         *     host (float32 arithmetic on the engine); 0 when none returned a tensor
+         * @throws IllegalArgumentException when a hyper the kernel reads has no value
+         */
+        double run(Map<String, Double> hypers);
+    }
 }

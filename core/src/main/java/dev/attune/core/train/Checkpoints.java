@@ -3,8 +3,6 @@ package dev.attune.core.train;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.attune.model.FineTunedModel;
-import dev.attune.engine.OptimizerState;
-
 import dev.attune.error.AttuneException;
 import dev.attune.error.InvalidCheckpointException;
 import dev.attune.core.internal.AtomicDirectory;

@@ -4,8 +4,6 @@ import dev.attune.core.Collator;
 import dev.attune.core.train.callbacks.ModelCardCallback;
 import dev.attune.core.train.callbacks.PlotsCallback;
 import dev.attune.engine.Batch;
-import dev.attune.engine.OptimizerSettings;
-import dev.attune.engine.OptimizerState;
 import dev.attune.engine.TrainingSession;
 import dev.attune.error.AttuneException;
 import dev.attune.error.ConfigurationException;
@@ -531,7 +529,7 @@ public final class DefaultTrainer implements Trainer {
     private static final class EngineOptimizer implements AutoCloseable {
         private final TrainingConfig config;
         private final LayerGroups groups;
-        private final TrainingSession session;
+        private final AdamW adamW;
 
         EngineOptimizer(FineTunedModel model, TrainingConfig config) {
             this.config = config;
@@ -554,45 +552,45 @@ public final class DefaultTrainer implements Trainer {
                     ? groups.decayedScales(config.layerwiseLrDecay()) : Map.of();
             OptimizerSettings settings = new OptimizerSettings(config.adamBeta1(), config.adamBeta2(),
                     config.adamEpsilon(), config.weightDecay(), config.maxGradNorm(), frozen, scales);
-            session = model.lowered().startTraining(settings);
+            adamW = new AdamW(model.lowered(), settings);
         }
 
         /** @return the engine's session, for forward and backward passes */
         TrainingSession session() {
-            return session;
+            return adamW.session();
         }
 
         /** Restores the weights and the optimizer's moments and step count from a checkpoint. */
         void restore(Path checkpoint, long optimizerSteps) {
-            session.restore(Checkpoints.readTensors(checkpoint, "model.safetensors"),
+            adamW.restore(Checkpoints.readTensors(checkpoint, "model.safetensors"),
                     new OptimizerState(optimizerSteps, Checkpoints.readTensors(checkpoint, Checkpoints.OPTIMIZER_FILE)));
         }
 
         /** Gradual unfreezing: the epoch's trainable layer groups. */
         void beginEpoch(int epoch) {
             if (config.gradualUnfreezing()) {
-                session.setFrozen(groups.lowest(groups.count() - 1 - epoch));
+                adamW.setFrozen(groups.lowest(groups.count() - 1 - epoch));
             }
         }
 
         /** @return the gradients' global norm before clipping, after one AdamW update at this rate */
         float step(double learningRate) {
-            return session.step(learningRate);
+            return adamW.step(learningRate);
         }
 
         /** @return the optimizer's moments and step count, for a checkpoint */
         OptimizerState state() {
-            return session.optimizerState();
+            return adamW.state();
         }
 
         /** Puts a checkpoint's weights back (the optimizer's state unchanged). */
         void loadWeights(Path checkpoint) {
-            session.restore(Checkpoints.readTensors(checkpoint, "model.safetensors"), session.optimizerState());
+            adamW.restore(Checkpoints.readTensors(checkpoint, "model.safetensors"), adamW.state());
         }
 
         @Override
         public void close() {
-            session.close();
+            adamW.close();
         }
     }
 }

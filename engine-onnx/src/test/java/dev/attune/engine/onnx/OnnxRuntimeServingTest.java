@@ -118,7 +118,7 @@ class OnnxRuntimeServingTest {
                 assertThat(((Number) onOrt.get(i).toMap().get("score")).doubleValue()).isCloseTo(
                         ((Number) onTorch.get(i).toMap().get("score")).doubleValue(), org.assertj.core.data.Offset.offset(1e-4));
             }
-            assertThatThrownBy(() -> served.lowered().startTraining(null)).isInstanceOf(EngineException.class)
+            assertThatThrownBy(() -> served.lowered().startTraining(java.util.Set.of(), java.util.List.of())).isInstanceOf(EngineException.class)
                     .hasMessageContaining("inference only");
         }
     }
@@ -201,7 +201,7 @@ class OnnxRuntimeServingTest {
         }
 
         @Override
-        public dev.attune.engine.TrainingSession startTraining(dev.attune.engine.OptimizerSettings settings) {
+        public dev.attune.engine.TrainingSession startTraining(java.util.Set<String> frozen, java.util.List<String> slots) {
             throw new UnsupportedOperationException();
         }
 

@@ -23,7 +23,7 @@ import java.util.function.Function;
  * computed from parameters are moved to the step manager; scalars are cached per step so a constant
  * costs one native allocation.
  */
-final class EagerOps implements Ops {
+class EagerOps implements Ops {
     /** An eager value. */
     record T(PtNDArray a) implements Tensor {}
 
@@ -42,7 +42,8 @@ final class EagerOps implements Ops {
         return ((T) t).a();
     }
 
-    private T own(PtNDArray r) {
+    /** Takes a result into the step manager; the training session's update ops also note it as a temporary. */
+    T own(PtNDArray r) {
         if (r.getManager() != step) {
             r.attach(step);
         }

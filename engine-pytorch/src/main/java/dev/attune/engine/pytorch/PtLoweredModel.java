@@ -8,7 +8,6 @@ import ai.djl.pytorch.engine.PtNDManager;
 import ai.djl.pytorch.jni.JniUtils;
 import dev.attune.engine.Batch;
 import dev.attune.engine.LoweredModel;
-import dev.attune.engine.OptimizerSettings;
 import dev.attune.engine.ParameterSource;
 import dev.attune.engine.TrainingSession;
 import dev.attune.error.EngineException;
@@ -24,7 +23,9 @@ import java.nio.ByteOrder;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /** A definition on the PyTorch engine: parameters as libtorch tensors, forward run eagerly. */
 final class PtLoweredModel implements LoweredModel {
@@ -156,12 +157,12 @@ final class PtLoweredModel implements LoweredModel {
     }
 
     @Override
-    public TrainingSession startTraining(OptimizerSettings settings) {
+    public TrainingSession startTraining(Set<String> frozen, List<String> slots) {
         synchronized (trainingLock) {
             if (session != null && session.isOpen()) {
                 throw new IllegalStateException("a training session is already open on this model");
             }
-            session = new PtTrainingSession(this, settings);
+            session = new PtTrainingSession(this, frozen, slots);
             return session;
         }
     }

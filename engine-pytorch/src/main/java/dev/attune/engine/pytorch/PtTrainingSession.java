@@ -8,8 +8,6 @@ import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.engine.PtNDManager;
 import ai.djl.pytorch.jni.JniUtils;
 import dev.attune.engine.Batch;
-import dev.attune.engine.OptimizerSettings;
-import dev.attune.engine.OptimizerState;
 import dev.attune.engine.TrainingSession;
 import dev.attune.error.EngineException;
 import dev.attune.error.InvalidCheckpointException;
@@ -21,56 +19,69 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
+import java.util.HashMap;
 import java.util.HashSet;
+import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
 /**
- * Training on libtorch: autograd accumulates gradients across {@link #forwardBackward} calls; {@link
- * #step} clips them to a global L2 norm and applies AdamW with the exact arithmetic of {@code
- * torch.optim.AdamW} (decoupled decay {@code p *= 1 - lr*wd}, bias-corrected moments, {@code eps}
- * added after dividing {@code sqrt(v)} by {@code sqrt(1 - beta2^t)}). DJL's optimizers are not used:
- * they decay every parameter and clip per element.
+ * Training on libtorch: autograd accumulates gradients across {@link #forwardBackward} calls; a
+ * compiled program calls its kernel eagerly on each active parameter, every in-place op one libtorch
+ * call on the tensor itself ({@code mul_}, {@code add_}, {@code sub_}), each temporary freed when
+ * the kernel releases it or at the latest when it returns. Gradients are dropped as {@code zero_grad(set_to_none=True)} drops
+ * them, so a parameter without a gradient is skipped by the next program.
  */
 final class PtTrainingSession implements TrainingSession {
     private final PtLoweredModel model;
-    private final OptimizerSettings settings;
     private final PtNDManager state;
+    private final List<String> slotNames;
     private final List<Slot> slots = new ArrayList<>();
-    private long steps;
+    private final List<Parameter> trained = new ArrayList<>();
     private boolean open = true;
-    private boolean hasGradients;
     private Set<String> paused = Set.of();
 
-    /** One trainable parameter and its Adam moments; its current value is {@link #value(Slot)}. */
-    private record Slot(Parameter parameter, PtNDArray m, PtNDArray v) {}
+    /** One trained parameter and its optimizer state, one tensor per slot name; its value is {@link #value(Slot)}. */
+    private record Slot(Parameter parameter, PtNDArray[] state) {}
 
-    /** The parameter's handle, held by the model (it changes after every step, see {@link #releaseGradients}). */
+    /** The parameter's handle, held by the model (it changes after every step, see {@link #clearGradients}). */
     private PtNDArray value(Slot s) {
         return model.value(s.parameter());
     }
 
-    PtTrainingSession(PtLoweredModel model, OptimizerSettings settings) {
+    PtTrainingSession(PtLoweredModel model, Set<String> frozen, List<String> slotNames) {
         this.model = model;
-        this.settings = settings;
+        this.slotNames = List.copyOf(slotNames);
+        if (this.slotNames.size() != Set.copyOf(this.slotNames).size()) {
+            throw new IllegalArgumentException("slot names repeat: " + slotNames);
+        }
         this.state = (PtNDManager) model.root().newSubManager();
         for (Parameter p : model.definition().parameters().all()) {
             PtNDArray value = model.value(p);
-            if (settings.frozen().contains(p.name())) {
+            if (frozen.contains(p.name())) {
                 JniUtils.attachGradient(value, false);
                 continue;
             }
             JniUtils.attachGradient(value, true);
-            PtNDArray m = (PtNDArray) state.zeros(value.getShape());
-            PtNDArray v = (PtNDArray) state.zeros(value.getShape());
-            slots.add(new Slot(p, m, v));
+            PtNDArray[] tensors = new PtNDArray[this.slotNames.size()];
+            for (int i = 0; i < tensors.length; i++) {
+                tensors[i] = (PtNDArray) state.zeros(value.getShape());
+            }
+            slots.add(new Slot(p, tensors));
+            trained.add(p);
         }
     }
 
     boolean isOpen() {
         return open;
+    }
+
+    @Override
+    public List<Parameter> parameters() {
+        return Collections.unmodifiableList(trained);
     }
 
     @Override
@@ -90,7 +101,6 @@ final class PtTrainingSession implements TrainingSession {
             float value = loss.toFloatArray()[0];
             PtNDArray seed = (PtNDArray) step.full(loss.getShape(), lossScale, loss.getDataType());
             JniUtils.backward(loss, seed, false, false);
-            hasGradients = true;
             return value;
         } finally {
             JniUtils.setGradMode(grad);
@@ -98,139 +108,272 @@ final class PtTrainingSession implements TrainingSession {
     }
 
     @Override
-    public float step(double learningRate) {
+    public Program compile(Kernel kernel) {
         ensureOpen();
-        if (!hasGradients) {
-            throw new IllegalStateException("step() without a forwardBackward() since the last step");
-        }
+        return hypers -> run(kernel, hypers);
+    }
+
+    /** Calls the kernel on every active parameter, outside autograd; sums what it returns on the device. */
+    private double run(Kernel kernel, Map<String, Double> hypers) {
+        ensureOpen();
         boolean grad = JniUtils.isGradMode();
         JniUtils.setGradMode(false);
-        try (PtNDManager tmp = (PtNDManager) state.newSubManager()) {
-            List<PtNDArray> grads = new ArrayList<>(slots.size());
-            PtNDArray sumSq = null;
+        try (PtNDManager run = (PtNDManager) state.newSubManager()) {
+            Update ops = new Update(run, hypers);
+            PtNDArray sum = null;
             for (Slot s : slots) {
-                PtNDArray g = paused.contains(s.parameter().name()) ? null : JniUtils.getGradient(value(s));
-                if (g == null) {
-                    grads.add(null);
+                if (paused.contains(s.parameter().name())) {
                     continue;
                 }
-                g.attach(tmp);
-                grads.add(g);
-                PtNDArray n = JniUtils.norm(g, 2, allAxes(g), false);
-                n.attach(tmp);
-                PtNDArray sq = JniUtils.mul(n, n);
-                sq.attach(tmp);
-                if (sumSq == null) {
-                    sumSq = sq;
-                } else {
-                    PtNDArray next = JniUtils.add(sumSq, sq);
-                    next.attach(tmp);
-                    sumSq = next;
-                }
-            }
-            float norm = sumSq == null ? 0f : (float) Math.sqrt(sumSq.toFloatArray()[0]);
-            if (!Float.isFinite(norm)) {
-                releaseGradients();
-                steps++;
-                return norm;
-            }
-            double clip = 1.0;
-            if (settings.maxGradNorm() > 0) {
-                clip = Math.min(1.0, settings.maxGradNorm() / (norm + 1e-6));
-            }
-            steps++;
-            double bc1 = 1 - Math.pow(settings.beta1(), steps);
-            double sqrtBc2 = Math.sqrt(1 - Math.pow(settings.beta2(), steps));
-            double b1 = settings.beta1();
-            double b2 = settings.beta2();
-            // The clipping coefficient rides on the moment scalars instead of a pass over the gradient:
-            // m = b1*m + ((1-b1)*c)*g and v = b2*v + ((1-b2)*c^2)*g*g, which is torch's update of the
-            // clipped gradient c*g. sqrt(1-b2^t) is folded the same way:
-            // lr/bc1 * m / (sqrt(v)/sqrt(bc2) + eps) = (lr*sqrt(bc2)/bc1) * m / (sqrt(v) + eps*sqrt(bc2)).
-            PtNDArray mScale = scalar(tmp, (float) ((1 - b1) * clip));
-            PtNDArray vScale = scalar(tmp, (float) ((1 - b2) * clip * clip));
-            PtNDArray b1S = scalar(tmp, (float) b1);
-            PtNDArray b2S = scalar(tmp, (float) b2);
-            PtNDArray epsS = scalar(tmp, (float) (settings.epsilon() * sqrtBc2));
-            Map<Double, PtNDArray[]> byScale = new java.util.HashMap<>();
-            for (int i = 0; i < slots.size(); i++) {
-                Slot s = slots.get(i);
-                PtNDArray g = grads.get(i);
+                PtNDArray g = JniUtils.getGradient(value(s));
                 if (g == null) {
-                    continue;
+                    continue; // no gradient since the last clear: skipped, as torch skips grad None
                 }
-                // one learning rate per parameter group, as PyTorch's param_groups with their own lr
-                double lr = learningRate * settings.learningRateScale(s.parameter().name());
-                PtNDArray[] lrScalars = byScale.computeIfAbsent(lr, r -> new PtNDArray[] {
-                    scalar(tmp, (float) (1 - r * settings.weightDecay())), scalar(tmp, (float) (r * sqrtBc2 / bc1))});
-                PtNDArray decayS = lrScalars[0];
-                PtNDArray stepSize = lrScalars[1];
-                if (s.parameter().decay() && settings.weightDecay() != 0) {
-                    JniUtils.muli(value(s), decayS);
+                g.attach(run);
+                ops.bind(s, g);
+                try {
+                    Tensor r = kernel.apply(ops, s.parameter());
+                    if (r != null) {
+                        PtNDArray x = ops.keep(r);
+                        if (x.getShape().dimension() != 0) {
+                            throw new IllegalStateException("a kernel returns a rank-0 tensor; for "
+                                    + s.parameter().name() + " it returned shape " + x.getShape());
+                        }
+                        if (sum == null) {
+                            sum = x;
+                        } else {
+                            PtNDArray next = JniUtils.add(sum, x);
+                            next.attach(run);
+                            sum = next;
+                        }
+                    }
+                } finally {
+                    ops.release();
                 }
-                // v = b2*v + (1-b2)c^2 * g*g
-                PtNDArray gg = JniUtils.mul(g, g);
-                gg.attach(tmp);
-                JniUtils.muli(gg, vScale);
-                JniUtils.muli(s.v(), b2S);
-                JniUtils.addi(s.v(), gg);
-                gg.close();
-                // m = b1*m + (1-b1)c * g; the gradient is scaled in place, it is released after the step
-                JniUtils.muli(g, mScale);
-                JniUtils.muli(s.m(), b1S);
-                JniUtils.addi(s.m(), g);
-                // p -= (lr*sqrt(bc2)/bc1) * m / (sqrt(v) + eps*sqrt(bc2))
-                PtNDArray denom = JniUtils.sqrt(s.v());
-                denom.attach(tmp);
-                JniUtils.addi(denom, epsS);
-                PtNDArray update = JniUtils.div(s.m(), denom);
-                update.attach(tmp);
-                denom.close();
-                JniUtils.muli(update, stepSize);
-                JniUtils.subi(value(s), update);
-                update.close();
             }
-            releaseGradients();
-            return norm;
+            return sum == null ? 0 : sum.toFloatArray()[0];
         } finally {
             JniUtils.setGradMode(grad);
         }
     }
 
-    @Override
-    public OptimizerState optimizerState() {
-        ensureOpen();
-        Map<String, TensorData> tensors = new LinkedHashMap<>();
-        for (Slot s : slots) {
-            tensors.put(OptimizerState.FIRST_MOMENT + s.parameter().name(), PtLoweredModel.toHost(s.m()));
+    /**
+     * The update ops for one run: the eager ops on the run's manager, bound to one parameter at a
+     * time. Every result is a temporary closed when the kernel returns; hypers become scalars once per
+     * run.
+     */
+    private final class Update extends EagerOps implements UpdateOps {
+        private final PtNDManager run;
+        private final Map<String, Double> values;
+        private final Map<String, PtNDArray> hypers = new HashMap<>();
+        /** Tensors an in-place op must not change: hypers and scalars, shared by every parameter of the run. */
+        private final Set<PtNDArray> shared = Collections.newSetFromMap(new IdentityHashMap<>());
+        private final List<PtNDArray> temporaries = new ArrayList<>();
+        private Slot slot;
+        private PtNDArray gradient;
+
+        Update(PtNDManager run, Map<String, Double> values) {
+            super(run, model::value, false);
+            this.run = run;
+            this.values = values;
         }
-        for (Slot s : slots) {
-            tensors.put(OptimizerState.SECOND_MOMENT + s.parameter().name(), PtLoweredModel.toHost(s.v()));
+
+        void bind(Slot s, PtNDArray g) {
+            slot = s;
+            gradient = g;
         }
-        return new OptimizerState(steps, tensors);
+
+        @Override
+        T own(PtNDArray r) {
+            T t = super.own(r);
+            temporaries.add(r);
+            return t;
+        }
+
+        /** @return where a tensor is among the temporaries, by identity (PtNDArray.equals compares contents), or -1 */
+        private int temporary(PtNDArray r) {
+            int at = temporaries.size() - 1;
+            while (at >= 0 && temporaries.get(at) != r) {
+                at--;
+            }
+            return at;
+        }
+
+        /** Moves the kernel's result out of its temporaries, to the run's manager. */
+        PtNDArray keep(Tensor t) {
+            PtNDArray r = a(t);
+            int at = temporary(r);
+            if (at >= 0) {
+                temporaries.remove(at);
+            } else {
+                // not computed by the kernel (a hyper, a state tensor): a copy the sum may own
+                r = JniUtils.clone(r);
+                r.attach(run);
+            }
+            return r;
+        }
+
+        @Override
+        public void release(Tensor computed) {
+            PtNDArray r = a(computed);
+            int at = temporary(r);
+            if (at < 0) {
+                throw new IllegalArgumentException("release takes a tensor the kernel computed, not a value, gradient,"
+                        + " slot, hyper or scalar");
+            }
+            temporaries.remove(at).close();
+        }
+
+        void release() {
+            for (PtNDArray t : temporaries) {
+                t.close();
+            }
+            temporaries.clear();
+            slot = null;
+            gradient = null;
+        }
+
+        private Slot bound(Parameter p) {
+            if (slot == null || !slot.parameter().equals(p)) {
+                throw new IllegalArgumentException("a kernel reads only its own parameter, not " + p.name());
+            }
+            return slot;
+        }
+
+        @Override
+        public Tensor parameter(Parameter p) {
+            return new T(value(bound(p)));
+        }
+
+        @Override
+        public Tensor gradient(Parameter p) {
+            bound(p);
+            return new T(gradient);
+        }
+
+        @Override
+        public Tensor slot(String name, Parameter p) {
+            int i = slotNames.indexOf(name);
+            if (i < 0) {
+                throw new IllegalArgumentException("no optimizer slot '" + name + "'; the session has " + slotNames);
+            }
+            return new T(bound(p).state()[i]);
+        }
+
+        @Override
+        public Tensor hyper(String name) {
+            PtNDArray h = hypers.get(name);
+            if (h == null) {
+                Double v = values.get(name);
+                if (v == null) {
+                    throw new IllegalArgumentException("the program reads hyper '" + name + "' but the run gave only "
+                            + values.keySet());
+                }
+                h = (PtNDArray) run.create(v.floatValue());
+                hypers.put(name, h);
+                shared.add(h);
+            }
+            return new T(h);
+        }
+
+        @Override
+        public Tensor scalar(float value) {
+            Tensor s = super.scalar(value);
+            shared.add(a(s));
+            return s;
+        }
+
+        private PtNDArray target(Tensor t) {
+            PtNDArray a = a(t);
+            if (shared.contains(a)) {
+                throw new IllegalArgumentException("an in-place op cannot change a hyper or a scalar");
+            }
+            return a;
+        }
+
+        @Override
+        public void mulInPlace(Tensor target, Tensor factor) {
+            JniUtils.muli(target(target), a(factor));
+        }
+
+        @Override
+        public void addInPlace(Tensor target, Tensor x) {
+            JniUtils.addi(target(target), a(x));
+        }
+
+        @Override
+        public void subInPlace(Tensor target, Tensor x) {
+            JniUtils.subi(target(target), a(x));
+        }
+
+        /** The 2-norm reduced by libtorch and squared: no element-wise square as a temporary. */
+        @Override
+        public Tensor squaredNorm(Tensor x) {
+            PtNDArray in = a(x);
+            PtNDArray n = own(JniUtils.norm(in, 2, allAxes(in), false)).a();
+            return own(JniUtils.mul(n, n));
+        }
     }
 
     @Override
-    public void restore(Map<String, TensorData> parameters, OptimizerState state) {
+    public void clearGradients() {
         ensureOpen();
+        releaseGradients();
+    }
+
+    @Override
+    public Map<String, TensorData> slots() {
+        ensureOpen();
+        Map<String, TensorData> tensors = new LinkedHashMap<>();
+        for (int i = 0; i < slotNames.size(); i++) {
+            for (Slot s : slots) {
+                tensors.put(slotNames.get(i) + "/" + s.parameter().name(), PtLoweredModel.toHost(s.state()[i]));
+            }
+        }
+        return tensors;
+    }
+
+    @Override
+    public void restore(Map<String, TensorData> parameters, Map<String, TensorData> state) {
+        ensureOpen();
+        // every tensor checked before any is written, so a bad checkpoint leaves the model as it was
+        List<PtNDArray> targets = new ArrayList<>();
+        List<TensorData> values = new ArrayList<>();
+        for (Parameter p : model.definition().parameters().all()) {
+            PtNDArray target = model.value(p);
+            targets.add(target);
+            values.add(checked(target, parameters.get(p.name()), "parameter " + p.name()));
+        }
+        for (int i = 0; i < slotNames.size(); i++) {
+            for (Slot s : slots) {
+                String key = slotNames.get(i) + "/" + s.parameter().name();
+                targets.add(s.state()[i]);
+                values.add(checked(s.state()[i], state.get(key), "optimizer tensor " + key));
+            }
+        }
         boolean grad = JniUtils.isGradMode();
         JniUtils.setGradMode(false);
         try {
-            for (Parameter p : model.definition().parameters().all()) {
-                copyInto(model.value(p), parameters.get(p.name()), "parameter " + p.name());
-            }
-            for (Slot s : slots) {
-                String name = s.parameter().name();
-                copyInto(s.m(), state.tensors().get(OptimizerState.FIRST_MOMENT + name),
-                        "optimizer tensor " + OptimizerState.FIRST_MOMENT + name);
-                copyInto(s.v(), state.tensors().get(OptimizerState.SECOND_MOMENT + name),
-                        "optimizer tensor " + OptimizerState.SECOND_MOMENT + name);
+            for (int i = 0; i < targets.size(); i++) {
+                copyInto(targets.get(i), values.get(i));
             }
             releaseGradients();
-            steps = state.steps();
         } finally {
             JniUtils.setGradMode(grad);
         }
+    }
+
+    private static TensorData checked(PtNDArray target, TensorData data, String what) {
+        if (data == null) {
+            throw new InvalidCheckpointException("the checkpoint has no " + what + "; it was written for another model "
+                    + "or other frozen parameters: resume with the settings of the run that wrote it");
+        }
+        long[] shape = target.getShape().getShape();
+        if (!Arrays.equals(shape, data.shape())) {
+            throw new InvalidCheckpointException("the checkpoint's " + what + " has shape " + Arrays.toString(data.shape())
+                    + " but the model has " + Arrays.toString(shape));
+        }
+        return data;
     }
 
     /**
@@ -241,16 +384,7 @@ final class PtTrainingSession implements TrainingSession {
      * the target's storage point at the Java buffer without owning it, so once the buffer is garbage
      * collected the tensor reads freed memory (a resumed run turned NaN a few steps later).
      */
-    private static void copyInto(PtNDArray target, TensorData data, String what) {
-        if (data == null) {
-            throw new InvalidCheckpointException("the checkpoint has no " + what + "; it was written for another model "
-                    + "or other frozen parameters: resume with the settings of the run that wrote it");
-        }
-        long[] shape = target.getShape().getShape();
-        if (!Arrays.equals(shape, data.shape())) {
-            throw new InvalidCheckpointException("the checkpoint's " + what + " has shape " + Arrays.toString(data.shape())
-                    + " but the model has " + Arrays.toString(shape));
-        }
+    private static void copyInto(PtNDArray target, TensorData data) {
         TensorData f32 = data.dtype() == DType.FLOAT32 ? data : data.toFloat32();
         ByteBuffer src = f32.buffer().duplicate().order(ByteOrder.LITTLE_ENDIAN);
         ByteBuffer direct = ByteBuffer.allocateDirect(src.remaining()).order(ByteOrder.nativeOrder());
@@ -292,7 +426,7 @@ final class PtTrainingSession implements TrainingSession {
      * is replaced by a detached alias of its storage that requires a gradient and has none yet, so
      * the next backward pass hands its gradient over instead of adding it to a zeroed one (no fill
      * and no accumulation pass over every parameter), and a parameter that gets no gradient is left
-     * alone by the next step, as torch's optimizers skip parameters whose grad is None.
+     * alone by the next program, as torch's optimizers skip parameters whose grad is None.
      */
     private void releaseGradients() {
         for (Slot s : slots) {
@@ -305,11 +439,6 @@ final class PtTrainingSession implements TrainingSession {
             model.replace(s.parameter(), fresh);
             old.close();
         }
-        hasGradients = false;
-    }
-
-    private static PtNDArray scalar(PtNDManager m, float v) {
-        return (PtNDArray) m.create(v);
     }
 
     private static int[] allAxes(PtNDArray a) {
@@ -318,11 +447,6 @@ final class PtTrainingSession implements TrainingSession {
             axes[i] = i;
         }
         return axes;
-    }
-
-    @Override
-    public long steps() {
-        return steps;
     }
 
     private void ensureOpen() {

@@ -3,11 +3,11 @@ package dev.attune.engine.pytorch;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 
+import dev.attune.core.train.AdamW;
+import dev.attune.core.train.OptimizerSettings;
 import dev.attune.engine.Batch;
 import dev.attune.engine.EngineOptions;
 import dev.attune.engine.LoweredModel;
-import dev.attune.engine.OptimizerSettings;
-import dev.attune.engine.TrainingSession;
 import dev.attune.model.InputSpec;
 import dev.attune.ops.DType;
 import dev.attune.ops.Init;
@@ -22,7 +22,7 @@ import java.util.Set;
 import org.junit.jupiter.api.Test;
 
 /**
- * The PyTorch engine's optimizer step against AdamW computed by hand in double precision: decoupled
+ * The one AdamW ({@link AdamW}) run eagerly by the PyTorch engine against AdamW computed by hand in double precision: decoupled
  * weight decay only on decay parameters, bias-corrected moments, eps after the bias correction of
  * sqrt(v), and global-norm clipping.
  */
@@ -69,7 +69,7 @@ class AdamWTest {
         double eps = 1e-8;
         try (LoweredModel m = new PyTorchEngineProvider().create().lower(def,
                 p -> TensorData.ofFloats(p.shape(), p.name().endsWith("weight") ? W0 : B0), EngineOptions.defaults());
-                TrainingSession s = m.startTraining(new OptimizerSettings(b1, b2, eps, wd, clip, Set.of()))) {
+                AdamW s = new AdamW(m, new OptimizerSettings(b1, b2, eps, wd, clip, Set.of()))) {
             Batch batch = new Batch(Map.of(
                     "x", TensorData.ofFloats(new long[] {2, 3}, X),
                     "t", TensorData.ofFloats(new long[] {2, 2}, TARGET)), 2);
@@ -113,7 +113,7 @@ class AdamWTest {
                 }
                 norm = Math.sqrt(norm);
                 double coef = Math.min(1, clip / (norm + 1e-6));
-                float engineLoss = s.forwardBackward(batch, 1f);
+                float engineLoss = s.session().forwardBackward(batch, 1f);
                 float engineNorm = s.step(lr);
                 assertThat((double) engineLoss).isCloseTo(loss, within(1e-5));
                 assertThat((double) engineNorm).isCloseTo(norm, within(1e-5));
@@ -154,10 +154,10 @@ class AdamWTest {
         try (LoweredModel m = new PyTorchEngineProvider().create().lower(def, p -> TensorData.ofFloats(p.shape(),
                 p.name().startsWith("spare") ? new float[] {0.7f, -0.7f} : p.name().endsWith("weight") ? W0 : B0),
                 EngineOptions.defaults());
-                TrainingSession s = m.startTraining(new OptimizerSettings(0.9, 0.999, 1e-8, 0.1, 1.0, Set.of()))) {
+                AdamW s = new AdamW(m, new OptimizerSettings(0.9, 0.999, 1e-8, 0.1, 1.0, Set.of()))) {
             for (int step = 0; step < 3; step++) {
                 for (int p = 0; p < parts; p++) {
-                    s.forwardBackward(batch, 1f / parts);
+                    s.session().forwardBackward(batch, 1f / parts);
                 }
                 s.step(0.05);
             }

@@ -3,11 +3,11 @@ package dev.attune.engine.pytorch;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.attune.Attune;
+import dev.attune.core.train.AdamW;
+import dev.attune.core.train.OptimizerSettings;
+import dev.attune.core.train.OptimizerState;
 import dev.attune.model.FineTunedModel;
 import dev.attune.engine.DeviceSpec;
-import dev.attune.engine.OptimizerSettings;
-import dev.attune.engine.OptimizerState;
-import dev.attune.engine.TrainingSession;
 import dev.attune.model.PretrainedModel;
 import dev.attune.ops.TensorData;
 import dev.attune.task.Task;
@@ -74,9 +74,9 @@ class RestoreMemoryTest {
             try (FineTunedModel m = attune.prepare(base, task, 16, 42)) {
                 Map<String, TensorData> expected = new LinkedHashMap<>();
                 m.stateDict().forEach((k, v) -> expected.put(k, shifted(v, 0.25f)));
-                try (TrainingSession session = m.lowered().startTraining(
+                try (AdamW session = new AdamW(m.lowered(),
                         new OptimizerSettings(0.9, 0.999, 1e-8, 0.01, 1.0, Set.of()))) {
-                    OptimizerState zero = session.optimizerState();
+                    OptimizerState zero = session.state();
                     Map<String, TensorData> moments = new LinkedHashMap<>();
                     zero.tensors().forEach((k, v) -> moments.put(k, shifted(v, 0.5f)));
                     session.restore(new LinkedHashMap<>(expected), new OptimizerState(7, new LinkedHashMap<>(moments)));
@@ -84,7 +84,7 @@ class RestoreMemoryTest {
 
                     churnDirectMemory();
 
-                    OptimizerState after = session.optimizerState();
+                    OptimizerState after = session.state();
                     assertThat(after.steps()).isEqualTo(7);
                     assertThat(after.tensors().keySet()).containsExactlyElementsOf(moments.keySet());
                     for (String k : moments.keySet()) {

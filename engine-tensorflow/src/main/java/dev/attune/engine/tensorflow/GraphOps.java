@@ -41,9 +41,26 @@ import org.tensorflow.types.family.TType;
  *       can reseed each pass without rebuilding the graph.
  * </ul>
  */
-final class GraphOps implements Ops {
-    /** A graph value. */
-    record T(Output<?> o) implements Tensor {}
+class GraphOps implements Ops {
+    /**
+     * A graph value. The training session's in-place update ops rebind it to the node computing the
+     * new value, so later reads of it in the same kernel see that value.
+     */
+    static final class T implements Tensor {
+        private Output<?> o;
+
+        T(Output<?> o) {
+            this.o = o;
+        }
+
+        Output<?> o() {
+            return o;
+        }
+
+        void rebind(Output<?> next) {
+            o = next;
+        }
+    }
 
     private final Graph graph;
     private final Scope scope;

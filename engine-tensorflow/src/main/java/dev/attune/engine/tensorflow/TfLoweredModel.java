@@ -2,7 +2,6 @@ package dev.attune.engine.tensorflow;
 
 import dev.attune.engine.Batch;
 import dev.attune.engine.LoweredModel;
-import dev.attune.engine.OptimizerSettings;
 import dev.attune.engine.ParameterSource;
 import dev.attune.engine.TrainingSession;
 import dev.attune.error.EngineException;
@@ -20,6 +19,7 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeSet;
 import org.tensorflow.Graph;
 import org.tensorflow.GraphOperation;
@@ -269,12 +269,12 @@ final class TfLoweredModel implements LoweredModel {
     }
 
     @Override
-    public TrainingSession startTraining(OptimizerSettings settings) {
+    public TrainingSession startTraining(Set<String> frozen, List<String> slots) {
         synchronized (trainingLock) {
             if (training != null && training.isOpen()) {
                 throw new IllegalStateException("a training session is already open on this model");
             }
-            training = new TfTrainingSession(this, settings);
+            training = new TfTrainingSession(this, frozen, slots);
             return training;
         }
     }

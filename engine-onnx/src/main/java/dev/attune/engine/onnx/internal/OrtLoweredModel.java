@@ -10,7 +10,6 @@ import ai.onnxruntime.OrtSession;
 import ai.onnxruntime.TensorInfo;
 import dev.attune.engine.Batch;
 import dev.attune.engine.LoweredModel;
-import dev.attune.engine.OptimizerSettings;
 import dev.attune.engine.TrainingSession;
 import dev.attune.error.EngineException;
 import dev.attune.error.InvalidDataException;
@@ -209,7 +208,7 @@ public final class OrtLoweredModel implements LoweredModel {
     }
 
     @Override
-    public TrainingSession startTraining(OptimizerSettings settings) {
+    public TrainingSession startTraining(java.util.Set<String> frozen, java.util.List<String> slots) {
         throw new EngineException("the ONNX Runtime engine runs inference only; train on the pytorch engine and"
                 + " export the result (attune export --format onnx)");
     }

@@ -1,4 +1,4 @@
-package dev.attune.engine;
+package dev.attune.core.train;
 
 import dev.attune.ops.TensorData;
 import java.util.Collections;
@@ -8,18 +8,15 @@ import java.util.Map;
 /**
  * What an optimizer remembers between steps, so that training can stop and continue exactly where
  * it was: the number of updates taken (AdamW's bias correction depends on it) and its per-parameter
- * tensors. For AdamW the tensors are {@code exp_avg/<parameter>} and {@code exp_avg_sq/<parameter>}
- * (the first and second moments, named as {@code torch.optim.AdamW}'s state), FLOAT32.
+ * tensors, named {@code <slot>/<parameter>} as the training session names its slots. For {@link
+ * AdamW} they are {@code exp_avg/<parameter>} and {@code exp_avg_sq/<parameter>} (the first and
+ * second moments, named as {@code torch.optim.AdamW}'s state), FLOAT32; checkpoints keep them in
+ * {@code optimizer.safetensors}.
  *
  * @param steps optimizer steps taken
  * @param tensors state tensors by name, in a stable order
  */
 public record OptimizerState(long steps, Map<String, TensorData> tensors) {
-    /** Prefix of first-moment tensors. */
-    public static final String FIRST_MOMENT = "exp_avg/";
-    /** Prefix of second-moment tensors. */
-    public static final String SECOND_MOMENT = "exp_avg_sq/";
-
     /** Copies the map, keeping its order. */
     public OptimizerState {
         if (steps < 0) {

@@ -1,4 +1,4 @@
-package dev.attune.engine;
+package dev.attune.core.train;
 
 import java.util.Map;
 import java.util.Set;
