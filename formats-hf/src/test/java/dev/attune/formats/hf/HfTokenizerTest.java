@@ -437,6 +437,20 @@ class HfTokenizerTest {
         tk.encode("x", null, 8);
         tk.close();
         tk.close();
-        assertThatThrownBy(() -> tk.encode("x", null, 8)).isInstanceOf(IllegalStateException.class);
+        assertThatThrownBy(() -> tk.encode("x", null, 8)).isInstanceOf(dev.attune.error.AttuneException.class)
+                .hasMessageContaining("is closed");
+        assertThatThrownBy(tk::copy).isInstanceOf(dev.attune.error.AttuneException.class);
+    }
+
+    @Test
+    void aCopyOutlivesTheTokenizerItWasMadeFrom() {
+        HfTokenizer tk = HfTokenizer.load(SharedFiles.path("fixtures/hf/bert-seqcls"));
+        long[] ids = tk.encode("the movie was great", null, 16).ids();
+        HfTokenizer copy = tk.copy();
+        tk.close();
+        try (copy) {
+            assertThat(copy.encode("the movie was great", null, 16).ids()).isEqualTo(ids);
+            assertThat(copy.padTokenId()).isEqualTo(tk.padTokenId());
+        }
     }
 }
