@@ -4,7 +4,6 @@ import dev.attune.core.internal.ModelLocations;
 import dev.attune.engine.EngineProvider;
 import dev.attune.error.ConfigurationException;
 import dev.attune.error.InvalidCheckpointException;
-import dev.attune.error.PluginException;
 import dev.attune.error.UnsupportedArchitectureException;
 import dev.attune.formats.hf.HfTokenizer;
 import dev.attune.model.Exporter;
@@ -78,7 +77,7 @@ public final class PluginRegistry {
     /**
      * @param loader the class loader to search
      * @return every plugin on its class path
-     * @throws PluginException when two plugins of a kind share a name
+     * @throws ConfigurationException when two plugins of a kind share a name
      */
     public static PluginRegistry discover(ClassLoader loader) {
         return new PluginRegistry(
@@ -109,7 +108,7 @@ public final class PluginRegistry {
             String name = nameOf.apply(plugin);
             T previous = found.putIfAbsent(name, plugin);
             if (previous != null && !previous.getClass().getName().equals(plugin.getClass().getName())) {
-                throw new PluginException(
+                throw new ConfigurationException(
                         "two " + type.getSimpleName() + " plugins are named '" + name + "': "
                                 + previous.getClass().getName() + " and " + plugin.getClass().getName()
                                 + "; remove one of them from the class path");
@@ -149,11 +148,11 @@ public final class PluginRegistry {
     /**
      * @param name an engine name, or null for the default (lowest rank)
      * @return the provider
-     * @throws PluginException when none is found
+     * @throws ConfigurationException when none is found
      */
     public EngineProvider engine(String name) {
         if (engines.isEmpty()) {
-            throw new PluginException(
+            throw new ConfigurationException(
                     "no engine on the class path; add dev.attune:attune-engine-pytorch (or another engine module)"
                             + " as a dependency");
         }
@@ -162,7 +161,7 @@ public final class PluginRegistry {
         }
         EngineProvider p = engines.get(name.toLowerCase(java.util.Locale.ROOT));
         if (p == null) {
-            throw new PluginException("engine '" + name + "' is not on the class path; available: " + engines.keySet());
+            throw new ConfigurationException("engine '" + name + "' is not on the class path; available: " + engines.keySet());
         }
         return p;
     }
@@ -184,12 +183,12 @@ public final class PluginRegistry {
     /**
      * @param name a task name
      * @return the provider
-     * @throws PluginException when none is found
+     * @throws ConfigurationException when none is found
      */
     public TaskProvider task(String name) {
         TaskProvider t = tasks.get(name);
         if (t == null) {
-            throw new PluginException("task '" + name + "' is not on the class path; available: " + names(tasks.values()));
+            throw new ConfigurationException("task '" + name + "' is not on the class path; available: " + names(tasks.values()));
         }
         return t;
     }
@@ -197,12 +196,12 @@ public final class PluginRegistry {
     /**
      * @param format an export format ({@code onnx})
      * @return its exporter
-     * @throws PluginException when no exporter of that format is on the class path
+     * @throws ConfigurationException when no exporter of that format is on the class path
      */
     public Exporter exporter(String format) {
         Exporter e = exporters.get(format == null ? "" : format.toLowerCase(Locale.ROOT));
         if (e == null) {
-            throw new PluginException("no exporter of format '" + format + "' is on the class path; available: "
+            throw new ConfigurationException("no exporter of format '" + format + "' is on the class path; available: "
                     + exporters.keySet() + " (onnx comes with attune-engine-onnx, savedmodel with"
                     + " attune-engine-tensorflow)");
         }

@@ -1,6 +1,6 @@
 package dev.attune.core;
 
-import dev.attune.task.Predictor;
+import dev.attune.model.FineTunedModel.Predictor;
 
 import dev.attune.core.generate.Generator;
 import dev.attune.core.generate.Seq2SeqGenerator;
@@ -13,7 +13,7 @@ import dev.attune.PluginRegistry;
 import dev.attune.formats.hf.HfExporter;
 import dev.attune.model.Exporter;
 import dev.attune.model.FineTunedModel;
-import dev.attune.model.LoadReport;
+import dev.attune.model.FineTunedModel.LoadReport;
 import dev.attune.model.ModelConfig;
 import dev.attune.model.TextTokenizer;
 import dev.attune.ops.Parameter;
@@ -22,7 +22,6 @@ import dev.attune.task.Dataset;
 import dev.attune.task.Evaluator;
 import dev.attune.task.Example;
 import dev.attune.task.Features;
-import dev.attune.task.GenerativeEvaluator;
 import dev.attune.task.Prediction;
 import dev.attune.task.Task;
 import dev.attune.core.train.DefaultTrainer;
@@ -212,9 +211,7 @@ public final class DefaultFineTunedModel implements FineTunedModel {
         ensureOpen();
         Evaluator evaluator = task.evaluator(data);
         double loss = run(features, batchSize, 0, evaluator::accept);
-        if (evaluator instanceof GenerativeEvaluator generative) {
-            generative.generate(generator(), tokenizer, config);
-        }
+        evaluator.generate(this::generator, tokenizer, config);
         Map<String, Double> metrics = new LinkedHashMap<>();
         if (!Double.isNaN(loss)) {
             metrics.put("loss", loss);

@@ -2,7 +2,7 @@ package dev.attune.testing;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.attune.model.HeadKind;
+import dev.attune.model.HeadSpec.HeadKind;
 import dev.attune.model.HeadSpec;
 import dev.attune.model.ModelFamily;
 import dev.attune.models.Bert;

@@ -1,15 +1,15 @@
 package dev.attune.testing;
 
 import dev.attune.engine.Batch;
-import dev.attune.model.InputSpec;
+import dev.attune.model.ModelDefinition.InputSpec;
 import dev.attune.model.ModelConfig;
 import dev.attune.model.ModelDefinition;
 import dev.attune.ops.DType;
-import dev.attune.ops.Init;
+import dev.attune.ops.Parameter.Init;
 import dev.attune.ops.Ops;
 import dev.attune.ops.Parameter;
 import dev.attune.ops.ParameterSet;
-import dev.attune.ops.Scope;
+import dev.attune.ops.ParameterSet.Scope;
 import dev.attune.ops.Tensor;
 import dev.attune.ops.TensorData;
 import java.util.ArrayList;

@@ -1,9 +1,9 @@
 package dev.attune.models;
 
 import dev.attune.error.UnsupportedArchitectureException;
-import dev.attune.model.HeadKind;
+import dev.attune.model.HeadSpec.HeadKind;
 import dev.attune.model.HeadSpec;
-import dev.attune.model.InputSpec;
+import dev.attune.model.ModelDefinition.InputSpec;
 import dev.attune.model.ModelConfig;
 import dev.attune.model.ModelDefinition;
 import dev.attune.model.ModelFamily;
@@ -13,11 +13,11 @@ import dev.attune.models.nn.Embedding;
 import dev.attune.models.nn.LayerNorm;
 import dev.attune.models.nn.Linear;
 import dev.attune.ops.DType;
-import dev.attune.ops.Init;
+import dev.attune.ops.Parameter.Init;
 import dev.attune.ops.Ops;
 import dev.attune.ops.Parameter;
 import dev.attune.ops.ParameterSet;
-import dev.attune.ops.Scope;
+import dev.attune.ops.ParameterSet.Scope;
 import dev.attune.ops.Tensor;
 import java.util.ArrayList;
 import java.util.EnumSet;

@@ -1,9 +1,9 @@
 package dev.attune.models;
 
 import dev.attune.error.UnsupportedArchitectureException;
-import dev.attune.model.HeadKind;
+import dev.attune.model.HeadSpec.HeadKind;
 import dev.attune.model.HeadSpec;
-import dev.attune.model.InputSpec;
+import dev.attune.model.ModelDefinition.InputSpec;
 import dev.attune.model.ModelConfig;
 import dev.attune.model.ModelDefinition;
 import dev.attune.model.ModelFamily;
@@ -13,7 +13,7 @@ import dev.attune.models.nn.Linear;
 import dev.attune.ops.DType;
 import dev.attune.ops.Ops;
 import dev.attune.ops.ParameterSet;
-import dev.attune.ops.Scope;
+import dev.attune.ops.ParameterSet.Scope;
 import dev.attune.ops.Tensor;
 import java.util.ArrayList;
 import java.util.EnumSet;

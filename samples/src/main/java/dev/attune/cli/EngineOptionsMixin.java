@@ -2,7 +2,7 @@ package dev.attune.cli;
 
 import dev.attune.Attune;
 import dev.attune.PluginRegistry;
-import dev.attune.engine.DeviceSpec;
+import dev.attune.engine.EngineOptions.DeviceSpec;
 import dev.attune.model.ModelSource;
 import picocli.CommandLine.Option;
 

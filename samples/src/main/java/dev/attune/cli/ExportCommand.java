@@ -5,7 +5,7 @@ import dev.attune.PluginRegistry;
 import dev.attune.error.ConfigurationException;
 import dev.attune.error.InvalidCheckpointException;
 import dev.attune.model.FineTunedModel;
-import dev.attune.model.HeadKind;
+import dev.attune.model.HeadSpec.HeadKind;
 import dev.attune.model.PretrainedModel;
 import dev.attune.task.Task;
 import java.nio.file.Path;

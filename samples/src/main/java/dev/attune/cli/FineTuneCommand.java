@@ -14,7 +14,7 @@ import dev.attune.train.TrainingConfig;
 import dev.attune.train.TrainingConfig.EvalStrategy;
 import dev.attune.train.TrainingConfig.SchedulerType;
 import dev.attune.train.TrainingControl;
-import dev.attune.train.TrainingResult;
+import dev.attune.train.Trainer.TrainingResult;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -5,7 +5,7 @@ import dev.attune.engine.LoweredModel;
 import dev.attune.generate.GenerationConfig;
 import dev.attune.core.generate.Generator;
 import dev.attune.core.generate.StopStrings;
-import dev.attune.model.HeadKind;
+import dev.attune.model.HeadSpec.HeadKind;
 import dev.attune.model.HeadSpec;
 import dev.attune.model.PretrainedModel;
 import java.io.PrintWriter;
@@ -146,13 +146,13 @@ final class GenerateCommand implements Callable<Integer> {
     }
 
     /** @return the beam settings of the options, or null without {@code --num-beams} */
-    dev.attune.generate.BeamSearchConfig beams() {
+    dev.attune.generate.GenerationConfig.BeamSearchConfig beams() {
         if (numBeams == null) {
             return null;
         }
         try {
-            return dev.attune.generate.BeamSearchConfig.of(numBeams).withLengthPenalty(lengthPenalty).withEarlyStopping(
-                    dev.attune.generate.BeamSearchConfig.EarlyStopping.valueOf(earlyStopping.strip().toUpperCase(java.util.Locale.ROOT)));
+            return dev.attune.generate.GenerationConfig.BeamSearchConfig.of(numBeams).withLengthPenalty(lengthPenalty).withEarlyStopping(
+                    dev.attune.generate.GenerationConfig.BeamSearchConfig.EarlyStopping.valueOf(earlyStopping.strip().toUpperCase(java.util.Locale.ROOT)));
         } catch (IllegalArgumentException e) {
             throw new CommandLine.ParameterException(spec.commandLine(), "--num-beams must be >= 1 and --early-stopping"
                     + " true, false or never (" + e.getMessage() + ")");

@@ -4,7 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.attune.Attune;
 import dev.attune.PluginRegistry;
 import dev.attune.model.FineTunedModel;
-import dev.attune.model.Encoding;
+import dev.attune.model.TextTokenizer.Encoding;
 import dev.attune.model.ModelSource;
 import dev.attune.model.PretrainedModel;
 import dev.attune.ops.TensorData;

@@ -6,7 +6,7 @@ import dev.attune.Attune;
 import dev.attune.PluginRegistry;
 import dev.attune.model.ModelSource;
 import dev.attune.model.FineTunedModel;
-import dev.attune.task.Predictor;
+import dev.attune.model.FineTunedModel.Predictor;
 import dev.attune.error.InvalidDataException;
 import dev.attune.task.Prediction;
 import java.io.BufferedReader;

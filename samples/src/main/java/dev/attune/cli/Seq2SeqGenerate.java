@@ -2,10 +2,10 @@ package dev.attune.cli;
 
 import dev.attune.Attune;
 import dev.attune.engine.LoweredModel;
-import dev.attune.generate.BeamSearchConfig;
+import dev.attune.generate.GenerationConfig.BeamSearchConfig;
 import dev.attune.generate.GenerationConfig;
 import dev.attune.core.generate.Seq2SeqGenerator;
-import dev.attune.model.HeadKind;
+import dev.attune.model.HeadSpec.HeadKind;
 import dev.attune.model.HeadSpec;
 import dev.attune.model.PretrainedModel;
 import java.io.PrintWriter;

@@ -4,7 +4,7 @@ import dev.attune.Attune;
 import dev.attune.engine.LoweredModel;
 import dev.attune.generate.GenerationConfig;
 import dev.attune.core.generate.Generator;
-import dev.attune.model.HeadKind;
+import dev.attune.model.HeadSpec.HeadKind;
 import dev.attune.model.HeadSpec;
 import dev.attune.model.PretrainedModel;
 import dev.attune.model.TextTokenizer;

@@ -8,7 +8,7 @@ import static org.junit.jupiter.api.Named.named;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.attune.Attune;
-import dev.attune.engine.DeviceSpec;
+import dev.attune.engine.EngineOptions.DeviceSpec;
 import dev.attune.formats.hf.HfSources;
 import dev.attune.model.FineTunedModel;
 import dev.attune.model.PretrainedModel;

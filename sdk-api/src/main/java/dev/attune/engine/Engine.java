@@ -1,5 +1,8 @@
 package dev.attune.engine;
 
+import dev.attune.ops.Parameter;
+import dev.attune.ops.TensorData;
+
 import dev.attune.model.ModelDefinition;
 import dev.attune.model.PretrainedModel;
 import java.util.Optional;
@@ -38,4 +41,14 @@ public interface Engine extends AutoCloseable {
 
     @Override
     void close();
+
+    /** Supplies the initial value of each parameter when an engine lowers a definition. */
+    @FunctionalInterface
+    public interface ParameterSource {
+        /**
+         * @param parameter a declared parameter
+         * @return its value, FLOAT32 or FLOAT16, shaped as declared
+         */
+        TensorData valueOf(Parameter parameter);
+    }
 }

@@ -1,5 +1,7 @@
 package dev.attune.generate;
 
+import dev.attune.generate.GenerationConfig.BeamSearchConfig;
+
 /**
  * Generates token ids with a lowered model, token by token with a key/value cache. The runtime hands
  * one to tasks that evaluate or predict by generation (a translation's BLEU needs generated text, not

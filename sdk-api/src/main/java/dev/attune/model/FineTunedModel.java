@@ -5,7 +5,7 @@ import dev.attune.generate.TextGenerator;
 import dev.attune.ops.TensorData;
 import dev.attune.task.Dataset;
 import dev.attune.task.Features;
-import dev.attune.task.Predictor;
+import dev.attune.task.Prediction;
 import dev.attune.task.Task;
 import java.nio.file.Path;
 import java.util.List;
@@ -127,7 +127,7 @@ public interface FineTunedModel extends AutoCloseable {
      * @param directory target folder (created or replaced)
      * @param options the exporter's settings (for {@code onnx}: {@code fp16}, {@code past}, {@code
      *     external_data_mb})
-     * @throws dev.attune.error.PluginException when no exporter of that format is on the class path
+     * @throws dev.attune.error.ConfigurationException when no exporter of that format is on the class path
      * @throws dev.attune.error.ConfigurationException when the exporter does not know an option
      * @throws dev.attune.error.AttuneException when writing fails (any previous folder there is unchanged)
      */
@@ -150,4 +150,47 @@ public interface FineTunedModel extends AutoCloseable {
 
     @Override
     void close();
+
+    /**
+     * What happened when a checkpoint's tensors were matched to a definition's parameters, as
+     * HuggingFace reports it on {@code from_pretrained}.
+     *
+     * @param loaded parameters filled from the checkpoint
+     * @param missing parameters the checkpoint lacks, freshly initialised (a new head)
+     * @param unused checkpoint tensors no parameter took (an old head)
+     */
+    public record LoadReport(List<String> loaded, List<String> missing, List<String> unused) {
+        /** Copies the lists. */
+        public LoadReport {
+            loaded = List.copyOf(loaded);
+            missing = List.copyOf(missing);
+            unused = List.copyOf(unused);
+        }
+    }
+
+    /** Text in, answer out, on whichever engine the model was lowered. Thread-safe. */
+    @API(status = API.Status.STABLE, since = "0.1")
+    public interface Predictor {
+        /**
+         * @param input the task's input fields ({@code text}, and {@code text_pair} for pairs)
+         * @return the task's answer
+         */
+        Prediction predict(Map<String, String> input);
+
+        /**
+         * @param text a single text
+         * @return the task's answer
+         */
+        default Prediction predict(String text) {
+            return predict(Map.of("text", text));
+        }
+
+        /**
+         * Predicts several inputs in batches.
+         *
+         * @param inputs the inputs
+         * @return one answer per input, in order
+         */
+        List<Prediction> predictAll(List<Map<String, String>> inputs);
+    }
 }

@@ -13,4 +13,20 @@ public record HeadSpec(HeadKind kind, int numLabels) {
             throw new IllegalArgumentException("numLabels must be >= 0");
         }
     }
+
+    /** The standard HuggingFace heads a model family can put on its encoder or decoder. */
+    public enum HeadKind {
+        /** {@code *ForSequenceClassification}: one logit vector per sequence (or pair). */
+        SEQUENCE_CLASSIFICATION,
+        /** {@code *ForTokenClassification}: one logit vector per token. */
+        TOKEN_CLASSIFICATION,
+        /** {@code *ForQuestionAnswering}: start and end logits per token. */
+        QUESTION_ANSWERING,
+        /** {@code *ForMaskedLM}: vocabulary logits per token, bidirectional. */
+        MASKED_LM,
+        /** {@code *LMHeadModel} / {@code *ForCausalLM}: next-token logits. */
+        CAUSAL_LM,
+        /** {@code *ForConditionalGeneration}: encoder-decoder with a language-model head. */
+        SEQ2SEQ_LM
+    }
 }

@@ -1,5 +1,7 @@
 package dev.attune.model;
 
+import dev.attune.ops.DType;
+
 import dev.attune.ops.Ops;
 import dev.attune.ops.ParameterSet;
 import dev.attune.ops.Tensor;
@@ -49,4 +51,14 @@ public interface ModelDefinition {
     default ModelDefinition inference() {
         return this;
     }
+
+    /**
+     * A named input of a model definition, with dynamic batch and sequence axes.
+     *
+     * @param name HuggingFace input name ({@code input_ids}, {@code attention_mask}, ...)
+     * @param dtype element type
+     * @param rank number of axes ({@code 2} for {@code [batch, sequence]})
+     * @param optional whether the forward pass runs without it (labels at inference time)
+     */
+    public record InputSpec(String name, DType dtype, int rank, boolean optional) {}
 }

@@ -1,5 +1,7 @@
 package dev.attune.model;
 
+import dev.attune.model.HeadSpec.HeadKind;
+
 import java.util.Set;
 
 /**

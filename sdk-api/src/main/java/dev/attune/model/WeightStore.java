@@ -1,5 +1,7 @@
 package dev.attune.model;
 
+import dev.attune.ops.DType;
+
 import dev.attune.ops.TensorData;
 import java.util.Set;
 
@@ -27,4 +29,13 @@ public interface WeightStore extends AutoCloseable {
     /** Releases mapped files. */
     @Override
     void close();
+
+    /**
+     * What a weight store says about one tensor, before reading it.
+     *
+     * @param name tensor name
+     * @param dtype stored type
+     * @param shape dimensions
+     */
+    public record TensorInfo(String name, DType dtype, long[] shape) {}
 }

@@ -1,6 +1,10 @@
 package dev.attune.task;
 
+import dev.attune.generate.TextGenerator;
+import dev.attune.model.ModelConfig;
+import dev.attune.model.TextTokenizer;
 import java.util.Map;
+import java.util.function.Supplier;
 import org.apiguardian.api.API;
 
 /**
@@ -17,6 +21,19 @@ public interface Evaluator {
      * @param outputs the model's outputs for it (batch axis removed), by output name
      */
     void accept(Features features, Map<String, float[]> outputs);
+
+    /**
+     * For metrics that need text the model generates (the BLEU of translations), not only the outputs
+     * of one forward pass: the runtime calls this once, after every feature has gone through {@link
+     * #accept} and before {@link #metrics}. The default generates nothing.
+     *
+     * @param generator makes a generator decoding with the model being evaluated (inference only),
+     *     when first asked, so evaluators that do not generate cost nothing
+     * @param tokenizer the model's tokenizer, to turn generated ids into text
+     * @param config the model's config ({@code eos_token_id}, ...)
+     */
+    default void generate(Supplier<TextGenerator> generator, TextTokenizer tokenizer, ModelConfig config) {
+    }
 
     /** @return metrics by name ({@code accuracy}, {@code f1}, ...) */
     Map<String, Double> metrics();

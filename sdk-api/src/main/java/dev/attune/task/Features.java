@@ -20,7 +20,7 @@ import org.apiguardian.api.API;
  * never both. Fields named in {@link Task#padding} are sequences padded to the batch's length;
  * other fields keep their length, which must then be the same in every feature: one value per
  * feature gives a {@code [batch]} tensor, {@code n} values a {@code [batch, n]} tensor. A field's
- * element type must match the {@link dev.attune.model.InputSpec#dtype()} the task declares for it
+ * element type must match the {@link dev.attune.model.ModelDefinition.InputSpec#dtype()} the task declares for it
  * (in {@link Task#labelInputs()}).
  *
  * @param exampleIndex index of the example in its data set

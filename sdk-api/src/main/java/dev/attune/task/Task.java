@@ -1,7 +1,7 @@
 package dev.attune.task;
 
 import dev.attune.model.HeadSpec;
-import dev.attune.model.InputSpec;
+import dev.attune.model.ModelDefinition.InputSpec;
 import dev.attune.model.TextTokenizer;
 import dev.attune.ops.Ops;
 import dev.attune.ops.Tensor;

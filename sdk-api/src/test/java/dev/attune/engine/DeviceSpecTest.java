@@ -1,5 +1,7 @@
 package dev.attune.engine;
 
+import dev.attune.engine.EngineOptions.DeviceSpec;
+
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 

@@ -3,9 +3,9 @@ package dev.attune.task;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.attune.model.HeadKind;
+import dev.attune.model.HeadSpec.HeadKind;
 import dev.attune.model.HeadSpec;
-import dev.attune.model.InputSpec;
+import dev.attune.model.ModelDefinition.InputSpec;
 import dev.attune.model.TextTokenizer;
 import dev.attune.ops.Ops;
 import dev.attune.ops.Tensor;

@@ -6,7 +6,7 @@ import dev.attune.generate.TextGenerator;
 import dev.attune.engine.Batch;
 import dev.attune.engine.LoweredModel;
 import dev.attune.error.InvalidDataException;
-import dev.attune.model.InputSpec;
+import dev.attune.model.ModelDefinition.InputSpec;
 import dev.attune.ops.TensorData;
 import java.util.Arrays;
 import java.util.HashSet;

@@ -1,13 +1,13 @@
 package dev.attune.core.generate;
 
-import dev.attune.generate.BeamSearchConfig;
+import dev.attune.generate.GenerationConfig.BeamSearchConfig;
 import dev.attune.generate.GenerationConfig;
 import dev.attune.generate.TextGenerator;
 
 import dev.attune.engine.Batch;
 import dev.attune.engine.LoweredModel;
 import dev.attune.error.InvalidDataException;
-import dev.attune.model.InputSpec;
+import dev.attune.model.ModelDefinition.InputSpec;
 import dev.attune.ops.TensorData;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;

@@ -1,6 +1,6 @@
 package dev.attune.core.internal;
 
-import dev.attune.model.InputSpec;
+import dev.attune.model.ModelDefinition.InputSpec;
 import dev.attune.model.ModelConfig;
 import dev.attune.model.ModelDefinition;
 import dev.attune.ops.Ops;

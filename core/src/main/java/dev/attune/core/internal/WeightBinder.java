@@ -1,12 +1,12 @@
 package dev.attune.core.internal;
 
-import dev.attune.engine.ParameterSource;
+import dev.attune.engine.Engine.ParameterSource;
 import dev.attune.error.InvalidCheckpointException;
-import dev.attune.model.LoadReport;
+import dev.attune.model.FineTunedModel.LoadReport;
 import dev.attune.model.ModelDefinition;
-import dev.attune.model.TensorInfo;
+import dev.attune.model.WeightStore.TensorInfo;
 import dev.attune.model.WeightStore;
-import dev.attune.ops.Init;
+import dev.attune.ops.Parameter.Init;
 import dev.attune.ops.Parameter;
 import dev.attune.ops.TensorData;
 import java.util.ArrayList;

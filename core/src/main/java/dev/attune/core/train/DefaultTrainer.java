@@ -20,7 +20,7 @@ import dev.attune.train.TrainerState;
 import dev.attune.train.TrainingConfig;
 import dev.attune.train.TrainingConfig.EvalStrategy;
 import dev.attune.train.TrainingControl;
-import dev.attune.train.TrainingResult;
+import dev.attune.train.Trainer.TrainingResult;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;

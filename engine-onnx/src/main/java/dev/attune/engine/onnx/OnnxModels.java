@@ -15,7 +15,7 @@ import dev.attune.engine.onnx.proto.OnnxProto.ModelProto;
 import dev.attune.engine.onnx.proto.OnnxProto.StringStringEntryProto;
 import dev.attune.error.EngineException;
 import dev.attune.error.InvalidCheckpointException;
-import dev.attune.model.InputSpec;
+import dev.attune.model.ModelDefinition.InputSpec;
 import dev.attune.model.ModelConfig;
 import dev.attune.model.ModelDefinition;
 import dev.attune.ops.DType;

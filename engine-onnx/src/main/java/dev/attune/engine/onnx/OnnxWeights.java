@@ -5,7 +5,7 @@ import dev.attune.engine.onnx.proto.OnnxProto.ModelProto;
 import dev.attune.engine.onnx.proto.OnnxProto.StringStringEntryProto;
 import dev.attune.engine.onnx.proto.OnnxProto.TensorProto;
 import dev.attune.error.InvalidCheckpointException;
-import dev.attune.model.TensorInfo;
+import dev.attune.model.WeightStore.TensorInfo;
 import dev.attune.model.WeightStore;
 import dev.attune.ops.DType;
 import dev.attune.ops.TensorData;

@@ -12,7 +12,7 @@ import dev.attune.engine.LoweredModel;
 import dev.attune.engine.onnx.proto.OnnxProto.ModelProto;
 import dev.attune.engine.onnx.proto.OnnxProto.ValueInfoProto;
 import dev.attune.core.internal.WeightBinder;
-import dev.attune.model.HeadKind;
+import dev.attune.model.HeadSpec.HeadKind;
 import dev.attune.model.HeadSpec;
 import dev.attune.model.ModelDefinition;
 import dev.attune.model.ModelSource;
@@ -143,7 +143,7 @@ class OnnxExportParityTest {
                         OnnxExportOptions.defaults());
                 Path file = out.resolve(OnnxExporter.MODEL_FILE);
                 assertFileShape(fixture, file, def);
-                try (LoweredModel ort = OnnxModels.load(file, new EngineOptions(dev.attune.engine.DeviceSpec.CPU, 2, 0))) {
+                try (LoweredModel ort = OnnxModels.load(file, new EngineOptions(dev.attune.engine.EngineOptions.DeviceSpec.CPU, 2, 0))) {
                     for (Input in : inputs(reference)) {
                         Map<String, TensorData> want = pt.predict(in.batch());
                         Map<String, TensorData> got = ort.predict(in.batch());

@@ -1,7 +1,7 @@
 package dev.attune.engine.onnx;
 
 import dev.attune.engine.Engine;
-import dev.attune.model.HeadKind;
+import dev.attune.model.HeadSpec.HeadKind;
 import dev.attune.testing.FamilyFidelitySuite;
 import dev.attune.testing.HfFixture;
 import java.util.Optional;

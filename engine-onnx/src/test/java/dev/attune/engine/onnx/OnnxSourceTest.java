@@ -6,7 +6,6 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.attune.Attune;
 import dev.attune.PluginRegistry;
 import dev.attune.error.ConfigurationException;
-import dev.attune.error.PluginException;
 import dev.attune.model.FineTunedModel;
 import dev.attune.model.ModelSource;
 import dev.attune.model.PretrainedModel;
@@ -105,7 +104,7 @@ class OnnxSourceTest {
                     .hasMessageContaining("known options").hasMessageContaining("fp16");
             assertThatThrownBy(() -> m.export("onnx", out, Map.of("fp16", "maybe")))
                     .isInstanceOf(ConfigurationException.class).hasMessageContaining("fp16=maybe");
-            assertThatThrownBy(() -> m.export("tflite", out)).isInstanceOf(PluginException.class)
+            assertThatThrownBy(() -> m.export("tflite", out)).isInstanceOf(ConfigurationException.class)
                     .hasMessageContaining("'tflite'").hasMessageContaining("onnx").hasMessageContaining("hf");
             assertThatThrownBy(() -> m.export("hf", out, Map.of("fp16", "true")))
                     .isInstanceOf(ConfigurationException.class).hasMessageContaining("takes no options");

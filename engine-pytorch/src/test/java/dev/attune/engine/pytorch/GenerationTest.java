@@ -12,7 +12,7 @@ import dev.attune.generate.GenerationConfig;
 import dev.attune.core.generate.Generator;
 import dev.attune.core.generate.StopStrings;
 import dev.attune.core.internal.WeightBinder;
-import dev.attune.model.HeadKind;
+import dev.attune.model.HeadSpec.HeadKind;
 import dev.attune.model.HeadSpec;
 import dev.attune.model.ModelDefinition;
 import dev.attune.model.ModelSource;

@@ -7,7 +7,7 @@ import dev.attune.core.train.AdamW;
 import dev.attune.core.train.OptimizerSettings;
 import dev.attune.core.train.OptimizerState;
 import dev.attune.model.FineTunedModel;
-import dev.attune.engine.DeviceSpec;
+import dev.attune.engine.EngineOptions.DeviceSpec;
 import dev.attune.model.PretrainedModel;
 import dev.attune.ops.TensorData;
 import dev.attune.task.Task;

@@ -4,7 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 
 import dev.attune.engine.Batch;
-import dev.attune.generate.BeamSearchConfig;
+import dev.attune.generate.GenerationConfig.BeamSearchConfig;
 import dev.attune.generate.GenerationConfig;
 import dev.attune.core.generate.Seq2SeqGenerator;
 import dev.attune.core.generate.Seq2SeqGenerator.Hypothesis;

@@ -5,7 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.attune.Attune;
 import dev.attune.model.FineTunedModel;
-import dev.attune.engine.DeviceSpec;
+import dev.attune.engine.EngineOptions.DeviceSpec;
 import dev.attune.model.ModelSource;
 import dev.attune.model.PretrainedModel;
 import dev.attune.model.TextTokenizer;
@@ -15,7 +15,7 @@ import dev.attune.tasks.seq2seq.Seq2SeqExample;
 import dev.attune.tasks.seq2seq.Seq2SeqTask;
 import dev.attune.train.TrainingConfig.EvalStrategy;
 import dev.attune.train.TrainingConfig;
-import dev.attune.train.TrainingResult;
+import dev.attune.train.Trainer.TrainingResult;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashSet;

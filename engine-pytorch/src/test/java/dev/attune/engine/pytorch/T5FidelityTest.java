@@ -13,7 +13,7 @@ import dev.attune.generate.GenerationConfig;
 import dev.attune.core.generate.Seq2SeqGenerator;
 import dev.attune.core.internal.TrainableDefinition;
 import dev.attune.core.internal.WeightBinder;
-import dev.attune.model.HeadKind;
+import dev.attune.model.HeadSpec.HeadKind;
 import dev.attune.model.HeadSpec;
 import dev.attune.model.ModelDefinition;
 import dev.attune.model.PretrainedModel;

@@ -3,7 +3,7 @@ package dev.attune.engine.tensorflow;
 import dev.attune.error.ConfigurationException;
 import dev.attune.model.Exporter;
 import dev.attune.model.FineTunedModel;
-import dev.attune.model.InputSpec;
+import dev.attune.model.ModelDefinition.InputSpec;
 import dev.attune.model.ModelDefinition;
 import dev.attune.ops.Parameter;
 import dev.attune.ops.Tensor;

@@ -3,7 +3,7 @@ package dev.attune.engine.tensorflow;
 import dev.attune.engine.Engine;
 import dev.attune.engine.EngineOptions;
 import dev.attune.engine.LoweredModel;
-import dev.attune.engine.ParameterSource;
+import dev.attune.engine.Engine.ParameterSource;
 import dev.attune.error.EngineException;
 import dev.attune.model.ModelDefinition;
 import org.slf4j.Logger;
@@ -46,7 +46,7 @@ final class TensorFlowEngine implements Engine {
 
     @Override
     public LoweredModel lower(ModelDefinition definition, ParameterSource values, EngineOptions options) {
-        if (options.device().kind() == dev.attune.engine.DeviceSpec.Kind.GPU) {
+        if (options.device().kind() == dev.attune.engine.EngineOptions.DeviceSpec.Kind.GPU) {
             throw new EngineException("device " + options.device() + " requested but attune-engine-tensorflow ships CPU "
                     + "natives only; use --device cpu, or the PyTorch engine for GPUs");
         }

@@ -2,11 +2,11 @@ package dev.attune.engine.tensorflow;
 
 import dev.attune.engine.Batch;
 import dev.attune.engine.LoweredModel;
-import dev.attune.engine.ParameterSource;
+import dev.attune.engine.Engine.ParameterSource;
 import dev.attune.engine.TrainingSession;
 import dev.attune.error.EngineException;
 import dev.attune.error.InvalidCheckpointException;
-import dev.attune.model.InputSpec;
+import dev.attune.model.ModelDefinition.InputSpec;
 import dev.attune.model.ModelDefinition;
 import dev.attune.ops.DType;
 import dev.attune.ops.Parameter;

@@ -14,15 +14,15 @@ import dev.attune.engine.LoweredModel;
 import dev.attune.engine.TrainingSession;
 import dev.attune.engine.pytorch.PyTorchEngineProvider;
 import dev.attune.error.InvalidCheckpointException;
-import dev.attune.model.InputSpec;
+import dev.attune.model.ModelDefinition.InputSpec;
 import dev.attune.model.ModelConfig;
 import dev.attune.model.ModelDefinition;
 import dev.attune.ops.DType;
-import dev.attune.ops.Init;
+import dev.attune.ops.Parameter.Init;
 import dev.attune.ops.Ops;
 import dev.attune.ops.Parameter;
 import dev.attune.ops.ParameterSet;
-import dev.attune.ops.Scope;
+import dev.attune.ops.ParameterSet.Scope;
 import dev.attune.ops.Tensor;
 import dev.attune.ops.TensorData;
 import java.util.ArrayList;
@@ -119,7 +119,7 @@ class OneAdamWTest {
     }
 
     static LoweredModel lower(EngineProvider engine, TwoLayers def) {
-        return engine.create().lower(def, OneAdamWTest::initial, new EngineOptions(dev.attune.engine.DeviceSpec.CPU, 1, 42));
+        return engine.create().lower(def, OneAdamWTest::initial, new EngineOptions(dev.attune.engine.EngineOptions.DeviceSpec.CPU, 1, 42));
     }
 
     /** One step: two accumulated half batches, l2.weight paused during steps 3 and 4. */

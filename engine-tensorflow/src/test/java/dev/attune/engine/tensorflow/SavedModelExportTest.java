@@ -12,7 +12,7 @@ import ai.djl.repository.zoo.Criteria;
 import ai.djl.repository.zoo.ZooModel;
 import dev.attune.Attune;
 import dev.attune.model.FineTunedModel;
-import dev.attune.engine.DeviceSpec;
+import dev.attune.engine.EngineOptions.DeviceSpec;
 import dev.attune.model.ModelSource;
 import dev.attune.model.PretrainedModel;
 import dev.attune.task.Dataset;

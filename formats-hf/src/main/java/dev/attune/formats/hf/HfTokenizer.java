@@ -9,7 +9,7 @@ import dev.attune.error.AttuneException;
 import dev.attune.error.ConfigurationException;
 import dev.attune.error.InvalidCheckpointException;
 import dev.attune.error.InvalidDataException;
-import dev.attune.model.Encoding;
+import dev.attune.model.TextTokenizer.Encoding;
 import dev.attune.model.TextTokenizer;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;

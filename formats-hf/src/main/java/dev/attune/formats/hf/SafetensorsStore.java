@@ -5,7 +5,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.attune.error.InvalidCheckpointException;
-import dev.attune.model.TensorInfo;
+import dev.attune.model.WeightStore.TensorInfo;
 import dev.attune.model.WeightStore;
 import dev.attune.ops.TensorData;
 import java.io.IOException;

@@ -2,7 +2,7 @@ package dev.attune.formats.torch;
 
 import dev.attune.error.InvalidCheckpointException;
 import dev.attune.formats.torch.TorchUnpickler.TensorRef;
-import dev.attune.model.TensorInfo;
+import dev.attune.model.WeightStore.TensorInfo;
 import dev.attune.model.WeightStore;
 import dev.attune.ops.TensorData;
 import java.io.IOException;

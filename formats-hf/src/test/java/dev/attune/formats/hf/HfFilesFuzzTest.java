@@ -3,7 +3,7 @@ package dev.attune.formats.hf;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.attune.error.AttuneException;
-import dev.attune.model.Encoding;
+import dev.attune.model.TextTokenizer.Encoding;
 import dev.attune.model.ModelConfig;
 import dev.attune.model.WeightStore;
 import dev.attune.ops.DType;

@@ -7,7 +7,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.attune.error.InvalidCheckpointException;
 import dev.attune.error.ConfigurationException;
-import dev.attune.model.Encoding;
+import dev.attune.model.TextTokenizer.Encoding;
 import dev.attune.testing.SharedFiles;
 import java.io.IOException;
 import java.nio.file.Files;

@@ -9,7 +9,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.attune.error.InvalidCheckpointException;
-import dev.attune.model.TensorInfo;
+import dev.attune.model.WeightStore.TensorInfo;
 import dev.attune.ops.DType;
 import dev.attune.ops.TensorData;
 import dev.attune.testing.SharedFiles;

@@ -1,6 +1,6 @@
 package dev.attune.formats.hf;
 
-import dev.attune.model.Encoding;
+import dev.attune.model.TextTokenizer.Encoding;
 import dev.attune.testing.Fuzzer;
 import dev.attune.testing.Mutator;
 import dev.attune.testing.SharedFiles;

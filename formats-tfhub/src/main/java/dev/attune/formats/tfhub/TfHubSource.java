@@ -5,7 +5,7 @@ import dev.attune.formats.hf.HfTokenizer;
 import dev.attune.model.ModelConfig;
 import dev.attune.model.ModelSource;
 import dev.attune.model.PretrainedModel;
-import dev.attune.model.TensorInfo;
+import dev.attune.model.WeightStore.TensorInfo;
 import dev.attune.model.TextTokenizer;
 import dev.attune.model.WeightStore;
 import dev.attune.ops.DType;

@@ -1,9 +1,9 @@
 package dev.attune.models.nn;
 
-import dev.attune.ops.Init;
+import dev.attune.ops.Parameter.Init;
 import dev.attune.ops.Ops;
 import dev.attune.ops.Parameter;
-import dev.attune.ops.Scope;
+import dev.attune.ops.ParameterSet.Scope;
 import dev.attune.ops.Tensor;
 
 /**

@@ -8,7 +8,7 @@ import dev.attune.task.Dataset;
 import dev.attune.task.Task;
 import dev.attune.train.TrainerCallback;
 import dev.attune.train.TrainingConfig;
-import dev.attune.train.TrainingResult;
+import dev.attune.train.Trainer.TrainingResult;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;

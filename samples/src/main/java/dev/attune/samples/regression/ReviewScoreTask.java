@@ -2,10 +2,10 @@ package dev.attune.samples.regression;
 
 import dev.attune.error.ConfigurationException;
 import dev.attune.error.InvalidDataException;
-import dev.attune.model.Encoding;
-import dev.attune.model.HeadKind;
+import dev.attune.model.TextTokenizer.Encoding;
+import dev.attune.model.HeadSpec.HeadKind;
 import dev.attune.model.HeadSpec;
-import dev.attune.model.InputSpec;
+import dev.attune.model.ModelDefinition.InputSpec;
 import dev.attune.model.TextTokenizer;
 import dev.attune.ops.DType;
 import dev.attune.ops.Ops;

@@ -1,7 +1,7 @@
 package dev.attune.tasks.qa;
 
 import dev.attune.error.ConfigurationException;
-import dev.attune.model.Encoding;
+import dev.attune.model.TextTokenizer.Encoding;
 import dev.attune.model.TextTokenizer;
 import dev.attune.task.Features;
 import java.util.ArrayList;

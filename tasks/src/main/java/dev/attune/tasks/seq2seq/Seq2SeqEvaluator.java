@@ -5,7 +5,8 @@ import dev.attune.generate.TextGenerator;
 import dev.attune.model.ModelConfig;
 import dev.attune.model.TextTokenizer;
 import dev.attune.task.Features;
-import dev.attune.task.GenerativeEvaluator;
+import dev.attune.task.Evaluator;
+import java.util.function.Supplier;
 import dev.attune.tasks.metrics.Bleu;
 import dev.attune.tasks.metrics.RougeL;
 import java.util.ArrayList;
@@ -17,7 +18,7 @@ import java.util.Map;
  * Collects the evaluation sources with targets, generates an output for each and scores them with
  * corpus BLEU, mean ROUGE-L F1, exact match and mean generated length.
  */
-final class Seq2SeqEvaluator implements GenerativeEvaluator {
+final class Seq2SeqEvaluator implements Evaluator {
     private final Seq2SeqTask task;
     private final List<Features> features = new ArrayList<>();
     private final List<String> predictions = new ArrayList<>();
@@ -36,7 +37,11 @@ final class Seq2SeqEvaluator implements GenerativeEvaluator {
     }
 
     @Override
-    public void generate(TextGenerator generator, TextTokenizer tokenizer, ModelConfig modelConfig) {
+    public void generate(Supplier<TextGenerator> generators, TextTokenizer tokenizer, ModelConfig modelConfig) {
+        if (features.isEmpty()) {
+            return;
+        }
+        TextGenerator generator = generators.get();
         GenerationConfig config = task.generationConfig(modelConfig);
         for (Features f : features) {
             Seq2SeqPrediction p = task.generateIds(generator, tokenizer, f.fields().get(Seq2SeqTask.INPUT_IDS), config);

@@ -2,13 +2,13 @@ package dev.attune.tasks.seq2seq;
 
 import dev.attune.error.ConfigurationException;
 import dev.attune.error.InvalidDataException;
-import dev.attune.generate.BeamSearchConfig;
+import dev.attune.generate.GenerationConfig.BeamSearchConfig;
 import dev.attune.generate.GenerationConfig;
 import dev.attune.generate.TextGenerator;
-import dev.attune.model.Encoding;
-import dev.attune.model.HeadKind;
+import dev.attune.model.TextTokenizer.Encoding;
+import dev.attune.model.HeadSpec.HeadKind;
 import dev.attune.model.HeadSpec;
-import dev.attune.model.InputSpec;
+import dev.attune.model.ModelDefinition.InputSpec;
 import dev.attune.model.ModelConfig;
 import dev.attune.model.TextTokenizer;
 import dev.attune.ops.DType;

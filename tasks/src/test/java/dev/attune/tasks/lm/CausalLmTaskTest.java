@@ -7,7 +7,7 @@ import static org.assertj.core.api.Assertions.within;
 import dev.attune.error.ConfigurationException;
 import dev.attune.error.InvalidDataException;
 import dev.attune.formats.hf.HfTokenizer;
-import dev.attune.model.HeadKind;
+import dev.attune.model.HeadSpec.HeadKind;
 import dev.attune.task.Dataset;
 import dev.attune.task.Evaluator;
 import dev.attune.task.Features;

@@ -6,7 +6,7 @@ import static org.assertj.core.api.Assertions.within;
 
 import dev.attune.error.ConfigurationException;
 import dev.attune.error.InvalidDataException;
-import dev.attune.model.HeadKind;
+import dev.attune.model.HeadSpec.HeadKind;
 import dev.attune.ops.Ops;
 import dev.attune.ops.Tensor;
 import dev.attune.task.Dataset;

@@ -1,6 +1,6 @@
 package dev.attune.tasks.testing;
 
-import dev.attune.model.Encoding;
+import dev.attune.model.TextTokenizer.Encoding;
 import dev.attune.model.TextTokenizer;
 import java.nio.file.Path;
 import java.util.ArrayList;

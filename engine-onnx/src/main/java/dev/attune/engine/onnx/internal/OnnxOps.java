@@ -3,7 +3,7 @@ package dev.attune.engine.onnx.internal;
 import static dev.attune.engine.onnx.internal.OnnxGraph.attr;
 import static dev.attune.engine.onnx.internal.OnnxGraph.attrInts;
 
-import dev.attune.engine.ParameterSource;
+import dev.attune.engine.Engine.ParameterSource;
 import dev.attune.error.InvalidCheckpointException;
 import dev.attune.ops.DType;
 import dev.attune.ops.Ops;
