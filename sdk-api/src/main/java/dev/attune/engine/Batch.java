@@ -1,5 +1,7 @@
 package dev.attune.engine;
 
+import org.apiguardian.api.API;
+
 import dev.attune.error.InvalidDataException;
 import dev.attune.ops.TensorData;
 import java.util.Collections;
@@ -12,6 +14,7 @@ import java.util.Map;
  * @param tensors inputs by name
  * @param size number of examples (B)
  */
+@API(status = API.Status.STABLE, since = "0.1")
 public record Batch(Map<String, TensorData> tensors, int size) {
     /**
      * Copies the map, keeping order.

@@ -1,5 +1,7 @@
 package dev.attune.engine;
 
+import org.apiguardian.api.API;
+
 import dev.attune.ops.Parameter;
 import dev.attune.ops.TensorData;
 
@@ -8,6 +10,7 @@ import dev.attune.model.PretrainedModel;
 import java.util.Optional;
 
 /** A started engine: lowers model definitions onto a device. */
+@API(status = API.Status.EXPERIMENTAL, since = "0.1")
 public interface Engine extends AutoCloseable {
     /** @return the engine's name */
     String name();
@@ -44,6 +47,7 @@ public interface Engine extends AutoCloseable {
 
     /** Supplies the initial value of each parameter when an engine lowers a definition. */
     @FunctionalInterface
+    @API(status = API.Status.EXPERIMENTAL, since = "0.1")
     public interface ParameterSource {
         /**
          * @param parameter a declared parameter

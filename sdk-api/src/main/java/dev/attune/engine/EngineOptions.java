@@ -1,5 +1,7 @@
 package dev.attune.engine;
 
+import org.apiguardian.api.API;
+
 import dev.attune.error.ConfigurationException;
 
 /**
@@ -9,6 +11,7 @@ import dev.attune.error.ConfigurationException;
  * @param numThreads intra-op CPU threads (0 = engine default)
  * @param seed seed for the engine's random numbers (dropout)
  */
+@API(status = API.Status.STABLE, since = "0.1")
 public record EngineOptions(DeviceSpec device, int numThreads, long seed) {
     /** @return CPU, engine-default threads, seed 42 */
     public static EngineOptions defaults() {
@@ -22,8 +25,10 @@ public record EngineOptions(DeviceSpec device, int numThreads, long seed) {
      * @param kind auto, cpu or gpu
      * @param index GPU index (0 unless {@code gpu:N})
      */
+    @API(status = API.Status.STABLE, since = "0.1")
     public record DeviceSpec(Kind kind, int index) {
         /** Device kinds. */
+        @API(status = API.Status.STABLE, since = "0.1")
         public enum Kind {
             /** GPU when available, else CPU. */
             AUTO,

@@ -1,9 +1,12 @@
 package dev.attune.engine;
 
+import org.apiguardian.api.API;
+
 /**
  * SPI of an engine module, found with {@link java.util.ServiceLoader}. Cheap to construct: native
  * libraries load only in {@link #create()}.
  */
+@API(status = API.Status.STABLE, since = "0.1")
 public interface EngineProvider {
     /** @return the engine's name ({@code pytorch}, {@code tensorflow}, {@code onnx}) */
     String name();

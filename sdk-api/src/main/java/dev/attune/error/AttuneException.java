@@ -1,9 +1,12 @@
 package dev.attune.error;
 
+import org.apiguardian.api.API;
+
 /**
  * Root of every exception Attune throws on purpose. Messages name the file, key or line involved
  * and say what the user can do about it.
  */
+@API(status = API.Status.STABLE, since = "0.1")
 public class AttuneException extends RuntimeException {
     private static final long serialVersionUID = 1L;
 

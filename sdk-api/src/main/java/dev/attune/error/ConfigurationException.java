@@ -1,6 +1,9 @@
 package dev.attune.error;
 
+import org.apiguardian.api.API;
+
 /** A setting (training configuration, command-line option, config override) is invalid. */
+@API(status = API.Status.STABLE, since = "0.1")
 public class ConfigurationException extends AttuneException {
     private static final long serialVersionUID = 1L;
 

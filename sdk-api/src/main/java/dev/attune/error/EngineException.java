@@ -1,6 +1,9 @@
 package dev.attune.error;
 
+import org.apiguardian.api.API;
+
 /** The engine failed: no engine was found, the requested device is unavailable, or a native call failed. */
+@API(status = API.Status.STABLE, since = "0.1")
 public class EngineException extends AttuneException {
     private static final long serialVersionUID = 1L;
 

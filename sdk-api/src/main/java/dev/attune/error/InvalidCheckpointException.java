@@ -1,6 +1,9 @@
 package dev.attune.error;
 
+import org.apiguardian.api.API;
+
 /** A checkpoint (config.json, weights, tokenizer files) is missing, truncated, corrupt or inconsistent. */
+@API(status = API.Status.STABLE, since = "0.1")
 public class InvalidCheckpointException extends AttuneException {
     private static final long serialVersionUID = 1L;
 

@@ -1,6 +1,9 @@
 package dev.attune.error;
 
+import org.apiguardian.api.API;
+
 /** A training, evaluation or prediction data file cannot be used (missing column, unknown label, malformed row). */
+@API(status = API.Status.STABLE, since = "0.1")
 public class InvalidDataException extends AttuneException {
     private static final long serialVersionUID = 1L;
 

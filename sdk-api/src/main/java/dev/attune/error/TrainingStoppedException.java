@@ -1,5 +1,7 @@
 package dev.attune.error;
 
+import org.apiguardian.api.API;
+
 import java.nio.file.Path;
 import java.util.Optional;
 
@@ -8,6 +10,7 @@ import java.util.Optional;
  * dev.attune.train.TrainingControl} (the command line requests one on Ctrl-C or SIGTERM). The run's
  * progress is in {@link #checkpoint()} when it had an output folder.
  */
+@API(status = API.Status.STABLE, since = "0.1")
 public class TrainingStoppedException extends AttuneException {
     private static final long serialVersionUID = 1L;
 

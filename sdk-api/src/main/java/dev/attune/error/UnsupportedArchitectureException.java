@@ -1,6 +1,9 @@
 package dev.attune.error;
 
+import org.apiguardian.api.API;
+
 /** A checkpoint names a model_type, architecture or head that no discovered model family supports. */
+@API(status = API.Status.STABLE, since = "0.1")
 public class UnsupportedArchitectureException extends AttuneException {
     private static final long serialVersionUID = 1L;
 

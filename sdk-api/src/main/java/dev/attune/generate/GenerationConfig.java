@@ -1,5 +1,7 @@
 package dev.attune.generate;
 
+import org.apiguardian.api.API;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.attune.error.InvalidCheckpointException;
@@ -26,6 +28,7 @@ import java.util.List;
  * @param seed seed of the sampling random numbers
  * @param useCache reuse past keys and values when the model supports it ({@code use_cache})
  */
+@API(status = API.Status.STABLE, since = "0.1")
 public record GenerationConfig(
         int maxNewTokens,
         boolean doSample,
@@ -142,6 +145,7 @@ public record GenerationConfig(
     }
 
     /** Builder of {@link GenerationConfig}; starts from HuggingFace's defaults. */
+    @API(status = API.Status.STABLE, since = "0.1")
     public static final class Builder {
         private int maxNewTokens = 20;
         private boolean doSample;
@@ -262,9 +266,11 @@ public record GenerationConfig(
      *     0} (HuggingFace's canonical beam search)
      * @param numReturnSequences best hypotheses returned, at most {@code numBeams}
      */
+    @API(status = API.Status.STABLE, since = "0.1")
     public record BeamSearchConfig(int numBeams, double lengthPenalty, EarlyStopping earlyStopping, int numReturnSequences) {
 
         /** HuggingFace's three {@code early_stopping} values. */
+        @API(status = API.Status.STABLE, since = "0.1")
         public enum EarlyStopping {
             /** {@code early_stopping=True}. */
             TRUE,

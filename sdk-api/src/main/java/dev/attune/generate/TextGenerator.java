@@ -1,5 +1,7 @@
 package dev.attune.generate;
 
+import org.apiguardian.api.API;
+
 import dev.attune.generate.GenerationConfig.BeamSearchConfig;
 
 /**
@@ -7,6 +9,7 @@ import dev.attune.generate.GenerationConfig.BeamSearchConfig;
  * one to tasks that evaluate or predict by generation (a translation's BLEU needs generated text, not
  * one forward pass), so a task plugin never depends on how decoding is implemented.
  */
+@API(status = API.Status.EXPERIMENTAL, since = "0.1")
 public interface TextGenerator {
     /**
      * Greedy or sampled decoding, as {@code config} says.

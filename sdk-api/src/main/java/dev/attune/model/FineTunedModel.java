@@ -69,6 +69,7 @@ public interface FineTunedModel extends AutoCloseable {
 
     /** Receives one feature's outputs. */
     @FunctionalInterface
+    @API(status = API.Status.STABLE, since = "0.1")
     interface OutputSink {
         /**
          * @param features the input
@@ -159,6 +160,7 @@ public interface FineTunedModel extends AutoCloseable {
      * @param missing parameters the checkpoint lacks, freshly initialised (a new head)
      * @param unused checkpoint tensors no parameter took (an old head)
      */
+    @API(status = API.Status.STABLE, since = "0.1")
     public record LoadReport(List<String> loaded, List<String> missing, List<String> unused) {
         /** Copies the lists. */
         public LoadReport {

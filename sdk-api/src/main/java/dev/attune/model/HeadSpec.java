@@ -1,11 +1,14 @@
 package dev.attune.model;
 
+import org.apiguardian.api.API;
+
 /**
  * Which head a task asks a family for.
  *
  * @param kind the HuggingFace head
  * @param numLabels output classes (classification heads); 0 where it does not apply
  */
+@API(status = API.Status.STABLE, since = "0.1")
 public record HeadSpec(HeadKind kind, int numLabels) {
     /** Validates. */
     public HeadSpec {
@@ -15,6 +18,7 @@ public record HeadSpec(HeadKind kind, int numLabels) {
     }
 
     /** The standard HuggingFace heads a model family can put on its encoder or decoder. */
+    @API(status = API.Status.STABLE, since = "0.1")
     public enum HeadKind {
         /** {@code *ForSequenceClassification}: one logit vector per sequence (or pair). */
         SEQUENCE_CLASSIFICATION,

@@ -1,5 +1,7 @@
 package dev.attune.model;
 
+import org.apiguardian.api.API;
+
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -18,6 +20,7 @@ import java.util.Optional;
  * A HuggingFace {@code config.json}, kept whole (unknown keys survive a save) with typed accessors
  * whose errors name the file and the key. Immutable: {@link #with} returns a changed copy.
  */
+@API(status = API.Status.STABLE, since = "0.1")
 public final class ModelConfig {
     private static final ObjectMapper JSON = new ObjectMapper();
 

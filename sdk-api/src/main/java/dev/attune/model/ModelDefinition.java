@@ -1,5 +1,7 @@
 package dev.attune.model;
 
+import org.apiguardian.api.API;
+
 import dev.attune.ops.DType;
 
 import dev.attune.ops.Ops;
@@ -12,6 +14,7 @@ import java.util.Map;
  * An engine-neutral model: HuggingFace-named parameters and a forward pass written against {@link
  * Ops}. Engines lower it (run it eagerly, trace it into a graph, emit ONNX nodes).
  */
+@API(status = API.Status.STABLE, since = "0.1")
 public interface ModelDefinition {
     /** @return the config the definition was built from (with labels, overrides) */
     ModelConfig config();
@@ -60,5 +63,6 @@ public interface ModelDefinition {
      * @param rank number of axes ({@code 2} for {@code [batch, sequence]})
      * @param optional whether the forward pass runs without it (labels at inference time)
      */
+    @API(status = API.Status.STABLE, since = "0.1")
     public record InputSpec(String name, DType dtype, int rank, boolean optional) {}
 }

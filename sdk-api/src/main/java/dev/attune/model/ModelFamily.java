@@ -1,5 +1,7 @@
 package dev.attune.model;
 
+import org.apiguardian.api.API;
+
 import dev.attune.model.HeadSpec.HeadKind;
 
 import java.util.Set;
@@ -9,6 +11,7 @@ import java.util.Set;
  * java.util.ServiceLoader}. A family is one file in {@code models/} that builds definitions from a
  * HuggingFace config for the heads it supports.
  */
+@API(status = API.Status.STABLE, since = "0.1")
 public interface ModelFamily {
     /** @return the {@code model_type} of config.json this family reads ({@code bert}) */
     String modelType();

@@ -1,5 +1,7 @@
 package dev.attune.model;
 
+import org.apiguardian.api.API;
+
 import java.util.Objects;
 
 /**
@@ -10,6 +12,7 @@ import java.util.Objects;
  * @param tokenizer the tokenizer
  * @param origin where it was loaded from
  */
+@API(status = API.Status.STABLE, since = "0.1")
 public record PretrainedModel(ModelConfig config, WeightStore weights, TextTokenizer tokenizer, String origin)
         implements AutoCloseable {
     /** Validates. */

@@ -1,9 +1,12 @@
 package dev.attune.model;
 
+import org.apiguardian.api.API;
+
 import java.nio.file.Path;
 import java.util.List;
 
 /** A checkpoint's tokenizer. Implementations are thread-safe. */
+@API(status = API.Status.STABLE, since = "0.1")
 public interface TextTokenizer extends AutoCloseable {
     /**
      * Tokenises with special tokens and truncation ({@code longest_first} for pairs), no padding.
@@ -79,6 +82,7 @@ public interface TextTokenizer extends AutoCloseable {
      * @param sequenceIds per token: 0 first text, 1 second text, -1 special token
      * @param wordIds per token: index of the word it came from, or -1
      */
+    @API(status = API.Status.STABLE, since = "0.1")
     public record Encoding(
             long[] ids,
             long[] typeIds,

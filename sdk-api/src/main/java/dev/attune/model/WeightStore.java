@@ -1,11 +1,14 @@
 package dev.attune.model;
 
+import org.apiguardian.api.API;
+
 import dev.attune.ops.DType;
 
 import dev.attune.ops.TensorData;
 import java.util.Set;
 
 /** Named tensors of a checkpoint, read lazily by name. */
+@API(status = API.Status.STABLE, since = "0.1")
 public interface WeightStore extends AutoCloseable {
     /** @return every tensor name */
     Set<String> names();
@@ -37,5 +40,6 @@ public interface WeightStore extends AutoCloseable {
      * @param dtype stored type
      * @param shape dimensions
      */
+    @API(status = API.Status.STABLE, since = "0.1")
     public record TensorInfo(String name, DType dtype, long[] shape) {}
 }

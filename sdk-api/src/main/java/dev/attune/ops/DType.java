@@ -1,6 +1,9 @@
 package dev.attune.ops;
 
+import org.apiguardian.api.API;
+
 /** Element types that cross the ops contract and the weight store. */
+@API(status = API.Status.STABLE, since = "0.1")
 public enum DType {
     /** 32-bit IEEE float: the compute type of every engine. */
     FLOAT32(4),

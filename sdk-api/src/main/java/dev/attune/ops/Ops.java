@@ -1,5 +1,7 @@
 package dev.attune.ops;
 
+import org.apiguardian.api.API;
+
 /**
  * The ops contract: the only operations architectures ({@code models/}) and task heads are written
  * against. Each engine lowers it once: engine-pytorch to eager DJL arrays with autograd,
@@ -12,6 +14,7 @@ package dev.attune.ops;
  * <p>Default methods are composites written once in terms of the primitives; an engine may override
  * one with a fused kernel when the result is the same within float32 rounding.
  */
+@API(status = API.Status.STABLE, since = "0.1")
 public interface Ops {
 
     // ---------------------------------------------------------------- values

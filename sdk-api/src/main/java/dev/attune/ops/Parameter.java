@@ -1,5 +1,7 @@
 package dev.attune.ops;
 
+import org.apiguardian.api.API;
+
 import java.util.Arrays;
 import java.util.Objects;
 
@@ -12,6 +14,7 @@ import java.util.Objects;
  * @param init how to fill it when the checkpoint does not hold it
  * @param decay whether AdamW's weight decay applies (false for biases and LayerNorm parameters)
  */
+@API(status = API.Status.STABLE, since = "0.1")
 public record Parameter(String name, long[] shape, Init init, boolean decay) {
     /** Validates and copies the shape. */
     public Parameter {
@@ -65,11 +68,14 @@ public record Parameter(String name, long[] shape, Init init, boolean decay) {
      * {@code _init_weights}: linear and embedding weights normal with {@code initializer_range}, biases
      * zero, LayerNorm weight one.
      */
+    @API(status = API.Status.STABLE, since = "0.1")
     public sealed interface Init {
         /** Normal distribution with mean 0. */
+        @API(status = API.Status.STABLE, since = "0.1")
         record Normal(double std) implements Init {}
 
         /** A constant value (0 for biases, 1 for LayerNorm weights). */
+        @API(status = API.Status.STABLE, since = "0.1")
         record Constant(float value) implements Init {}
 
         /**

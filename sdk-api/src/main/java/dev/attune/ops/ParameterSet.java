@@ -1,5 +1,7 @@
 package dev.attune.ops;
 
+import org.apiguardian.api.API;
+
 import dev.attune.ops.Parameter.Init;
 
 import java.util.Collection;
@@ -12,6 +14,7 @@ import java.util.Optional;
  * The parameters of one model definition in declaration order, plus tied names: a tied name (for
  * example GPT-2's {@code lm_head.weight}) is saved and loaded as an alias of another parameter.
  */
+@API(status = API.Status.STABLE, since = "0.1")
 public final class ParameterSet {
     private final Map<String, Parameter> byName = new LinkedHashMap<>();
     private final Map<String, String> tied = new LinkedHashMap<>();
@@ -83,6 +86,7 @@ public final class ParameterSet {
      * its parameter tree: {@code root.child("bert").child("embeddings")} declares {@code
      * bert.embeddings.word_embeddings.weight} and so on.
      */
+    @API(status = API.Status.STABLE, since = "0.1")
     public static final class Scope {
         private final ParameterSet set;
         private final String prefix;

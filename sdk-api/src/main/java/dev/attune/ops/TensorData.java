@@ -1,5 +1,7 @@
 package dev.attune.ops;
 
+import org.apiguardian.api.API;
+
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.Arrays;
@@ -9,6 +11,7 @@ import java.util.Objects;
  * A dense host tensor crossing the boundary between Java and an engine: little-endian, row-major,
  * of one {@link DType}. Weight stores hand these to engines and engines hand outputs back as these.
  */
+@API(status = API.Status.STABLE, since = "0.1")
 public final class TensorData {
     private final DType dtype;
     private final long[] shape;
