@@ -1,5 +1,7 @@
 package dev.attune;
 
+import org.apiguardian.api.API;
+
 import dev.attune.core.DefaultFineTunedModel;
 import dev.attune.model.FineTunedModel;
 
@@ -47,6 +49,7 @@ import org.slf4j.LoggerFactory;
  * }
  * }</pre>
  */
+@API(status = API.Status.STABLE, since = "0.1")
 public final class Attune implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(Attune.class);
 

@@ -1,5 +1,7 @@
 package dev.attune;
 
+import org.apiguardian.api.API;
+
 import com.google.inject.AbstractModule;
 import com.google.inject.Provides;
 import com.google.inject.Singleton;
@@ -26,6 +28,7 @@ import java.util.function.Consumer;
  * Attune attune = injector.getInstance(Attune.class);
  * }</pre>
  */
+@API(status = API.Status.STABLE, since = "0.1")
 public final class AttuneModule extends AbstractModule {
     private final ClassLoader loader;
     private final Consumer<Attune.Builder> settings;

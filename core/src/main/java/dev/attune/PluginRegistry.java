@@ -1,5 +1,7 @@
 package dev.attune;
 
+import org.apiguardian.api.API;
+
 import dev.attune.core.internal.ModelLocations;
 import dev.attune.engine.EngineProvider;
 import dev.attune.error.ConfigurationException;
@@ -32,6 +34,7 @@ import org.slf4j.LoggerFactory;
  * came from; the Guice {@link AttuneModule} exposes the same maps for injection. Lookups of a
  * missing name fail with the names that are available.
  */
+@API(status = API.Status.EXPERIMENTAL, since = "0.1")
 public final class PluginRegistry {
     private static final Logger LOG = LoggerFactory.getLogger(PluginRegistry.class);
 

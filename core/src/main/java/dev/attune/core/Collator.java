@@ -1,5 +1,7 @@
 package dev.attune.core;
 
+import org.apiguardian.api.API;
+
 import dev.attune.task.Features;
 
 import dev.attune.engine.Batch;
@@ -34,6 +36,7 @@ import java.util.Objects;
  * than a fixed length is an error, since truncation belongs to the tokenizer, where it can respect
  * special tokens.
  */
+@API(status = API.Status.INTERNAL, since = "0.1")
 public final class Collator {
     private Collator() {}
 

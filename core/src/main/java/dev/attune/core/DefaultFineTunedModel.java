@@ -1,5 +1,7 @@
 package dev.attune.core;
 
+import org.apiguardian.api.API;
+
 import dev.attune.model.FineTunedModel.Predictor;
 
 import dev.attune.core.generate.Generator;
@@ -33,6 +35,7 @@ import java.util.List;
 import java.util.Map;
 
 /** The runtime's {@link FineTunedModel}: a lowered model with its task, config and tokenizer. */
+@API(status = API.Status.INTERNAL, since = "0.1")
 public final class DefaultFineTunedModel implements FineTunedModel {
 
     private final LoweredModel lowered;

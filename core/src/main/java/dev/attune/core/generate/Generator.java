@@ -1,5 +1,7 @@
 package dev.attune.core.generate;
 
+import org.apiguardian.api.API;
+
 import dev.attune.generate.GenerationConfig;
 import dev.attune.generate.TextGenerator;
 
@@ -29,6 +31,7 @@ import java.util.Set;
  * <p>One sequence at a time (batch size 1, no padding). The generator keeps no state between
  * calls; it is as thread-safe as the model's {@code predict}.
  */
+@API(status = API.Status.EXPERIMENTAL, since = "0.1")
 public final class Generator implements TextGenerator {
     private static final String LOGITS = "logits";
     private static final String PAST_PREFIX = "past_key_values.";

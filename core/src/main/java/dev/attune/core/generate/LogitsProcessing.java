@@ -1,5 +1,7 @@
 package dev.attune.core.generate;
 
+import org.apiguardian.api.API;
+
 import dev.attune.generate.GenerationConfig;
 
 import java.util.Arrays;
@@ -11,6 +13,7 @@ import java.util.Random;
  * softmax (sampling). Removed tokens get {@code -infinity}. Public so that other decoders (beam
  * search, a chat loop) can reuse the steps.
  */
+@API(status = API.Status.INTERNAL, since = "0.1")
 public final class LogitsProcessing {
     private LogitsProcessing() {}
 

@@ -1,5 +1,7 @@
 package dev.attune.core.generate;
 
+import org.apiguardian.api.API;
+
 import dev.attune.generate.GenerationConfig.BeamSearchConfig;
 import dev.attune.generate.GenerationConfig;
 import dev.attune.generate.TextGenerator;
@@ -39,6 +41,7 @@ import java.util.Set;
  * <p>One source at a time; beam search runs its beams as one batch and reorders the cache rows on
  * the host when beams are picked. Stateless between calls.
  */
+@API(status = API.Status.EXPERIMENTAL, since = "0.1")
 public final class Seq2SeqGenerator implements TextGenerator {
     private static final String LOGITS = "logits";
     private static final String ENCODER_STATE = "encoder_last_hidden_state";

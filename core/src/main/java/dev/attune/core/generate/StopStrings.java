@@ -1,5 +1,7 @@
 package dev.attune.core.generate;
 
+import org.apiguardian.api.API;
+
 import dev.attune.model.TextTokenizer;
 import java.util.List;
 
@@ -10,6 +12,7 @@ import java.util.List;
  * {@code "USER: ...\nSYSTEM:"} stops at {@code "\n"} to get one reply instead of a made-up
  * continuation of the dialogue. Immutable.
  */
+@API(status = API.Status.EXPERIMENTAL, since = "0.1")
 public final class StopStrings implements Generator.StoppingCriterion {
     private final TextTokenizer tokenizer;
     private final List<String> stops;

@@ -1,5 +1,7 @@
 package dev.attune.core.internal;
 
+import org.apiguardian.api.API;
+
 import java.io.IOException;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
@@ -16,6 +18,7 @@ import java.util.stream.Stream;
  * complete. A failure (full disk, permissions) leaves the previous folder as it was and removes the
  * partial one.
  */
+@API(status = API.Status.INTERNAL, since = "0.1")
 public final class AtomicDirectory {
     private static final java.security.SecureRandom RANDOM = new java.security.SecureRandom();
     private AtomicDirectory() {}

@@ -1,5 +1,7 @@
 package dev.attune.core.internal;
 
+import org.apiguardian.api.API;
+
 import java.nio.file.Files;
 import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
@@ -9,6 +11,7 @@ import java.util.regex.Pattern;
  * How the runtime reads a model location before asking the source providers: a leading {@code ~}
  * is the user's home, and a location that looks like a local path is never sent to a model hub.
  */
+@API(status = API.Status.INTERNAL, since = "0.1")
 public final class ModelLocations {
     /**
      * A file extension ends the last path element: a dot, then a letter and up to ten letters or

@@ -1,5 +1,7 @@
 package dev.attune.core.internal;
 
+import org.apiguardian.api.API;
+
 import dev.attune.model.ModelDefinition.InputSpec;
 import dev.attune.model.ModelConfig;
 import dev.attune.model.ModelDefinition;
@@ -17,6 +19,7 @@ import java.util.Map;
  * task derives from the head's ({@link Task#outputs}) and adds {@code loss} whenever the task's label
  * inputs are present, so one definition serves training, evaluation and inference.
  */
+@API(status = API.Status.INTERNAL, since = "0.1")
 public final class TrainableDefinition implements ModelDefinition {
     private final ModelDefinition model;
     private final Task task;

@@ -1,5 +1,7 @@
 package dev.attune.core.internal;
 
+import org.apiguardian.api.API;
+
 import dev.attune.engine.Engine.ParameterSource;
 import dev.attune.error.InvalidCheckpointException;
 import dev.attune.model.FineTunedModel.LoadReport;
@@ -26,6 +28,7 @@ import java.util.Set;
  * does (normal with {@code initializer_range}, zero bias, unit LayerNorm weight) from a seeded
  * generator.
  */
+@API(status = API.Status.INTERNAL, since = "0.1")
 public final class WeightBinder implements ParameterSource {
     private final WeightStore store;
     private final Map<String, String> sourceName = new HashMap<>();

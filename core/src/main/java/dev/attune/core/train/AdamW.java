@@ -1,5 +1,7 @@
 package dev.attune.core.train;
 
+import org.apiguardian.api.API;
+
 import dev.attune.engine.LoweredModel;
 import dev.attune.engine.TrainingSession;
 import dev.attune.ops.Parameter;
@@ -32,6 +34,7 @@ import java.util.Set;
  * <p>The state is the session's slots {@value #FIRST_MOMENT} and {@value #SECOND_MOMENT} (torch's
  * names) and the step count; {@link #state()} and {@link #restore} carry it through checkpoints.
  */
+@API(status = API.Status.INTERNAL, since = "0.1")
 public final class AdamW implements AutoCloseable {
     /** Slot of the first moments. */
     public static final String FIRST_MOMENT = "exp_avg";

@@ -1,5 +1,7 @@
 package dev.attune.core.train;
 
+import org.apiguardian.api.API;
+
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.attune.model.FineTunedModel;
@@ -41,6 +43,7 @@ import org.slf4j.LoggerFactory;
  * write leaves only a hidden {@code .checkpoint-N.writing-*} folder, which {@link #cleanPartial}
  * removes and {@link #latest} never returns.
  */
+@API(status = API.Status.INTERNAL, since = "0.1")
 public final class Checkpoints {
     private static final Logger LOG = LoggerFactory.getLogger(Checkpoints.class);
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);

@@ -1,5 +1,7 @@
 package dev.attune.core.train;
 
+import org.apiguardian.api.API;
+
 import dev.attune.core.Collator;
 import dev.attune.core.train.callbacks.ModelCardCallback;
 import dev.attune.core.train.callbacks.PlotsCallback;
@@ -59,6 +61,7 @@ import org.slf4j.LoggerFactory;
  * crash never leaves one that looks complete but is not. A {@link TrainingControl} stops a run from
  * another thread after its current step, with a checkpoint there, and hears every record of its log.
  */
+@API(status = API.Status.INTERNAL, since = "0.1")
 public final class DefaultTrainer implements Trainer {
     private static final Logger LOG = LoggerFactory.getLogger(DefaultTrainer.class);
     /** File in the output folder that receives one JSON record per logging step and evaluation. */

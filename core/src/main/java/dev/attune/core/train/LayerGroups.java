@@ -1,5 +1,7 @@
 package dev.attune.core.train;
 
+import org.apiguardian.api.API;
+
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
@@ -16,6 +18,7 @@ import java.util.regex.Pattern;
  * norm, task head). Freezing, layer-wise learning-rate decay and gradual unfreezing all work on these
  * groups, so they apply to every family whose parameters follow HuggingFace's naming.
  */
+@API(status = API.Status.INTERNAL, since = "0.1")
 public final class LayerGroups {
     private static final Pattern LAYER = Pattern.compile("(?:^|\\.)(?:layer|layers|h|block|blocks)\\.(\\d+)\\.");
     private static final Pattern EMBEDDING = Pattern.compile("(?:^|\\.)(?:embeddings|wte|wpe|embed_tokens|embed_positions)\\.");

@@ -1,5 +1,7 @@
 package dev.attune.core.train;
 
+import org.apiguardian.api.API;
+
 import java.util.Map;
 import java.util.Set;
 
@@ -17,6 +19,7 @@ import java.util.Set;
  * @param learningRateScales per-parameter factors on the step's learning rate (layer-wise learning-rate
  *     decay: a parameter group with its own {@code lr} in PyTorch); a parameter not named uses 1
  */
+@API(status = API.Status.INTERNAL, since = "0.1")
 public record OptimizerSettings(double beta1, double beta2, double epsilon, double weightDecay, double maxGradNorm,
         Set<String> frozen, Map<String, Double> learningRateScales) {
     /** Copies the collections; scales must be finite and not negative. */

@@ -1,5 +1,7 @@
 package dev.attune.core.train;
 
+import org.apiguardian.api.API;
+
 import dev.attune.ops.TensorData;
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -16,6 +18,7 @@ import java.util.Map;
  * @param steps optimizer steps taken
  * @param tensors state tensors by name, in a stable order
  */
+@API(status = API.Status.INTERNAL, since = "0.1")
 public record OptimizerState(long steps, Map<String, TensorData> tensors) {
     /** Copies the map, keeping its order. */
     public OptimizerState {

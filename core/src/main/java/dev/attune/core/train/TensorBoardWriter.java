@@ -1,5 +1,7 @@
 package dev.attune.core.train;
 
+import org.apiguardian.api.API;
+
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -25,6 +27,7 @@ import java.util.zip.CRC32C;
  * <p>Each record is flushed as it is written, so TensorBoard sees a running job and a crash loses at
  * most the record being written; readers stop at a torn last record.
  */
+@API(status = API.Status.INTERNAL, since = "0.1")
 public final class TensorBoardWriter implements AutoCloseable {
     private static final int MASK_DELTA = 0xa282ead8;
     private final OutputStream out;

@@ -1,5 +1,7 @@
 package dev.attune.formats.hf;
 
+import org.apiguardian.api.API;
+
 import dev.attune.error.ConfigurationException;
 import dev.attune.model.Exporter;
 import dev.attune.model.FineTunedModel;
@@ -15,6 +17,7 @@ import java.util.Map;
  * FineTunedModel#savedConfig()}: {@code architectures}, {@code id2label}, Attune's task settings),
  * model.safetensors ({@link FineTunedModel#stateDict()}) and the tokenizer files. Takes no options.
  */
+@API(status = API.Status.INTERNAL, since = "0.1")
 public final class HfExporter implements Exporter {
     /** The format's name. */
     public static final String FORMAT = "hf";

@@ -1,5 +1,7 @@
 package dev.attune.formats.hf;
 
+import org.apiguardian.api.API;
+
 import dev.attune.model.ModelSource;
 import dev.attune.model.SourceProvider;
 import java.nio.file.Files;
@@ -13,6 +15,7 @@ import java.util.Optional;
  * SavedModel, an ONNX export), so it takes the folders they leave, and a folder that lacks
  * config.json fails when opened with a message saying what a HuggingFace folder needs.
  */
+@API(status = API.Status.INTERNAL, since = "0.1")
 public final class HfFolderSourceProvider implements SourceProvider {
     /** The provider's name. */
     public static final String NAME = "hf-folder";

@@ -1,5 +1,7 @@
 package dev.attune.formats.hf;
 
+import org.apiguardian.api.API;
+
 import dev.attune.model.ModelSource;
 import dev.attune.model.SourceProvider;
 import java.nio.file.Files;
@@ -13,6 +15,7 @@ import java.util.Optional;
  * that name exists locally. Hub settings come from the environment ({@link
  * HubOptions#fromEnvironment()}). Ranked last: any local reading comes first.
  */
+@API(status = API.Status.INTERNAL, since = "0.1")
 public final class HfHubSourceProvider implements SourceProvider {
     /** The provider's name. */
     public static final String NAME = "hf-hub";

@@ -1,5 +1,7 @@
 package dev.attune.formats.hf;
 
+import org.apiguardian.api.API;
+
 import dev.attune.model.ModelSource;
 import java.nio.file.Files;
 import java.nio.file.InvalidPathException;
@@ -11,6 +13,7 @@ import java.nio.file.Path;
  * HfFolderSourceProvider}, {@link HfHubSourceProvider} and those of other formats), which also
  * refuse a local-looking path that does not exist rather than asking the Hub for it.
  */
+@API(status = API.Status.STABLE, since = "0.1")
 public final class HfSources {
     private HfSources() {}
 

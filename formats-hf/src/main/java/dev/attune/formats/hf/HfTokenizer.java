@@ -1,5 +1,7 @@
 package dev.attune.formats.hf;
 
+import org.apiguardian.api.API;
+
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
 import ai.djl.huggingface.tokenizers.jni.CharSpan;
 import com.fasterxml.jackson.core.JsonProcessingException;
@@ -43,6 +45,7 @@ import org.slf4j.LoggerFactory;
  * indices, so {@code text.substring(charStarts[i], charEnds[i])} is the token's text (within its
  * word for {@link #encodeWords}).
  */
+@API(status = API.Status.EXPERIMENTAL, since = "0.1")
 public final class HfTokenizer implements TextTokenizer {
     /** The tokenizer file of a HuggingFace model folder. */
     public static final String TOKENIZER_JSON = "tokenizer.json";

@@ -1,5 +1,7 @@
 package dev.attune.formats.hf;
 
+import org.apiguardian.api.API;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.attune.error.AttuneException;
@@ -72,6 +74,7 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Two processes downloading the same model at once are not coordinated; run one at a time.
  */
+@API(status = API.Status.INTERNAL, since = "0.1")
 public final class HubClient {
     /** Written into a snapshot folder, listing its files, once all are downloaded and verified. */
     public static final String COMPLETE_MARKER = ".attune-complete";

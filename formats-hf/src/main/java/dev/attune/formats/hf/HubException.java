@@ -1,5 +1,7 @@
 package dev.attune.formats.hf;
 
+import org.apiguardian.api.API;
+
 import dev.attune.error.AttuneException;
 
 /**
@@ -7,6 +9,7 @@ import dev.attune.error.AttuneException;
  * the server, a download whose size or checksum does not match what the Hub announced, or an
  * offline cache that lacks a file. Subtypes say when the model does not exist or access is denied.
  */
+@API(status = API.Status.STABLE, since = "0.1")
 public class HubException extends AttuneException {
     private static final long serialVersionUID = 1L;
 

@@ -1,5 +1,7 @@
 package dev.attune.formats.hf;
 
+import org.apiguardian.api.API;
+
 import dev.attune.error.ConfigurationException;
 import java.net.URI;
 import java.nio.file.Path;
@@ -24,6 +26,7 @@ import java.util.Optional;
  *
  * <p>Immutable; the {@code with*} methods return changed copies.
  */
+@API(status = API.Status.STABLE, since = "0.1")
 public final class HubOptions {
     /** The public HuggingFace Hub. */
     public static final String DEFAULT_ENDPOINT = "https://huggingface.co";

@@ -1,5 +1,7 @@
 package dev.attune.formats.hf;
 
+import org.apiguardian.api.API;
+
 import dev.attune.formats.hf.ModelNotFoundException;
 import dev.attune.formats.hf.HubOptions;
 import dev.attune.model.ModelSource;
@@ -12,6 +14,7 @@ import java.util.Objects;
  * A model on the HuggingFace Hub: downloads its files into the cache with {@link HubClient} (or
  * finds them there) and reads the cached folder like any HuggingFace folder.
  */
+@API(status = API.Status.INTERNAL, since = "0.1")
 public final class HubSource implements ModelSource {
     /** The revision used when none is named. */
     public static final String DEFAULT_REVISION = "main";

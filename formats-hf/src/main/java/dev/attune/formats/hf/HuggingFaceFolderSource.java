@@ -1,5 +1,7 @@
 package dev.attune.formats.hf;
 
+import org.apiguardian.api.API;
+
 import dev.attune.error.InvalidCheckpointException;
 import dev.attune.formats.torch.TorchPickleStore;
 import dev.attune.model.ModelConfig;
@@ -21,6 +23,7 @@ import org.slf4j.LoggerFactory;
  * config.json, safetensors weights (single file or sharded) or, failing those, a {@code
  * pytorch_model.bin} (read without executing its pickle), and tokenizer.json (or a BERT vocab.txt).
  */
+@API(status = API.Status.INTERNAL, since = "0.1")
 public final class HuggingFaceFolderSource implements ModelSource {
     /** The model configuration file of a HuggingFace folder. */
     public static final String CONFIG_JSON = "config.json";

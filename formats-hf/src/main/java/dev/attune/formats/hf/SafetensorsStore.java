@@ -1,5 +1,7 @@
 package dev.attune.formats.hf;
 
+import org.apiguardian.api.API;
+
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -30,6 +32,7 @@ import org.slf4j.LoggerFactory;
  * validated when the store opens; data is memory-mapped per tensor on {@link #read}. Safe for
  * concurrent reads.
  */
+@API(status = API.Status.INTERNAL, since = "0.1")
 public final class SafetensorsStore implements WeightStore {
     /** File name of a single-file checkpoint. */
     public static final String SINGLE_FILE = "model.safetensors";

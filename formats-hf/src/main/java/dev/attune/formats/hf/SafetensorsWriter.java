@@ -1,5 +1,7 @@
 package dev.attune.formats.hf;
 
+import org.apiguardian.api.API;
+
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
@@ -23,6 +25,7 @@ import java.util.Objects;
  * bytes follow contiguously in the map's iteration order. The file appears atomically: readers see
  * the old file or the complete new one.
  */
+@API(status = API.Status.INTERNAL, since = "0.1")
 public final class SafetensorsWriter {
     private static final ObjectMapper JSON = new ObjectMapper();
 

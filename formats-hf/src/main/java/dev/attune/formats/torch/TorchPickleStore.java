@@ -1,5 +1,7 @@
 package dev.attune.formats.torch;
 
+import org.apiguardian.api.API;
+
 import dev.attune.error.InvalidCheckpointException;
 import dev.attune.formats.torch.TorchUnpickler.TensorRef;
 import dev.attune.model.WeightStore.TensorInfo;
@@ -36,6 +38,7 @@ import org.slf4j.LoggerFactory;
  * tensors are copied into row-major order; views that reuse elements (expanded tensors) are
  * rejected. Safe for concurrent reads.
  */
+@API(status = API.Status.INTERNAL, since = "0.1")
 public final class TorchPickleStore implements WeightStore {
     /** File name of a single-file PyTorch checkpoint in a HuggingFace folder. */
     public static final String SINGLE_FILE = "pytorch_model.bin";

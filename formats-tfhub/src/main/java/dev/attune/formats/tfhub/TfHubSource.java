@@ -1,5 +1,7 @@
 package dev.attune.formats.tfhub;
 
+import org.apiguardian.api.API;
+
 import dev.attune.error.InvalidCheckpointException;
 import dev.attune.formats.hf.HfTokenizer;
 import dev.attune.model.ModelConfig;
@@ -45,6 +47,7 @@ import org.tensorflow.proto.TrackableObjectGraphOuterClass.TrackableObjectGraph;
  * encoder whose graph computes {@code Erf}/{@code Erfc} gets exact {@code gelu}. Any config key may be
  * overridden at {@link #open}.
  */
+@API(status = API.Status.EXPERIMENTAL, since = "0.1")
 public final class TfHubSource implements ModelSource {
     private static final Logger LOG = LoggerFactory.getLogger(TfHubSource.class);
     private static final String OBJECT_GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH";

@@ -1,5 +1,7 @@
 package dev.attune.formats.tfhub;
 
+import org.apiguardian.api.API;
+
 import dev.attune.model.ModelSource;
 import dev.attune.model.SourceProvider;
 import java.nio.file.Files;
@@ -12,6 +14,7 @@ import java.util.Optional;
  * folder is read as a TF Hub BERT encoder SavedModel ({@link TfHubSource}), so {@code
  * attune.load(folder)} and {@code attune fine-tune --model FOLDER} take TF Hub downloads as they are.
  */
+@API(status = API.Status.INTERNAL, since = "0.1")
 public final class TfHubSourceProvider implements SourceProvider {
     /** The provider's name. */
     public static final String NAME = "tfhub";

@@ -1,5 +1,7 @@
 package dev.attune.core.train.callbacks;
 
+import org.apiguardian.api.API;
+
 import dev.attune.core.train.Checkpoints;
 import dev.attune.train.TrainerCallback;
 import dev.attune.train.TrainingConfig;
@@ -13,6 +15,7 @@ import java.nio.file.Path;
  * Without this callback the run writes a checkpoint only where a stop through {@link
  * dev.attune.train.TrainingControl} ends it, and where another callback asks for one.
  */
+@API(status = API.Status.EXPERIMENTAL, since = "0.1")
 public final class CheckpointCallback implements TrainerCallback {
     @Override
     public void onStepEnd(Context context) {

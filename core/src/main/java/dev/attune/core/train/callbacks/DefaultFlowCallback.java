@@ -1,5 +1,7 @@
 package dev.attune.core.train.callbacks;
 
+import org.apiguardian.api.API;
+
 import dev.attune.train.TrainerCallback;
 import dev.attune.train.TrainerState;
 import dev.attune.train.TrainingConfig;
@@ -13,6 +15,7 @@ import dev.attune.train.TrainingConfig.EvalStrategy;
  * stopped the run. Runs without evaluation data are not evaluated. Checkpoints are {@link
  * CheckpointCallback}'s.
  */
+@API(status = API.Status.EXPERIMENTAL, since = "0.1")
 public final class DefaultFlowCallback implements TrainerCallback {
     @Override
     public void onStepEnd(Context context) {

@@ -1,5 +1,7 @@
 package dev.attune.core.train.callbacks;
 
+import org.apiguardian.api.API;
+
 import dev.attune.train.TrainerCallback;
 import dev.attune.train.TrainerState;
 import java.util.Map;
@@ -13,6 +15,7 @@ import org.slf4j.LoggerFactory;
  * evaluations in {@link TrainerState#evalsWithoutImprovement()}, so the count survives a resume; an
  * {@code evalOnStart} evaluation does not count. Does nothing when the patience is 0.
  */
+@API(status = API.Status.EXPERIMENTAL, since = "0.1")
 public final class EarlyStoppingCallback implements TrainerCallback {
     private static final Logger LOG = LoggerFactory.getLogger(EarlyStoppingCallback.class);
 

@@ -1,5 +1,7 @@
 package dev.attune.core.train.callbacks;
 
+import org.apiguardian.api.API;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.attune.core.train.Checkpoints;
@@ -24,6 +26,7 @@ import java.util.Map;
  * nothing without an output folder. ({@link dev.attune.train.TrainingControl}'s listeners hear the
  * same records whether or not this callback runs.)
  */
+@API(status = API.Status.EXPERIMENTAL, since = "0.1")
 public final class JsonlLogCallback implements TrainerCallback, AutoCloseable {
     private static final ObjectMapper JSON = new ObjectMapper();
     private BufferedWriter out;

@@ -1,5 +1,7 @@
 package dev.attune.core.train.callbacks;
 
+import org.apiguardian.api.API;
+
 import dev.attune.core.train.Checkpoints;
 import dev.attune.model.FineTunedModel;
 import dev.attune.task.Dataset;
@@ -22,6 +24,7 @@ import java.util.Set;
  * how to reproduce the run. {@link dev.attune.model.FineTunedModel#save} into the same folder keeps
  * it. Does nothing without an output folder.
  */
+@API(status = API.Status.EXPERIMENTAL, since = "0.1")
 public final class ModelCardCallback implements TrainerCallback {
     /** The model card's file name. */
     public static final String FILE = "README.md";

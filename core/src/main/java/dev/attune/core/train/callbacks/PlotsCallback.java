@@ -1,5 +1,7 @@
 package dev.attune.core.train.callbacks;
 
+import org.apiguardian.api.API;
+
 import dev.attune.error.AttuneException;
 import dev.attune.train.TrainerCallback;
 import java.awt.Color;
@@ -29,6 +31,7 @@ import org.slf4j.LoggerFactory;
  * is not written; a chart that cannot be drawn is a warning, not a failed run. Does nothing without
  * an output folder.
  */
+@API(status = API.Status.EXPERIMENTAL, since = "0.1")
 public final class PlotsCallback implements TrainerCallback {
     private static final Logger LOG = LoggerFactory.getLogger(PlotsCallback.class);
     /** The training-loss chart's file name. */

@@ -1,5 +1,7 @@
 package dev.attune.core.train.callbacks;
 
+import org.apiguardian.api.API;
+
 import dev.attune.train.TrainerCallback;
 import dev.attune.train.TrainerState;
 import java.io.IOException;
@@ -16,6 +18,7 @@ import me.tongfei.progressbar.ProgressBarStyle;
  * Shown when {@code disableTqdm} is false; not shown when it is true; when it is unset (the default),
  * shown only if standard error is a terminal, so logs and CI output get no bar.
  */
+@API(status = API.Status.EXPERIMENTAL, since = "0.1")
 public final class ProgressBarCallback implements TrainerCallback, AutoCloseable {
     private ProgressBar bar;
     private long start;

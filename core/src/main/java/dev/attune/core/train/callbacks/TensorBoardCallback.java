@@ -1,5 +1,7 @@
 package dev.attune.core.train.callbacks;
 
+import org.apiguardian.api.API;
+
 import dev.attune.core.train.DefaultTrainer;
 import dev.attune.core.train.TensorBoardWriter;
 import dev.attune.error.AttuneException;
@@ -17,6 +19,7 @@ import java.util.Map;
  * eval/<metric>} of each evaluation, at the record's step. Does nothing without an output folder or
  * with {@code tensorboard} off.
  */
+@API(status = API.Status.EXPERIMENTAL, since = "0.1")
 public final class TensorBoardCallback implements TrainerCallback, AutoCloseable {
     private static final List<String> TRAIN_KEYS = List.of("loss", "learning_rate", "grad_norm", "samples_per_second");
     private TensorBoardWriter writer;
