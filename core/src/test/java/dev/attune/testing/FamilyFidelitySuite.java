@@ -29,12 +29,10 @@ import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Named;
 import org.junit.jupiter.api.Test;
@@ -49,12 +47,14 @@ import org.junit.jupiter.params.provider.MethodSource;
  * and run by every engine: token ids equal to HuggingFace's tokenizer's, every output within the
  * engine's {@link #tolerance(HfFixture)}, padded batches, the declared parameter names equal to the
  * checkpoint's keys, every checkpoint tensor bound, and the declared parameters saved and reloaded
- * without missing or unused tensors. Fixtures whose head a family does not build yet are listed as
- * skipped by {@link #familyBuildsTheFixturesHead}, and run everywhere once it does.
+ * without missing or unused tensors. It runs the fixtures whose head the family builds ({@link
+ * HfFixture#headBuilt()}); that the others are refused is {@code HfFixtureTest}'s to check, once.
  *
- * <p>An engine runs the suite with a one-class subclass giving the engine, its tolerance and, with
- * the reason, the fixtures it does not run ({@link #skip(HfFixture)}). The ONNX engine's lowering
- * is an export to ONNX followed by an ONNX Runtime session, so the suite checks exported graphs.
+ * <p>An engine runs the suite with a one-class subclass giving the engine, its tolerance and the
+ * fixtures it runs ({@link #runs(HfFixture)}, default all; one it leaves out says why in its
+ * Javadoc). A fixture it leaves out makes no test case at all, so the report skips nothing. The ONNX
+ * engine's lowering is an export to ONNX followed by an ONNX Runtime session, so the suite checks
+ * exported graphs.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 public abstract class FamilyFidelitySuite {
@@ -77,11 +77,14 @@ public abstract class FamilyFidelitySuite {
     }
 
     /**
+     * Declares the fixtures this engine runs; an engine that leaves one out gives the reason in its
+     * override's Javadoc. The fixtures left out make no test cases.
+     *
      * @param fixture a fixture whose head its family builds
-     * @return why this engine does not run it, or empty to run it
+     * @return whether this engine runs it (default: every one)
      */
-    protected Optional<String> skip(HfFixture fixture) {
-        return Optional.empty();
+    protected boolean runs(HfFixture fixture) {
+        return true;
     }
 
     /** @return options for every lowering (default: {@link EngineOptions#defaults()}) */
@@ -114,23 +117,18 @@ public abstract class FamilyFidelitySuite {
 
     // ---------------------------------------------------------------- sources
 
-    /** @return every fixture, supported head or not */
-    public static Stream<Named<HfFixture>> allFixtures() {
-        return HfFixture.ALL.stream().map(f -> named(f.name(), f));
+    /** @return the fixtures whose head the family builds and that this engine runs */
+    public Stream<Named<HfFixture>> fixtures() {
+        return HfFixture.ALL.stream().filter(f -> f.headBuilt() && runs(f)).map(f -> named(f.name(), f));
     }
 
-    /** @return the fixtures whose head the family builds */
-    public static Stream<Named<HfFixture>> fixtures() {
-        return HfFixture.ALL.stream().filter(HfFixture::supported).map(f -> named(f.name(), f));
-    }
-
-    /** @return the supported fixtures with a padded batch (reference {@code batch}, or built from seq2seq cases) */
-    public static Stream<Named<HfFixture>> batchedFixtures() {
+    /** @return the fixtures of {@link #fixtures()} with a padded batch (reference {@code batch}, or built from seq2seq cases) */
+    public Stream<Named<HfFixture>> batchedFixtures() {
         return fixtures().filter(n -> n.getPayload().isSeq2Seq() || n.getPayload().reference().has("batch"));
     }
 
-    /** @return every reference case of every supported fixture, named by fixture and text */
-    public static Stream<Arguments> cases() {
+    /** @return every reference case of every fixture of {@link #fixtures()}, named by fixture and text */
+    public Stream<Arguments> cases() {
         List<Arguments> out = new ArrayList<>();
         fixtures().forEach(n -> {
             for (JsonNode c : n.getPayload().reference().get("cases")) {
@@ -144,9 +142,8 @@ public abstract class FamilyFidelitySuite {
     // ---------------------------------------------------------------- tests
 
     @ParameterizedTest(name = "{0}")
-    @MethodSource("allFixtures")
+    @MethodSource("fixtures")
     void familyBuildsTheFixturesHead(HfFixture f) {
-        Assumptions.assumeTrue(f.supported(), f::unsupportedReason);
         Loaded l = load(f);
         ModelDefinition def = l.model().definition();
         assertThat(def.outputs()).as("%s outputs", f).containsAll(f.outputs());
@@ -382,9 +379,12 @@ public abstract class FamilyFidelitySuite {
         return engine.lower(definition, values, options());
     }
 
+    /** A fixture a test names must be one the suite runs: a failure, never a skip. */
     private void require(HfFixture f) {
-        Assumptions.assumeTrue(f.supported(), f::unsupportedReason);
-        skip(f).ifPresent(Assumptions::abort);
+        if (!f.headBuilt() || !runs(f)) {
+            throw new AssertionError(f + " is " + (f.headBuilt() ? "not run by the " + engine.name()
+                    + " engine" : "declared not built in HfFixture.ALL") + ", but a test of the suite needs it");
+        }
     }
 
     private synchronized Loaded load(HfFixture f) {

@@ -4,7 +4,6 @@ import dev.attune.engine.Engine;
 import dev.attune.model.HeadSpec.HeadKind;
 import dev.attune.testing.FamilyFidelitySuite;
 import dev.attune.testing.HfFixture;
-import java.util.Optional;
 
 /**
  * The family-fidelity suite on the ONNX Runtime engine, whose lowering exports the definition to
@@ -18,14 +17,14 @@ class OnnxFamilyFidelityTest extends FamilyFidelitySuite {
         return new OnnxRuntimeEngineProvider().create();
     }
 
+    /**
+     * Every fixture but the encoder-decoder one (T5): the ONNX export of an encoder-decoder is not
+     * there yet. The exporter makes every optional input of T5 (encoder_hidden_states,
+     * decoder_attention_mask, past key/values) a required graph input and traces the branch that
+     * skips the encoder, where HuggingFace's exporters write an encoder graph and a decoder graph.
+     */
     @Override
-    protected Optional<String> skip(HfFixture fixture) {
-        if (fixture.head().kind() == HeadKind.SEQ2SEQ_LM) {
-            return Optional.of("the ONNX export of an encoder-decoder is not there yet: the exporter makes every"
-                    + " optional input of T5 (encoder_hidden_states, decoder_attention_mask, past key/values) a required"
-                    + " graph input and traces the branch that skips the encoder, where HuggingFace's exporters write"
-                    + " an encoder graph and a decoder graph");
-        }
-        return Optional.empty();
+    protected boolean runs(HfFixture fixture) {
+        return fixture.head().kind() != HeadKind.SEQ2SEQ_LM;
     }
 }
