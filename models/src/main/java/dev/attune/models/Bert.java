@@ -94,6 +94,12 @@ public final class Bert implements ModelFamily {
             classifierDropout = (float) c.getDouble("classifier_dropout", hiddenDropout);
             activation = Activations.byName(c.getString("hidden_act", "gelu"), c.origin());
             tieWordEmbeddings = c.getBoolean("tie_word_embeddings", true);
+            String positions = c.getString("position_embedding_type", "absolute");
+            if (!positions.equals("absolute")) {
+                throw new dev.attune.error.UnsupportedArchitectureException(c.origin() + ": position_embedding_type '"
+                        + positions + "' is not supported (only 'absolute', learned position embeddings, is);"
+                        + " relative_key and relative_key_query attention scores would be computed wrongly");
+            }
             if (hidden % heads != 0) {
                 throw new dev.attune.error.InvalidCheckpointException(
                         c.origin() + ": hidden_size " + hidden + " is not a multiple of num_attention_heads " + heads);
@@ -380,7 +386,9 @@ public final class Bert implements ModelFamily {
      * {@code BertForMaskedLM}: {@code cls.predictions.transform} (dense, activation, LayerNorm) and a
      * decoder whose weight is the word embedding table (tied, so checkpoints may omit {@code
      * cls.predictions.decoder.weight}) and whose bias is {@code cls.predictions.bias} (older
-     * checkpoints also store it as {@code cls.predictions.decoder.bias}); no pooler.
+     * checkpoints also store it as {@code cls.predictions.decoder.bias}); no pooler. With {@code
+     * tie_word_embeddings: false} the decoder has its own weight and bias ({@code
+     * cls.predictions.decoder.bias}), as transformers runs it.
      */
     static final class ForMaskedLM extends Head {
         final Linear transform;
@@ -400,8 +408,15 @@ public final class Bert implements ModelFamily {
             } else {
                 decoderWeight = decoder.param("weight", Init.normal(c.initRange), true, c.vocabSize, c.hidden);
             }
-            decoderBias = predictions.param("bias", Init.zeros(), false, c.vocabSize);
-            params.tie(decoder.qualify("bias"), decoderBias);
+            if (c.tieWordEmbeddings) {
+                decoderBias = predictions.param("bias", Init.zeros(), false, c.vocabSize);
+                params.tie(decoder.qualify("bias"), decoderBias);
+            } else {
+                // untied, transformers runs the decoder Linear with its own bias; cls.predictions.bias
+                // is then unused (read only from a checkpoint that has no decoder bias)
+                decoderBias = decoder.param("bias", Init.zeros(), false, c.vocabSize);
+                params.tie(predictions.qualify("bias"), decoderBias);
+            }
         }
 
         @Override

@@ -38,9 +38,10 @@ import java.util.Set;
  * <p>Language-model head: original T5 ties {@code lm_head} to {@code shared} and multiplies the
  * decoder output by {@code d_model ** -0.5} first. T5 v1.1 / Flan-T5 keep a separate {@code
  * lm_head.weight} and do not scale. transformers 4 tells them apart by {@code tie_word_embeddings}
- * (false for v1.1); transformers 5 always writes {@code tie_word_embeddings: true} and records the
- * difference as {@code scale_decoder_outputs}. Here {@code scale_decoder_outputs} wins when present,
- * else {@code tie_word_embeddings} (default true) decides, and the same flag decides tying.
+ * (false for v1.1); transformers 5 always writes {@code tie_word_embeddings: true}, ties the head
+ * (so its files have no {@code lm_head.weight}) and records the difference as {@code
+ * scale_decoder_outputs}. Here {@code tie_word_embeddings} (default true) decides tying, and {@code
+ * scale_decoder_outputs} scaling, else {@code tie_word_embeddings} does.
  *
  * <p>Inputs: {@code input_ids} and {@code attention_mask} (encoder), {@code decoder_input_ids} and an
  * optional {@code decoder_attention_mask} (decoder). Training takes {@code decoder_input_ids} as the
@@ -94,6 +95,7 @@ public final class T5 implements ModelFamily {
         final boolean gated;
         final Activation activation;
         final boolean scaleDecoderOutputs;
+        final boolean tieWordEmbeddings;
         final long decoderStartTokenId;
 
         Config(ModelConfig c) {
@@ -120,9 +122,10 @@ public final class T5 implements ModelFamily {
             // HuggingFace's backward-compatible reading: gated-gelu means the tanh approximation
             String act = proj.equals("gated-gelu") ? "gelu_new" : parts[parts.length - 1];
             activation = Activations.byName(act, c.origin());
+            tieWordEmbeddings = c.getBoolean("tie_word_embeddings", true);
             scaleDecoderOutputs = c.has("scale_decoder_outputs")
                     ? c.getBoolean("scale_decoder_outputs", true)
-                    : c.getBoolean("tie_word_embeddings", true);
+                    : tieWordEmbeddings;
             decoderStartTokenId = c.getInt("decoder_start_token_id", c.getInt("pad_token_id", 0));
             if (numBuckets < 4 || maxDistance < numBuckets / 2) {
                 throw new InvalidCheckpointException(c.origin() + ": relative_attention_num_buckets " + numBuckets
@@ -457,7 +460,7 @@ public final class T5 implements ModelFamily {
             decoder = new Decoder(root.child("decoder"), c);
             params.tie("encoder.embed_tokens.weight", shared);
             params.tie("decoder.embed_tokens.weight", shared);
-            if (c.scaleDecoderOutputs) {
+            if (c.tieWordEmbeddings) {
                 lmHead = shared;
                 params.tie("lm_head.weight", shared);
             } else {
