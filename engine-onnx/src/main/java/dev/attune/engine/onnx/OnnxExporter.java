@@ -129,8 +129,8 @@ public final class OnnxExporter implements Exporter {
         Map<String, Tensor> outputs = model.forward(ops, inputs);
         for (String name : model.outputs()) {
             Tensor t = outputs.get(name);
-            if (t == null) {
-                continue; // presents of a decoder exported without past inputs are still produced; others absent
+            if (t == null || (hasPast && !withPast && name.startsWith("present."))) {
+                continue; // a decoder exported without past inputs has no cache outputs either (--no-past)
             }
             Sym s = (Sym) t;
             g.nodeInto("Identity", List.of(s.name()), name);
