@@ -9,6 +9,9 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import dev.attune.model.ModelConfig;
+import dev.attune.ops.DType;
+import dev.attune.ops.TensorData;
 import java.util.Map;
 
 /**
@@ -35,9 +38,42 @@ public final class HfExporter implements Exporter {
         if (!options.isEmpty()) {
             throw new ConfigurationException("the hf export format takes no options; given: " + options.keySet());
         }
-        Files.writeString(directory.resolve(HuggingFaceFolderSource.CONFIG_JSON), model.savedConfig().toJson(),
-                StandardCharsets.UTF_8);
-        SafetensorsWriter.write(directory.resolve(SafetensorsStore.SINGLE_FILE), model.stateDict());
+        Map<String, TensorData> tensors = model.stateDict();
+        Files.writeString(directory.resolve(HuggingFaceFolderSource.CONFIG_JSON),
+                withDtype(model.savedConfig(), tensors).toJson(), StandardCharsets.UTF_8);
+        SafetensorsWriter.write(directory.resolve(SafetensorsStore.SINGLE_FILE), tensors);
         model.tokenizer().saveTo(directory);
+    }
+
+    /**
+     * States the dtype of the tensors written, which transformers loads by default: {@code dtype}
+     * (transformers 5), and {@code torch_dtype} where the config has it (transformers 4). A config
+     * read from a float16 checkpoint says float16; the tensors Attune writes are its own, float32 when
+     * it trained in float32.
+     *
+     * @param config the config to save
+     * @param tensors the tensors written
+     * @return the config with the dtype of its floating-point tensors (unchanged if there are none)
+     */
+    static ModelConfig withDtype(ModelConfig config, Map<String, TensorData> tensors) {
+        DType floating = null;
+        for (TensorData t : tensors.values()) {
+            DType d = t.dtype();
+            if (d == DType.FLOAT32 || d == DType.FLOAT16 || d == DType.BFLOAT16) {
+                if (floating == null || d == DType.FLOAT32) {
+                    floating = d; // mixed precision is saved and loaded as float32
+                }
+            }
+        }
+        if (floating == null) {
+            return config;
+        }
+        String name = switch (floating) {
+            case FLOAT16 -> "float16";
+            case BFLOAT16 -> "bfloat16";
+            default -> "float32";
+        };
+        ModelConfig c = config.with("dtype", name);
+        return config.has("torch_dtype") ? c.with("torch_dtype", name) : c;
     }
 }
