@@ -15,6 +15,7 @@ import dev.attune.error.InvalidCheckpointException;
 import dev.attune.core.internal.TrainableDefinition;
 import dev.attune.core.internal.WeightBinder;
 import dev.attune.model.HeadSpec;
+import dev.attune.model.HeadSpec.HeadKind;
 import dev.attune.model.FineTunedModel.LoadReport;
 import dev.attune.model.ModelConfig;
 import dev.attune.model.ModelDefinition;
@@ -29,6 +30,7 @@ import dev.attune.train.TrainingConfig;
 import dev.attune.train.TrainingControl;
 import dev.attune.train.Trainer.TrainingResult;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -181,6 +183,12 @@ public final class Attune implements AutoCloseable {
                 new TrainableDefinition(registry.family(config.modelType()).define(config, task.head()), task);
         WeightBinder binder = new WeightBinder(definition, base.weights(), seed);
         LoadReport report = binder.report();
+        List<String> notNew = mayNotStartNew(definition, task.head().kind(), report.missing());
+        if (!notNew.isEmpty()) {
+            throw new InvalidCheckpointException(base.origin() + " lacks weights of the pretrained model that "
+                    + definition.architecture() + " needs: " + notNew + "; only a task head may start new (a"
+                    + " language-model head and the base model must be in the checkpoint, or tied by its config.json)");
+        }
         if (!report.missing().isEmpty()) {
             LOG.warn("Some weights of {} were not in {} and are newly initialised: {}", definition.architecture(),
                     base.origin(), report.missing());
@@ -198,6 +206,33 @@ public final class Attune implements AutoCloseable {
             lowered.close();
             throw e;
         }
+    }
+
+    /**
+     * The parameters a checkpoint lacks that may not start new, as HuggingFace's {@code
+     * from_pretrained} would warn about and this SDK refuses: only a classification head's own
+     * parameters (outside the base model, {@link ModelDefinition#baseModelPrefix()}) and the base
+     * model's {@code pooler} (which masked-LM checkpoints leave out) may start new; a language-model
+     * head (masked, causal, sequence to sequence) belongs to the pretrained model, and so does every
+     * base-model weight.
+     *
+     * @param definition the model
+     * @param kind its head
+     * @param missing the parameters the checkpoint lacks
+     * @return those of them that may not start new
+     */
+    static List<String> mayNotStartNew(ModelDefinition definition, HeadKind kind, List<String> missing) {
+        boolean languageModel = kind == HeadKind.MASKED_LM || kind == HeadKind.CAUSAL_LM || kind == HeadKind.SEQ2SEQ_LM;
+        String prefix = definition.baseModelPrefix();
+        List<String> out = new ArrayList<>();
+        for (String name : missing) {
+            boolean head = !languageModel && prefix != null && !prefix.isEmpty()
+                    && (!name.startsWith(prefix + ".") || name.startsWith(prefix + ".pooler."));
+            if (!head) {
+                out.add(name);
+            }
+        }
+        return out;
     }
 
     /**
@@ -295,18 +330,118 @@ public final class Attune implements AutoCloseable {
     }
 
     /**
-     * Opens a loaded checkpoint that Attune saved or exported: its task, labels and settings come
-     * from the {@value FineTunedModel#CONFIG_KEY} section of its config.
+     * Opens a loaded checkpoint: one Attune saved or exported with the task, labels and settings of
+     * the {@value FineTunedModel#CONFIG_KEY} section of its config; any other with the head its
+     * config.json's {@code architectures} names, which must be in its weights ({@link
+     * #open(PretrainedModel, HeadKind, boolean)} with no head and no new head allowed).
      *
      * @param base the checkpoint
      * @return the model, on this SDK's engine
-     * @throws InvalidCheckpointException when the config has no such section
+     * @throws InvalidCheckpointException when the checkpoint lacks the weights of its head
+     * @throws dev.attune.error.ConfigurationException when neither section nor architectures name a head
      */
     public FineTunedModel open(PretrainedModel base) {
+        return open(base, null, false);
+    }
+
+    /**
+     * Opens a checkpoint with a head, the way {@code attune logits}, {@code predict} and {@code
+     * export} do: a model Attune saved or exported as its {@value FineTunedModel#CONFIG_KEY} section
+     * says; any other checkpoint with the head asked for or, when none is, the head its config.json's
+     * {@code architectures} names ({@link HeadKind#of}, as HuggingFace's {@code AutoModel} does), and
+     * that head's task ({@link #taskFor}; labels from {@code id2label}). A head whose weights the
+     * checkpoint lacks is an error unless {@code allowNewHead}, when it starts new as in {@link
+     * #prepare}; missing base-model weights are always an error.
+     *
+     * @param base the checkpoint
+     * @param head the head, or null for the saved task's or the one {@code architectures} names
+     * @param allowNewHead whether a head the checkpoint has no weights for may start new
+     * @return the model, on this SDK's engine
+     * @throws dev.attune.error.ConfigurationException when no head is asked for and config.json names none
+     * @throws InvalidCheckpointException when the checkpoint lacks the head's weights and {@code
+     *     allowNewHead} is false
+     */
+    public FineTunedModel open(PretrainedModel base, HeadKind head, boolean allowNewHead) {
+        return open(base, head, allowNewHead, 0);
+    }
+
+    /**
+     * As {@link #open(PretrainedModel, HeadKind, boolean)} with the longest input a checkpoint
+     * without Attune's settings takes.
+     *
+     * @param base the checkpoint
+     * @param head the head, or null for the saved task's or the one {@code architectures} names
+     * @param allowNewHead whether a head the checkpoint has no weights for may start new
+     * @param maxLength maximum tokens per input for a checkpoint without Attune's settings; 0 for its
+     *     {@code max_position_embeddings} (or {@code n_positions}, else 512)
+     * @return the model, on this SDK's engine
+     */
+    public FineTunedModel open(PretrainedModel base, HeadKind head, boolean allowNewHead, int maxLength) {
         ModelConfig config = base.config();
-        JsonNode attune = config.raw(FineTunedModel.CONFIG_KEY).orElseThrow(() -> new InvalidCheckpointException(
-                base.origin() + ": its config.json has no '" + FineTunedModel.CONFIG_KEY + "' section, so the task is"
-                        + " unknown; open it with open(base, task, maxLength) and name the task"));
+        java.util.Optional<JsonNode> saved = config.raw(FineTunedModel.CONFIG_KEY);
+        if (saved.isPresent()) {
+            FineTunedModel m = openSaved(base, saved.get());
+            if (head == null || m.task().head().kind() == head) {
+                return m;
+            }
+            m.close();
+        }
+        HeadKind kind = head != null ? head : HeadKind.of(config).orElseThrow(() ->
+                new dev.attune.error.ConfigurationException(base.origin() + ": config.json's architectures "
+                        + config.raw("architectures").map(Object::toString).orElse("(none)") + " name no head, so"
+                        + " the task is unknown; name the head (--head token-classification, or open(base, head,"
+                        + " allowNewHead)), or open it with open(base, task, maxLength)"));
+        FineTunedModel m = open(base, taskFor(kind, base), maxLength > 0 ? maxLength : defaultMaxLength(config));
+        List<String> missing = m.loadReport().missing();
+        if (!allowNewHead && !missing.isEmpty()) {
+            m.close();
+            throw new InvalidCheckpointException(base.origin() + " has no weights for the " + kind.cliName()
+                    + " head (" + m.lowered().definition().architecture() + " lacks " + missing + "), so its"
+                    + " outputs would come from a random start; use a checkpoint with that head, or allow a new"
+                    + " head (--allow-new-head) to see an untrained one");
+        }
+        return m;
+    }
+
+    /**
+     * The task that goes with a head when a checkpoint names no task: {@code text-classification},
+     * {@code token-classification}, {@code question-answering}, {@code masked-lm}, {@code causal-lm}
+     * or {@code seq2seq}, with the checkpoint's labels ({@code id2label}, else HuggingFace's {@code
+     * LABEL_i} names for {@code num_labels}, 2 by default) for a classification head.
+     *
+     * @param kind the head
+     * @param base the checkpoint
+     * @return the task
+     */
+    public Task taskFor(HeadKind kind, PretrainedModel base) {
+        return switch (kind) {
+            case SEQUENCE_CLASSIFICATION -> task("text-classification", Map.of()).withLabels(labels(base.config()));
+            case TOKEN_CLASSIFICATION -> task("token-classification", Map.of()).withLabels(labels(base.config()));
+            case QUESTION_ANSWERING -> task("question-answering", Map.of());
+            case MASKED_LM -> task("masked-lm", Map.of());
+            case CAUSAL_LM -> task("causal-lm", Map.of());
+            case SEQ2SEQ_LM -> task("seq2seq", Map.of());
+        };
+    }
+
+    /** @return a checkpoint's labels: its id2label, else HuggingFace's names for {@code num_labels} (2) */
+    private static List<String> labels(ModelConfig config) {
+        return config.labels().orElseGet(() -> {
+            int n = config.getInt("num_labels", 2);
+            List<String> names = new ArrayList<>();
+            for (int i = 0; i < n; i++) {
+                names.add("LABEL_" + i);
+            }
+            return names;
+        });
+    }
+
+    /** @return the longest input a checkpoint's positions allow, 512 when its config does not say */
+    private static int defaultMaxLength(ModelConfig config) {
+        return config.getInt("max_position_embeddings", config.getInt("n_positions", 512));
+    }
+
+    private FineTunedModel openSaved(PretrainedModel base, JsonNode attune) {
         String taskName = attune.path("task").asText();
         Map<String, String> taskOptions = new LinkedHashMap<>();
         attune.path("task_options").fields().forEachRemaining(e -> taskOptions.put(e.getKey(), e.getValue().asText()));
@@ -354,6 +489,19 @@ public final class Attune implements AutoCloseable {
      * @throws InvalidCheckpointException when the checkpoint lacks weights the head needs
      */
     public LoweredModel lower(PretrainedModel base, HeadSpec head) {
+        java.util.Optional<LoweredModel> served = engine.serve(base, options);
+        if (served.isPresent()) {
+            // an ONNX file on the onnx engine runs as stored (its past key/value inputs included)
+            String architecture = served.get().definition().architecture();
+            java.util.Optional<HeadKind> has = HeadKind.ofArchitecture(architecture);
+            if (has.isPresent() && has.get() != head.kind()) {
+                served.get().close();
+                throw new InvalidCheckpointException(base.origin() + " holds a " + architecture + ", not a "
+                        + head.kind().cliName() + " model");
+            }
+            LOG.info("{} runs {} as stored", engine.name(), base.origin());
+            return served.get();
+        }
         ModelDefinition definition = registry.family(base.config().modelType()).define(base.config(), head);
         WeightBinder binder = new WeightBinder(definition, base.weights(), options.seed());
         LoadReport report = binder.report();

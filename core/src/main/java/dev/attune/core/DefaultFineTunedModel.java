@@ -254,7 +254,12 @@ public final class DefaultFineTunedModel implements FineTunedModel {
                     perExample.add(new ArrayList<>());
                     outputs.add(new ArrayList<>());
                 }
-                run(features, PREDICT_BATCH_SIZE, 0, (f, out) -> {
+                // a model that does not compute the task's own outputs (an ONNX language model served as
+                // stored gives logits, not per-token losses) runs one input at a time, unpadded, so the
+                // task can reduce its outputs on the host knowing their layout
+                List<String> has = lowered.definition().outputs();
+                int batchSize = has.containsAll(task.outputNames(has)) ? PREDICT_BATCH_SIZE : 1;
+                run(features, batchSize, 0, (f, out) -> {
                     perExample.get(f.exampleIndex()).add(f);
                     outputs.get(f.exampleIndex()).add(out);
                 });

@@ -3,14 +3,11 @@ package dev.attune.cli;
 import dev.attune.Attune;
 import dev.attune.PluginRegistry;
 import dev.attune.error.ConfigurationException;
-import dev.attune.error.InvalidCheckpointException;
 import dev.attune.model.FineTunedModel;
 import dev.attune.model.HeadSpec.HeadKind;
 import dev.attune.model.PretrainedModel;
-import dev.attune.task.Task;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -41,7 +38,8 @@ final class ExportCommand implements Callable<Integer> {
     Path output;
 
     @Option(names = "--head", description = "head for a checkpoint without attune settings: sequence-classification,"
-            + " token-classification, question-answering, masked-lm, causal-lm (default: from config.json architectures)")
+            + " token-classification, question-answering, masked-lm, causal-lm, seq2seq-lm (default: the saved task's,"
+            + " else config.json's architectures); the checkpoint must hold its weights")
     String head;
 
     @Option(names = "--fp16", description = "onnx: store weights as float16 (half the size; compute stays float32)")
@@ -54,7 +52,8 @@ final class ExportCommand implements Callable<Integer> {
             description = "onnx: weights above this many MiB go to model.onnx_data (default: ${DEFAULT-VALUE})")
     long externalDataMb;
 
-    @Option(names = "--max-length", defaultValue = "512", description = "maximum tokens recorded for prediction")
+    @Option(names = "--max-length", defaultValue = "0", description = "maximum tokens recorded for prediction, for a"
+            + " checkpoint without attune settings (default: its max_position_embeddings)")
     int maxLength;
 
     @Mixin
@@ -70,7 +69,8 @@ final class ExportCommand implements Callable<Integer> {
         }
         Map<String, String> options = options(name);
         try (Attune attune = engineOptions.builder().registry(registry).build();
-                FineTunedModel m = open(attune, attune.load(model))) {
+                PretrainedModel base = attune.load(model);
+                FineTunedModel m = attune.open(base, headKind(), false, maxLength)) {
             m.export(name, output, options);
             Path written = name.equals("onnx") ? output.resolve("model.onnx") : output;
             System.out.println("exported " + m.lowered().definition().architecture() + " to " + written);
@@ -93,63 +93,15 @@ final class ExportCommand implements Callable<Integer> {
         return options;
     }
 
-    /**
-     * A model saved by attune (or a classifier) as it is; another checkpoint with the task of its
-     * head, whose weights it must hold.
-     */
-    private FineTunedModel open(Attune attune, PretrainedModel base) {
-        HeadKind kind = headKind(base);
-        if (kind == null || kind == HeadKind.SEQUENCE_CLASSIFICATION) {
-            return LogitsCommand.openAny(attune, base, maxLength);
-        }
-        Task task = switch (kind) {
-            case TOKEN_CLASSIFICATION -> attune.task("token-classification", Map.of())
-                    .withLabels(LogitsCommand.labels(base));
-            case QUESTION_ANSWERING -> attune.task("question-answering", Map.of());
-            case MASKED_LM -> attune.task("masked-lm", Map.of());
-            case CAUSAL_LM -> attune.task("causal-lm", Map.of());
-            default -> throw new ConfigurationException("--head " + head + " cannot be exported");
-        };
-        FineTunedModel m = attune.prepare(base, task, maxLength);
-        List<String> missing = m.loadReport().missing();
-        if (!missing.isEmpty()) {
-            m.close();
-            throw new InvalidCheckpointException(base.origin() + " lacks weights that "
-                    + m.lowered().definition().architecture() + " needs: " + missing
-                    + "; use a checkpoint saved with that head");
-        }
-        return m;
-    }
-
-    /** @return the head asked for or named by config.json; null when the folder is attune's own */
-    private HeadKind headKind(PretrainedModel base) {
-        if (head != null) {
-            return switch (head.toLowerCase(Locale.ROOT)) {
-                case "sequence-classification" -> HeadKind.SEQUENCE_CLASSIFICATION;
-                case "token-classification" -> HeadKind.TOKEN_CLASSIFICATION;
-                case "question-answering" -> HeadKind.QUESTION_ANSWERING;
-                case "masked-lm" -> HeadKind.MASKED_LM;
-                case "causal-lm" -> HeadKind.CAUSAL_LM;
-                default -> throw new ConfigurationException("--head " + head + " is not known; use one of"
-                        + " sequence-classification, token-classification, question-answering, masked-lm, causal-lm");
-            };
-        }
-        if (base.config().has(FineTunedModel.CONFIG_KEY)) {
+    /** @return the head {@code --head} names, or null for the saved task's or config.json's */
+    private HeadKind headKind() {
+        if (head == null) {
             return null;
         }
-        String arch = base.config().raw("architectures").map(a -> a.path(0).asText("")).orElse("");
-        if (arch.endsWith("ForTokenClassification")) {
-            return HeadKind.TOKEN_CLASSIFICATION;
+        try {
+            return HeadKind.parse(head);
+        } catch (IllegalArgumentException e) {
+            throw new ConfigurationException("--head: " + e.getMessage());
         }
-        if (arch.endsWith("ForQuestionAnswering")) {
-            return HeadKind.QUESTION_ANSWERING;
-        }
-        if (arch.endsWith("ForMaskedLM")) {
-            return HeadKind.MASKED_LM;
-        }
-        if (arch.endsWith("LMHeadModel") || arch.endsWith("ForCausalLM")) {
-            return HeadKind.CAUSAL_LM;
-        }
-        return null;
     }
 }

@@ -1,6 +1,8 @@
 package dev.attune.cli;
 
 import dev.attune.Attune;
+import dev.attune.PluginRegistry;
+import dev.attune.model.ModelSource;
 import dev.attune.engine.LoweredModel;
 import dev.attune.generate.GenerationConfig;
 import dev.attune.core.generate.Generator;
@@ -29,7 +31,8 @@ import picocli.CommandLine.Option;
 @Command(name = "generate", mixinStandardHelpOptions = true,
         description = "Continue a prompt with a causal language model (GPT-2), or generate the output of an encoder-decoder model (T5) for it.")
 final class GenerateCommand implements Callable<Integer> {
-    @Option(names = "--model", required = true, description = "a HuggingFace GPT-2 folder (GPT2LMHeadModel)")
+    @Option(names = "--model", required = true, description = "a HuggingFace GPT-2 or T5 folder, or an ONNX export of"
+            + " a GPT-2 (run as stored on the onnx engine, its key/value cache included, unless --engine names another)")
     Path model;
 
     @Option(names = "--prompt", required = true, description = "text to continue")
@@ -87,8 +90,10 @@ final class GenerateCommand implements Callable<Integer> {
         GenerationConfig config = settings();
         List<String> stopTexts = stopTexts();
         PrintWriter out = spec.commandLine().getOut();
-        try (Attune attune = engineOptions.builder().build();
-                PretrainedModel base = attune.load(model)) {
+        PluginRegistry registry = PluginRegistry.discover();
+        ModelSource source = registry.source(model);
+        try (Attune attune = engineOptions.builder(registry, source).build();
+                PretrainedModel base = attune.load(source, Map.of())) {
             if (Seq2SeqGenerate.applies(base)) { // T5 and other encoder-decoder models
                 if (!stopTexts.isEmpty()) {
                     throw new CommandLine.ParameterException(spec.commandLine(), "--stop works with causal language"

@@ -350,13 +350,47 @@ public final class CausalLmTask implements Task {
     public Prediction decode(Example example, List<Features> features, List<Map<String, float[]>> outputs) {
         PerplexityEvaluator ev = new PerplexityEvaluator();
         for (int i = 0; i < features.size(); i++) {
-            ev.accept(features.get(i), outputs.get(i));
+            ev.accept(features.get(i), withTokenNll(features.get(i), outputs.get(i)));
         }
         Map<String, Double> m = ev.metrics();
         Map<String, Object> out = new LinkedHashMap<>();
         out.put("perplexity", m.get(PerplexityEvaluator.PERPLEXITY));
         out.put("tokens", m.get(PerplexityEvaluator.TOKENS).longValue());
         return () -> out;
+    }
+
+    /**
+     * A model that does not run this task's reduction (an ONNX language model served as stored)
+     * returns the head's {@code logits} of one unpadded input, [T, V]: the per-token losses are
+     * computed from them here, in double precision.
+     *
+     * @return the outputs, with {@code token_nll} where only {@code logits} came
+     */
+    static Map<String, float[]> withTokenNll(Features f, Map<String, float[]> outputs) {
+        float[] logits = outputs.get("logits");
+        long[] next = f.fields().get(NEXT_IDS);
+        int n = f.length();
+        if (outputs.containsKey(TokenScores.TOKEN_NLL) || logits == null || next == null || n == 0
+                || logits.length % n != 0) {
+            return outputs;
+        }
+        int v = logits.length / n;
+        float[] nll = new float[n];
+        for (int t = 0; t < n; t++) {
+            double max = Double.NEGATIVE_INFINITY;
+            for (int j = 0; j < v; j++) {
+                max = Math.max(max, logits[t * v + j]);
+            }
+            double sum = 0;
+            for (int j = 0; j < v; j++) {
+                sum += Math.exp(logits[t * v + j] - max);
+            }
+            int target = (int) Math.max(0, Math.min(v - 1, next[t]));
+            nll[t] = (float) (max + Math.log(sum) - logits[t * v + target]);
+        }
+        Map<String, float[]> out = new LinkedHashMap<>(outputs);
+        out.put(TokenScores.TOKEN_NLL, nll);
+        return out;
     }
 
     /** @return {@code perplexity} (lower is better) */
