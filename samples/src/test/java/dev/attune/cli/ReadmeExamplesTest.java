@@ -1,0 +1,110 @@
+package dev.attune.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.attune.testing.SharedFiles;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The README's examples that follow the marker {@value #MARKER} are run as written (in a scratch
+ * folder, {@code ../shared} being the shared files) and what each {@code ./attune} command prints
+ * must be the {@code # } lines under it, so the README shows what its own commands print. A line
+ * that ends with "shortened here" is a description, not compared.
+ */
+class ReadmeExamplesTest {
+    static final String MARKER = "<!-- checked by ReadmeExamplesTest -->";
+
+    @TempDir
+    Path tmp;
+
+    @Test
+    void checkedExamplesPrintWhatTheReadmeShows() throws IOException {
+        Path readme = Path.of("..", "README.md");
+        if (!Files.exists(readme)) {
+            readme = Path.of("README.md");
+        }
+        List<String> lines = Files.readAllLines(readme, StandardCharsets.UTF_8);
+        int blocks = 0;
+        for (int i = 0; i < lines.size(); i++) {
+            if (!lines.get(i).strip().equals(MARKER)) {
+                continue;
+            }
+            assertThat(lines.get(i + 1)).as("line %d: the marker precedes a bash block", i + 2).isEqualTo("```bash");
+            List<String> block = new ArrayList<>();
+            for (int j = i + 2; !lines.get(j).equals("```"); j++) {
+                block.add(lines.get(j));
+            }
+            runBlock(block);
+            blocks++;
+        }
+        assertThat(blocks).as("checked README blocks").isGreaterThanOrEqualTo(3);
+    }
+
+    private void runBlock(List<String> block) throws IOException {
+        String shared = SharedFiles.root().toAbsolutePath().normalize() + "/";
+        for (int i = 0; i < block.size(); i++) {
+            String line = block.get(i).strip();
+            if (line.startsWith("echo '")) {
+                int end = line.lastIndexOf("' > ");
+                Files.writeString(tmp.resolve(line.substring(end + 4).strip()), line.substring(6, end) + "\n");
+            } else if (line.startsWith("./attune ")) {
+                List<String> args = new ArrayList<>();
+                for (String a : words(line.substring("./attune ".length()))) {
+                    args.add(a.startsWith("../shared/") ? shared + a.substring("../shared/".length())
+                            : Files.exists(tmp.resolve(a)) || a.startsWith("runs/") ? tmp.resolve(a).toString() : a);
+                }
+                CliTest.Outcome o = CliTest.execute(args.toArray(String[]::new));
+                List<String> printed = new ArrayList<>(o.out().strip().lines().toList());
+                o.err().lines().filter(l -> l.startsWith("attune: ")).forEach(printed::add);
+                int k = 0;
+                for (int j = i + 1; j < block.size() && block.get(j).startsWith("# "); j++, k++) {
+                    String want = block.get(j).substring(2).replace("../shared/", shared);
+                    if (want.endsWith("shortened here)")) {
+                        continue;
+                    }
+                    assertThat(k).as("%s printed %s", line, printed).isLessThan(printed.size());
+                    assertThat(printed.get(k)).as("README line under %s", line).isEqualTo(want);
+                }
+            }
+        }
+    }
+
+    /** Splits a command line on spaces, keeping single- and double-quoted words whole. */
+    static List<String> words(String s) {
+        List<String> out = new ArrayList<>();
+        StringBuilder w = new StringBuilder();
+        char quote = 0;
+        boolean any = false;
+        for (char c : s.toCharArray()) {
+            if (quote != 0) {
+                if (c == quote) {
+                    quote = 0;
+                } else {
+                    w.append(c);
+                }
+            } else if (c == '\'' || c == '"') {
+                quote = c;
+                any = true;
+            } else if (c == ' ') {
+                if (any || w.length() > 0) {
+                    out.add(w.toString());
+                }
+                w.setLength(0);
+                any = false;
+            } else {
+                w.append(c);
+            }
+        }
+        if (any || w.length() > 0) {
+            out.add(w.toString());
+        }
+        return out;
+    }
+}
