@@ -117,6 +117,10 @@ class SourcesAndExportersCliTest {
         assertThat(hf.resolve("model.safetensors")).isRegularFile();
         run("export", "--format", "savedmodel", "--model", hf.toString(), "--output", saved.toString());
         assertThat(saved.resolve("saved_model.pb")).isRegularFile();
+        // exports get the umask's permissions like any folder the user makes, not 0700 (a server may run as another user)
+        Path plain = Files.createDirectory(tmp.resolve("made-by-hand"));
+        assertThat(Files.getPosixFilePermissions(saved)).isEqualTo(Files.getPosixFilePermissions(plain));
+        assertThat(Files.getPosixFilePermissions(onnx)).isEqualTo(Files.getPosixFilePermissions(plain));
         assertThat(saved.resolve("assets").resolve("tokenizer.json")).isRegularFile();
         // float16 weights through two exports: the logits stay within float16's precision of the reference
         Path inputs = Files.writeString(tmp.resolve("in.jsonl"), "{\"text\": \"I loved this movie, the acting was wonderful.\"}\n");

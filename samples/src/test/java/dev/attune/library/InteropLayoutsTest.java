@@ -152,9 +152,12 @@ class InteropLayoutsTest {
             float[] got = logits(m, c, false);
             double[] want = flat(c.get("logits"));
             assertThat(got).hasSize(want.length);
+            double max = 0;
             for (int i = 0; i < want.length; i++) {
                 assertThat((double) got[i]).as("logit %d", i).isCloseTo(want[i], within(1e-5));
+                max = Math.max(max, Math.abs(got[i] - want[i]));
             }
+            System.out.printf("untied BertForMaskedLM max |logit - HF| %.3g%n", max);
         }
     }
 
@@ -168,14 +171,17 @@ class InteropLayoutsTest {
         try (PretrainedModel base = attune.load(folder); FineTunedModel m = attune.open(base)) {
             assertThat(m.task().name()).isEqualTo("seq2seq");
             assertThat(m.loadReport().missing()).as("lm_head tied to shared").isEmpty();
+            double max = 0;
             for (JsonNode c : ref.get("cases")) {
                 // the fixture's logits are those of the scaled decoder output: unscaled, times sqrt(d_model)
                 float[] got = logits(m, c, true);
                 double[] want = flat(c.get("logits"));
                 for (int i = 0; i < want.length; i++) {
                     assertThat((double) got[i]).as("logit %d", i).isCloseTo(want[i] * scale, within(1e-4));
+                    max = Math.max(max, Math.abs(got[i] - want[i] * scale));
                 }
             }
+            System.out.printf("T5 v1.1 (transformers 5 layout) max |logit - HF * sqrt(d_model)| %.3g%n", max);
         }
         // transformers 4's v1.1 (tie_word_embeddings false) with its own lm_head.weight: the same numbers
         Path own = variant("t5-seq2seq", "t5-v1_1-tf4", c -> {
