@@ -122,9 +122,13 @@ public abstract class FamilyFidelitySuite {
         return HfFixture.ALL.stream().filter(f -> f.headBuilt() && runs(f)).map(f -> named(f.name(), f));
     }
 
-    /** @return the fixtures of {@link #fixtures()} with a padded batch (reference {@code batch}, or built from seq2seq cases) */
+    /**
+     * @return the fixtures of {@link #fixtures()} with a padded batch (reference {@code batch}, or
+     *     built from the seq2seq or multiple-choice cases)
+     */
     public Stream<Named<HfFixture>> batchedFixtures() {
-        return fixtures().filter(n -> n.getPayload().isSeq2Seq() || n.getPayload().reference().has("batch"));
+        return fixtures().filter(n -> n.getPayload().isSeq2Seq() || n.getPayload().isMultipleChoice()
+                || n.getPayload().reference().has("batch"));
     }
 
     /** @return every reference case of every fixture of {@link #fixtures()}, named by fixture and text */
@@ -176,6 +180,21 @@ public abstract class FamilyFidelitySuite {
             record(f.name() + " loss", Math.abs(loss - c.get("loss").asDouble()));
             assertThat(tolerance(f).allows(loss, c.get("loss").asDouble()))
                     .as("%s loss %s vs HuggingFace's %s (%s)", f, loss, c.get("loss").asDouble(), tolerance(f)).isTrue();
+        } else if (f.isMultipleChoice()) {
+            // every (context, ending) pair tokenised as HuggingFace did, then the padded [1, C, T] inputs
+            long[][] ids = rows(c.get("input_ids"));
+            long[][] mask = rows(c.get("attention_mask"));
+            long[][] types = rows(c.get("token_type_ids"));
+            assertThat(ids.length).as("one row per ending").isEqualTo(c.get("endings").size());
+            for (int i = 0; i < ids.length; i++) {
+                Encoding enc = l.base().tokenizer().encode(c.get("text").asText(), c.get("endings").get(i).asText(), 512);
+                int n = enc.length();
+                assertThat(enc.ids()).as("input_ids of ending %s", i).containsExactly(Arrays.copyOf(ids[i], n));
+                assertThat(enc.typeIds()).as("token_type_ids of ending %s", i).containsExactly(Arrays.copyOf(types[i], n));
+                assertThat(Arrays.stream(mask[i]).sum()).as("attention_mask of ending %s", i).isEqualTo(n);
+            }
+            out = l.model().predict(choiceCase(c));
+            assertThat(out.keySet()).containsExactlyElementsOf(l.model().definition().outputs());
         } else {
             Encoding enc = l.base().tokenizer().encode(c.get("text").asText(), pair(c), 512);
             assertThat(enc.ids()).as("input_ids").containsExactly(longs(c.get("input_ids")));
@@ -205,6 +224,10 @@ public abstract class FamilyFidelitySuite {
         Loaded l = load(f);
         if (f.isSeq2Seq()) {
             paddedSeq2SeqBatchMatches(f, l);
+            return;
+        }
+        if (f.isMultipleChoice()) {
+            paddedChoiceBatchMatches(f, l);
             return;
         }
         JsonNode batch = f.reference().get("batch");
@@ -254,6 +277,50 @@ public abstract class FamilyFidelitySuite {
     }
 
     /**
+     * The multiple-choice cases in one {@code [B, C, T]} batch, each case's rows padded further to the
+     * longest case with the pad id and a zero mask: each row's logits equal HuggingFace's unbatched
+     * ones.
+     */
+    private void paddedChoiceBatchMatches(HfFixture f, Loaded l) {
+        List<JsonNode> cases = new ArrayList<>();
+        f.reference().get("cases").forEach(cases::add);
+        long pad = l.base().config().getInt("pad_token_id", 0);
+        int b = cases.size();
+        int choices = cases.get(0).get("endings").size();
+        int t = cases.stream().mapToInt(c -> c.get("input_ids").get(0).size()).max().orElseThrow();
+        long[] ids = new long[b * choices * t];
+        long[] mask = new long[ids.length];
+        long[] types = new long[ids.length];
+        Arrays.fill(ids, pad);
+        for (int i = 0; i < b; i++) {
+            JsonNode c = cases.get(i);
+            assertThat(c.get("endings").size()).as("endings of every case").isEqualTo(choices);
+            long[][] r = rows(c.get("input_ids"));
+            long[][] m = rows(c.get("attention_mask"));
+            long[][] y = rows(c.get("token_type_ids"));
+            for (int j = 0; j < choices; j++) {
+                int at = (i * choices + j) * t;
+                System.arraycopy(r[j], 0, ids, at, r[j].length);
+                System.arraycopy(m[j], 0, mask, at, m[j].length);
+                System.arraycopy(y[j], 0, types, at, y[j].length);
+            }
+        }
+        long[] shape = {b, choices, t};
+        Map<String, TensorData> inputs = new LinkedHashMap<>();
+        inputs.put("input_ids", TensorData.ofLongs(shape, ids));
+        inputs.put("attention_mask", TensorData.ofLongs(shape, mask));
+        inputs.put("token_type_ids", TensorData.ofLongs(shape, types));
+        TensorData logits = l.model().predict(new Batch(inputs, b)).get("logits");
+        assertThat(logits.shape()).as("%s batch logits shape", f).containsExactly(b, choices);
+        float[] all = logits.toFloatArray();
+        for (int i = 0; i < b; i++) {
+            float[] row = Arrays.copyOfRange(all, i * choices, (i + 1) * choices);
+            assertMatches(f, f.name() + " (batch row " + i + ")", "logits",
+                    TensorData.ofFloats(new long[] {choices}, row), cases.get(i).get("logits"));
+        }
+    }
+
+    /**
      * GPT-2 without {@code pad_token_id}: HuggingFace refuses padded batches, Attune reads the last
      * token the attention mask keeps, which is the token HuggingFace reads with the pad id set.
      */
@@ -298,7 +365,8 @@ public abstract class FamilyFidelitySuite {
             assertThat(binder.report().unused()).as("unused").isEmpty();
             try (LoweredModel model = lower(again, binder)) {
                 JsonNode c = f.reference().get("cases").get(0);
-                Map<String, TensorData> out = model.predict(f.isSeq2Seq() ? singleCase(f, l, c) : idsOnly(c));
+                Map<String, TensorData> out = model.predict(
+                        f.isSeq2Seq() ? singleCase(f, l, c) : f.isMultipleChoice() ? choiceCase(c) : idsOnly(c));
                 for (String name : f.outputs()) {
                     assertMatches(f, f.name() + " (saved)", name, out.get(name), c.get(name));
                 }
@@ -452,6 +520,26 @@ public abstract class FamilyFidelitySuite {
             inputs.put("token_type_ids", TensorData.ofLongs(shape, longs(c.get("token_type_ids"))));
         }
         return new Batch(inputs, 1);
+    }
+
+    /** A multiple-choice case: its padded {@code [1, C, T]} input ids, attention mask and type ids, from the reference. */
+    static Batch choiceCase(JsonNode c) {
+        Map<String, TensorData> inputs = new LinkedHashMap<>();
+        for (String name : List.of("input_ids", "attention_mask", "token_type_ids")) {
+            Nd values = fromJson(c.get(name));
+            long[] shape = {1, values.shape()[0], values.shape()[1]};
+            inputs.put(name, TensorData.ofLongs(shape, values.toLongs()));
+        }
+        return new Batch(inputs, 1);
+    }
+
+    /** @return the rows of a JSON matrix of whole numbers */
+    static long[][] rows(JsonNode matrix) {
+        long[][] out = new long[matrix.size()][];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = longs(matrix.get(i));
+        }
+        return out;
     }
 
     /** A seq2seq case: encoder ids, a full mask, and the labels shifted right as decoder inputs (teacher forcing). */

@@ -31,6 +31,11 @@ public record HeadSpec(HeadKind kind, int numLabels) {
         /** {@code *LMHeadModel} / {@code *ForCausalLM}: next-token logits. */
         CAUSAL_LM,
         /** {@code *ForConditionalGeneration}: encoder-decoder with a language-model head. */
-        SEQ2SEQ_LM
+        SEQ2SEQ_LM,
+        /**
+         * {@code *ForMultipleChoice} (SWAG-style): inputs {@code [batch, choices, tokens]}, one score
+         * per choice ({@code logits [batch, choices]}).
+         */
+        MULTIPLE_CHOICE
     }
 }

@@ -119,6 +119,8 @@ public final class OnnxExporter implements Exporter {
                 dims = new Object[] {"batch_size",
                         withPast && in.name().equals("attention_mask") ? "past_sequence_length + sequence_length"
                                 : "sequence_length"};
+            } else if (in.rank() == 3 && in.dtype() == DType.INT64) {
+                dims = new Object[] {"batch_size", "num_choices", "sequence_length"}; // a multiple-choice head
             } else {
                 dims = new Object[in.rank()];
                 dims[0] = "batch_size";
