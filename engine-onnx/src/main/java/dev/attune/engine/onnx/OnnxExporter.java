@@ -58,6 +58,12 @@ public final class OnnxExporter implements Exporter {
     public static final String MODEL_FILE = "model.onnx";
     /** File name of the weights when they are stored as external data. */
     public static final String DATA_FILE = "model.onnx_data";
+    /** An encoder-decoder's encoder graph inside an export folder (Optimum's name). */
+    public static final String ENCODER_FILE = "encoder_model.onnx";
+    /** An encoder-decoder's decoder graph, from the first step (Optimum's name). */
+    public static final String DECODER_FILE = "decoder_model.onnx";
+    /** An encoder-decoder's decoder graph with past keys and values (Optimum's name). */
+    public static final String DECODER_WITH_PAST_FILE = "decoder_with_past_model.onnx";
     /** Metadata key prefix. */
     public static final String META = "attune.";
 
@@ -114,7 +120,16 @@ public final class OnnxExporter implements Exporter {
             }
             Object[] dims;
             if (isPast(in.name())) {
-                dims = new Object[] {"batch_size", headCount(config), "past_sequence_length", headSize(config)};
+                // T5's cross-attention past spans the source; its self-attention past, the decoder's past
+                Object length = in.name().endsWith(".encoder.key") || in.name().endsWith(".encoder.value")
+                        ? "encoder_sequence_length"
+                        : in.name().endsWith(".decoder.key") || in.name().endsWith(".decoder.value")
+                                ? "past_decoder_sequence_length" : "past_sequence_length";
+                dims = new Object[] {"batch_size", headCount(config), length, headSize(config)};
+            } else if (in.name().equals("encoder_attention_mask")) {
+                dims = new Object[] {"batch_size", "encoder_sequence_length"};
+            } else if (in.name().equals("encoder_hidden_states")) {
+                dims = new Object[] {"batch_size", "encoder_sequence_length", hiddenSize(config)};
             } else if (in.rank() == 2) {
                 dims = new Object[] {"batch_size",
                         withPast && in.name().equals("attention_mask") ? "past_sequence_length + sequence_length"
@@ -177,7 +192,11 @@ public final class OnnxExporter implements Exporter {
         return "num_heads";
     }
 
+    /** @return the size of one attention head: {@code d_kv} where the config has it (T5), else hidden / heads */
     private static Object headSize(ModelConfig c) {
+        if (c.has("d_kv")) {
+            return c.requireInt("d_kv");
+        }
         Object heads = headCount(c);
         for (String k : List.of("n_embd", "hidden_size", "d_model")) {
             if (c.has(k) && heads instanceof Integer h) {
@@ -185,6 +204,15 @@ public final class OnnxExporter implements Exporter {
             }
         }
         return "head_size";
+    }
+
+    private static Object hiddenSize(ModelConfig c) {
+        for (String k : List.of("d_model", "hidden_size", "n_embd")) {
+            if (c.has(k)) {
+                return c.requireInt(k);
+            }
+        }
+        return "hidden_size";
     }
 
     static String version() {
@@ -289,8 +317,22 @@ public final class OnnxExporter implements Exporter {
         for (Map.Entry<String, String> e : tokenizerMetadata(tokenizer).entrySet()) {
             meta.putIfAbsent(e.getKey(), e.getValue());
         }
-        ModelProto proto = toProto(lowered.definition(), lowered::read, meta, options);
-        write(proto, directory.resolve(MODEL_FILE), options.externalDataThreshold());
+        var parts = lowered.definition().inference().encoderDecoder();
+        if (parts.isPresent()) {
+            // an encoder-decoder as HuggingFace Optimum writes it: the encoder once per source, the decoder per step
+            ParameterSource values = cached(lowered::read);
+            write(toProto(parts.get().encoder(), values, meta, options), directory.resolve(ENCODER_FILE),
+                    options.externalDataThreshold());
+            write(toProto(parts.get().decoder(), values, meta, options), directory.resolve(DECODER_FILE),
+                    options.externalDataThreshold());
+            if (options.withPast()) {
+                write(toProto(parts.get().decoderWithPast(), values, meta, options),
+                        directory.resolve(DECODER_WITH_PAST_FILE), options.externalDataThreshold());
+            }
+        } else {
+            ModelProto proto = toProto(lowered.definition(), lowered::read, meta, options);
+            write(proto, directory.resolve(MODEL_FILE), options.externalDataThreshold());
+        }
         Files.writeString(directory.resolve("config.json"), savedConfig.toJson(), StandardCharsets.UTF_8);
         tokenizer.saveTo(directory);
     }
@@ -316,7 +358,7 @@ public final class OnnxExporter implements Exporter {
             }
             return;
         }
-        Path dataFile = file.resolveSibling(DATA_FILE);
+        Path dataFile = file.resolveSibling(file.getFileName() + "_data"); // model.onnx_data for model.onnx
         ModelProto.Builder m = proto.toBuilder();
         var graph = m.getGraphBuilder();
         long offset = 0;
