@@ -8,6 +8,7 @@ import dev.attune.model.FineTunedModel;
 import dev.attune.model.HeadSpec.HeadKind;
 import dev.attune.model.PretrainedModel;
 import dev.attune.task.Task;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -37,11 +38,13 @@ final class ExportCommand implements Callable<Integer> {
     Path model;
 
     @Option(names = "--output", required = true,
-            description = "folder to write (for onnx: model.onnx, config.json, tokenizer)")
+            description = "folder to write (for onnx: model.onnx, or for T5 encoder_model.onnx, decoder_model.onnx and"
+                    + " decoder_with_past_model.onnx; config.json, tokenizer)")
     Path output;
 
     @Option(names = "--head", description = "head for a checkpoint without attune settings: sequence-classification,"
-            + " token-classification, question-answering, masked-lm, causal-lm (default: from config.json architectures)")
+            + " token-classification, question-answering, masked-lm, causal-lm, seq2seq-lm (default: from config.json"
+            + " architectures)")
     String head;
 
     @Option(names = "--fp16", description = "onnx: store weights as float16 (half the size; compute stays float32)")
@@ -72,7 +75,9 @@ final class ExportCommand implements Callable<Integer> {
         try (Attune attune = engineOptions.builder().registry(registry).build();
                 FineTunedModel m = open(attune, attune.load(model))) {
             m.export(name, output, options);
-            Path written = name.equals("onnx") ? output.resolve("model.onnx") : output;
+            // an encoder-decoder exports as encoder_model.onnx and decoder graphs: name the folder
+            Path written = name.equals("onnx") && Files.isRegularFile(output.resolve("model.onnx"))
+                    ? output.resolve("model.onnx") : output;
             System.out.println("exported " + m.lowered().definition().architecture() + " to " + written);
         }
         return 0;
@@ -108,6 +113,7 @@ final class ExportCommand implements Callable<Integer> {
             case QUESTION_ANSWERING -> attune.task("question-answering", Map.of());
             case MASKED_LM -> attune.task("masked-lm", Map.of());
             case CAUSAL_LM -> attune.task("causal-lm", Map.of());
+            case SEQ2SEQ_LM -> attune.task("seq2seq", Map.of());
             default -> throw new ConfigurationException("--head " + head + " cannot be exported");
         };
         FineTunedModel m = attune.prepare(base, task, maxLength);
@@ -130,8 +136,10 @@ final class ExportCommand implements Callable<Integer> {
                 case "question-answering" -> HeadKind.QUESTION_ANSWERING;
                 case "masked-lm" -> HeadKind.MASKED_LM;
                 case "causal-lm" -> HeadKind.CAUSAL_LM;
+                case "seq2seq-lm" -> HeadKind.SEQ2SEQ_LM;
                 default -> throw new ConfigurationException("--head " + head + " is not known; use one of"
-                        + " sequence-classification, token-classification, question-answering, masked-lm, causal-lm");
+                        + " sequence-classification, token-classification, question-answering, masked-lm, causal-lm,"
+                        + " seq2seq-lm");
             };
         }
         if (base.config().has(FineTunedModel.CONFIG_KEY)) {
@@ -149,6 +157,9 @@ final class ExportCommand implements Callable<Integer> {
         }
         if (arch.endsWith("LMHeadModel") || arch.endsWith("ForCausalLM")) {
             return HeadKind.CAUSAL_LM;
+        }
+        if (arch.endsWith("ForConditionalGeneration")) {
+            return HeadKind.SEQ2SEQ_LM;
         }
         return null;
     }
