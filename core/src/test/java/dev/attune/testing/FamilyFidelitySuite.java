@@ -339,6 +339,83 @@ public abstract class FamilyFidelitySuite {
     }
 
     /**
+     * RoBERTa's multiple-choice head, for which ../shared has no fixture: roberta-seqcls's encoder
+     * with a pooler and classifier whose values follow the formulas of {@code
+     * core/src/test/python/make_roberta_multiple_choice_reference.py}, which wrote transformers'
+     * logits for the same model ({@value #ROBERTA_MC_REFERENCE}); token ids equal to its tokenizer's,
+     * logits within the engine's tolerance.
+     */
+    @Test
+    void robertaMultipleChoiceMatchesTransformers(@TempDir Path dir) throws IOException {
+        HfFixture seqcls = HfFixture.named("roberta-seqcls");
+        require(seqcls);
+        JsonNode reference;
+        try (var in = FamilyFidelitySuite.class.getResourceAsStream(ROBERTA_MC_REFERENCE)) {
+            reference = new com.fasterxml.jackson.databind.ObjectMapper().readTree(in);
+        }
+        Map<String, TensorData> state = new LinkedHashMap<>();
+        int hidden;
+        try (PretrainedModel base = HfSources.folder(seqcls.path()).open(Map.of())) {
+            for (String name : base.weights().names()) {
+                if (name.startsWith("roberta.")) {
+                    state.put(name, base.weights().read(name));
+                }
+            }
+            hidden = base.config().requireInt("hidden_size");
+            Files.writeString(dir.resolve("config.json"), base.config()
+                    .with("architectures", List.of("RobertaForMultipleChoice")).toJson());
+        }
+        float[] poolerW = new float[hidden * hidden];
+        float[] poolerB = new float[hidden];
+        float[] classifierW = new float[hidden];
+        for (int i = 0; i < hidden; i++) {
+            for (int j = 0; j < hidden; j++) {
+                poolerW[i * hidden + j] = (float) (0.5 * Math.sin(0.7 * i + 0.3 * j + 0.1));
+            }
+            poolerB[i] = (float) (0.01 * Math.cos(i));
+            classifierW[i] = (float) (4.0 * Math.sin(1.3 * i + 0.2));
+        }
+        state.put("roberta.pooler.dense.weight", TensorData.ofFloats(new long[] {hidden, hidden}, poolerW));
+        state.put("roberta.pooler.dense.bias", TensorData.ofFloats(new long[] {hidden}, poolerB));
+        state.put("classifier.weight", TensorData.ofFloats(new long[] {1, hidden}, classifierW));
+        state.put("classifier.bias", TensorData.ofFloats(new long[] {1}, new float[] {0.05f}));
+        SafetensorsWriter.write(dir.resolve("model.safetensors"), state);
+        for (String file : List.of("tokenizer.json", "tokenizer_config.json")) {
+            Files.copy(seqcls.path().resolve(file), dir.resolve(file));
+        }
+        try (PretrainedModel base = HfSources.folder(dir).open(Map.of())) {
+            ModelDefinition def = new dev.attune.models.Roberta().define(base.config(),
+                    new dev.attune.model.HeadSpec(dev.attune.model.HeadSpec.HeadKind.MULTIPLE_CHOICE, 0));
+            assertThat(def.architecture()).isEqualTo(reference.get("architecture").asText());
+            WeightBinder binder = new WeightBinder(def, base.weights(), 42);
+            assertThat(binder.report().missing()).as("missing").isEmpty();
+            assertThat(binder.report().unused()).as("unused").isEmpty();
+            try (LoweredModel model = lower(def, binder)) {
+                for (JsonNode c : reference.get("cases")) {
+                    long[][] ids = rows(c.get("input_ids"));
+                    long[][] mask = rows(c.get("attention_mask"));
+                    for (int i = 0; i < ids.length; i++) {
+                        Encoding enc = base.tokenizer().encode(c.get("text").asText(), c.get("endings").get(i).asText(),
+                                512);
+                        assertThat(enc.ids()).as("input_ids of ending %s", i)
+                                .containsExactly(Arrays.copyOf(ids[i], enc.length()));
+                        assertThat(Arrays.stream(mask[i]).sum()).isEqualTo(enc.length());
+                    }
+                    long[] shape = {1, ids.length, ids[0].length};
+                    Map<String, TensorData> inputs = new LinkedHashMap<>();
+                    inputs.put("input_ids", TensorData.ofLongs(shape, longs(c.get("input_ids"))));
+                    inputs.put("attention_mask", TensorData.ofLongs(shape, longs(c.get("attention_mask"))));
+                    TensorData logits = model.predict(new Batch(inputs, 1)).get("logits");
+                    assertMatches(seqcls, "roberta-multiple-choice", "logits", logits, c.get("logits"));
+                }
+            }
+        }
+    }
+
+    /** The reference {@link #robertaMultipleChoiceMatchesTransformers} reads (a test resource beside this class). */
+    static final String ROBERTA_MC_REFERENCE = "roberta-multiple-choice-reference.json";
+
+    /**
      * Saving writes the declared parameters only (as a fine-tuned model's state dict does), so tied
      * aliases are left out as HuggingFace leaves them out; the saved folder binds completely and
      * gives the same outputs.
