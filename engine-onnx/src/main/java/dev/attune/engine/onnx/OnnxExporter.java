@@ -46,6 +46,11 @@ import java.util.Map;
  * the tokenizer settings; {@link #export(FineTunedModel, Path, OnnxExportOptions)} also writes
  * config.json and the tokenizer files next to {@code model.onnx}.
  *
+ * <p>An encoder-decoder whose definition splits itself ({@link ModelDefinition#encoderDecoder()}:
+ * T5) is written as HuggingFace Optimum writes seq2seq models, one graph per part: {@value
+ * #ENCODER_FILE}, {@value #DECODER_FILE} and (unless past key/values are off) {@value
+ * #DECODER_WITH_PAST_FILE}; past key/value inputs are declared [batch, heads, length, {@code d_kv}].
+ *
  * <p>It is the {@link Exporter} of the {@value #FORMAT} format, found with {@link
  * java.util.ServiceLoader}: {@code model.export("onnx", folder, options)} and {@code attune export
  * --format onnx} reach it without naming this module, and the runtime writes the folder aside and
@@ -339,7 +344,8 @@ public final class OnnxExporter implements Exporter {
 
     /**
      * Writes a model file; when its initializers hold more than {@code threshold} bytes, those of
-     * 1 KiB or more are moved into {@value #DATA_FILE} beside it (ONNX external data, offsets
+     * 1 KiB or more are moved into the file's name plus {@code _data} beside it ({@value #DATA_FILE}
+     * for {@value #MODEL_FILE}; ONNX external data, offsets
      * aligned to 4 KiB) and the file keeps only their location.
      *
      * @param proto the model
