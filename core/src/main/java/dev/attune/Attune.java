@@ -421,6 +421,7 @@ public final class Attune implements AutoCloseable {
             case MASKED_LM -> task("masked-lm", Map.of());
             case CAUSAL_LM -> task("causal-lm", Map.of());
             case SEQ2SEQ_LM -> task("seq2seq", Map.of());
+            case MULTIPLE_CHOICE -> task("multiple-choice", Map.of());
         };
     }
 

@@ -11,6 +11,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.function.ToIntFunction;
 
 /**
  * Stacks the {@link Features} of several examples into one {@link Batch}, padding sequence fields.
@@ -30,6 +31,11 @@ import java.util.Objects;
  *   <li>any other field holding {@code n > 1} values (a multi-hot label vector) becomes {@code [B,
  *       n]}; its length must be the same in every feature.
  * </ul>
+ *
+ * <p>Features whose sequence fields hold {@code R > 1} rows ({@link
+ * dev.attune.task.Task#sequenceRows}: a multiple-choice example, one row per choice) give {@code
+ * [B, R, T]} sequence tensors: each row is padded on its own, and {@code T} is the longest row of
+ * the batch (or the fixed length).
  *
  * <p>Every feature of a batch must have the same integer and float field names. Fields keep the
  * order of the first feature, integer fields first. The collator never truncates: a sequence longer
@@ -51,6 +57,24 @@ public final class Collator {
      *     than {@code fixedLength}
      */
     public static Batch collate(List<Features> features, Map<String, Long> padding, int fixedLength) {
+        return collate(features, padding, fixedLength, f -> 1);
+    }
+
+    /**
+     * Stacks features whose sequence fields may hold several rows each ({@link
+     * dev.attune.task.Task#sequenceRows}).
+     *
+     * @param features the features of one batch, at least one
+     * @param padding sequence fields and their padding values
+     * @param fixedLength pad every row to exactly this many positions, or 0 to pad to the longest row
+     * @param rows the rows of a feature's sequence fields (1: {@code [B, T]} tensors; more: {@code [B,
+     *     R, T]})
+     * @return the batch
+     * @throws IllegalArgumentException as {@link #collate(List, Map, int)}, and when the features of
+     *     the batch differ in rows or a sequence field's length is not a multiple of its rows
+     */
+    public static Batch collate(List<Features> features, Map<String, Long> padding, int fixedLength,
+            ToIntFunction<Features> rows) {
         Objects.requireNonNull(features, "features");
         Objects.requireNonNull(padding, "padding");
         if (features.isEmpty()) {
@@ -72,16 +96,26 @@ public final class Collator {
             }
         }
 
+        int r = rows.applyAsInt(first);
+        if (r < 1) {
+            throw new IllegalArgumentException("a feature has " + r + " rows; it needs at least 1");
+        }
         int longest = 0;
-        for (Features f : features) {
+        for (int i = 0; i < features.size(); i++) {
+            Features f = features.get(i);
+            if (rows.applyAsInt(f) != r) {
+                throw new dev.attune.error.InvalidDataException("the examples of one batch must have the same number"
+                        + " of rows (choices): example " + first.exampleIndex() + " has " + r + " and example "
+                        + f.exampleIndex() + " has " + rows.applyAsInt(f) + "; give every example as many");
+            }
             for (String name : f.fields().keySet()) {
                 if (padding.containsKey(name)) {
-                    longest = Math.max(longest, f.fields().get(name).length);
+                    longest = Math.max(longest, rowLength(f, i, name, f.fields().get(name).length, r));
                 }
             }
             for (String name : f.floatFields().keySet()) {
                 if (padding.containsKey(name)) {
-                    longest = Math.max(longest, f.floatFields().get(name).length);
+                    longest = Math.max(longest, rowLength(f, i, name, f.floatFields().get(name).length, r));
                 }
             }
         }
@@ -96,31 +130,41 @@ public final class Collator {
         Map<String, TensorData> tensors = new LinkedHashMap<>();
         for (String name : first.fields().keySet()) {
             Long pad = padding.get(name);
+            int rowsHere = pad != null ? r : 1;
             int n = pad != null ? seqLength : first.fields().get(name).length;
-            long[] out = new long[Math.multiplyExact(b, n)];
+            long[] out = new long[Math.multiplyExact(Math.multiplyExact(b, rowsHere), n)];
             for (int i = 0; i < b; i++) {
-                long[] row = features.get(i).fields().get(name);
-                checkWidth(features, i, name, pad, row.length, n);
-                System.arraycopy(row, 0, out, i * n, row.length);
-                if (pad != null) {
-                    Arrays.fill(out, i * n + row.length, (i + 1) * n, pad);
+                long[] all = features.get(i).fields().get(name);
+                checkWidth(features, i, name, pad, all.length, n);
+                int width = all.length / rowsHere;
+                for (int j = 0; j < rowsHere; j++) {
+                    int at = (i * rowsHere + j) * n;
+                    System.arraycopy(all, j * width, out, at, width);
+                    if (pad != null) {
+                        Arrays.fill(out, at + width, at + n, pad);
+                    }
                 }
             }
-            tensors.put(name, TensorData.ofLongs(shape(b, n, pad != null), out));
+            tensors.put(name, TensorData.ofLongs(shape(b, rowsHere, n, pad != null), out));
         }
         for (String name : first.floatFields().keySet()) {
             Long pad = padding.get(name);
+            int rowsHere = pad != null ? r : 1;
             int n = pad != null ? seqLength : first.floatFields().get(name).length;
-            float[] out = new float[Math.multiplyExact(b, n)];
+            float[] out = new float[Math.multiplyExact(Math.multiplyExact(b, rowsHere), n)];
             for (int i = 0; i < b; i++) {
-                float[] row = features.get(i).floatFields().get(name);
-                checkWidth(features, i, name, pad, row.length, n);
-                System.arraycopy(row, 0, out, i * n, row.length);
-                if (pad != null) {
-                    Arrays.fill(out, i * n + row.length, (i + 1) * n, (float) (long) pad);
+                float[] all = features.get(i).floatFields().get(name);
+                checkWidth(features, i, name, pad, all.length, n);
+                int width = all.length / rowsHere;
+                for (int j = 0; j < rowsHere; j++) {
+                    int at = (i * rowsHere + j) * n;
+                    System.arraycopy(all, j * width, out, at, width);
+                    if (pad != null) {
+                        Arrays.fill(out, at + width, at + n, (float) (long) pad);
+                    }
                 }
             }
-            tensors.put(name, TensorData.ofFloats(shape(b, n, pad != null), out));
+            tensors.put(name, TensorData.ofFloats(shape(b, rowsHere, n, pad != null), out));
         }
         return new Batch(tensors, b);
     }
@@ -136,8 +180,23 @@ public final class Collator {
         }
     }
 
-    /** {@code [B, T]} for a sequence field; {@code [B]} for one value per feature, else {@code [B, n]}. */
-    private static long[] shape(int b, int n, boolean sequence) {
+    /** @return the length of each of a sequence field's {@code rows} rows */
+    private static int rowLength(Features f, int i, String name, int length, int rows) {
+        if (length % rows != 0) {
+            throw new IllegalArgumentException("sequence field '" + name + "' of feature " + i + " (example "
+                    + f.exampleIndex() + ") has " + length + " values, not a multiple of its " + rows + " rows");
+        }
+        return length / rows;
+    }
+
+    /**
+     * {@code [B, T]} for a sequence field ({@code [B, R, T]} with rows); {@code [B]} for one value per
+     * feature, else {@code [B, n]}.
+     */
+    private static long[] shape(int b, int rows, int n, boolean sequence) {
+        if (sequence && rows > 1) {
+            return new long[] {b, rows, n};
+        }
         return !sequence && n == 1 ? new long[] {b} : new long[] {b, n};
     }
 

@@ -173,7 +173,7 @@ public final class DefaultFineTunedModel implements FineTunedModel {
         long lossCount = 0;
         for (int start = 0; start < features.size(); start += batchSize) {
             List<Features> chunk = features.subList(start, Math.min(features.size(), start + batchSize));
-            Batch batch = Collator.collate(chunk, padding, fixedLength);
+            Batch batch = Collator.collate(chunk, padding, fixedLength, task::sequenceRows);
             Map<String, TensorData> out = lowered.predict(batch);
             TensorData loss = out.get("loss");
             if (loss != null) {

@@ -25,6 +25,25 @@ class CollatorTest {
         return new Features(index, fields, null);
     }
 
+    /** Multiple choice: two rows per feature, each feature's rows of its own width, padded row by row. */
+    @Test
+    void featuresWithRowsBecomeBatchRowsTokensTensorsPaddedRowByRow() {
+        Features a = features(0, new long[] {5, 6, 7, 8}, 1); // rows [5, 6] and [7, 8]
+        Features b = features(1, new long[] {9, 4, 3, 2, 1, 0}, 0); // rows [9, 4, 3] and [2, 1, 0]
+        Batch batch = Collator.collate(List.of(a, b), PADDING, 0, f -> 2);
+        assertThat(batch.get("input_ids").shape()).containsExactly(2, 2, 3);
+        assertThat(batch.get("input_ids").toLongArray()).containsExactly(5, 6, 0, 7, 8, 0, 9, 4, 3, 2, 1, 0);
+        assertThat(batch.get("attention_mask").toLongArray()).containsExactly(1, 1, 0, 1, 1, 0, 1, 1, 1, 1, 1, 1);
+        assertThat(batch.get("labels").shape()).containsExactly(2);
+        assertThat(Collator.collate(List.of(a), PADDING, 4, f -> 2).get("input_ids").toLongArray())
+                .containsExactly(5, 6, 0, 0, 7, 8, 0, 0);
+
+        assertThatThrownBy(() -> Collator.collate(List.of(a, b), PADDING, 0, f -> f.exampleIndex() + 2))
+                .isInstanceOf(dev.attune.error.InvalidDataException.class).hasMessageContaining("same number of rows");
+        assertThatThrownBy(() -> Collator.collate(List.of(a), PADDING, 0, f -> 3))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("not a multiple of its 3 rows");
+    }
+
     @Test
     void padsSequencesToTheLongestAndStacksScalarLabels() {
         Batch batch = Collator.collate(

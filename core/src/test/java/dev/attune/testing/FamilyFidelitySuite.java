@@ -122,9 +122,13 @@ public abstract class FamilyFidelitySuite {
         return HfFixture.ALL.stream().filter(f -> f.headBuilt() && runs(f)).map(f -> named(f.name(), f));
     }
 
-    /** @return the fixtures of {@link #fixtures()} with a padded batch (reference {@code batch}, or built from seq2seq cases) */
+    /**
+     * @return the fixtures of {@link #fixtures()} with a padded batch (reference {@code batch}, or
+     *     built from the seq2seq or multiple-choice cases)
+     */
     public Stream<Named<HfFixture>> batchedFixtures() {
-        return fixtures().filter(n -> n.getPayload().isSeq2Seq() || n.getPayload().reference().has("batch"));
+        return fixtures().filter(n -> n.getPayload().isSeq2Seq() || n.getPayload().isMultipleChoice()
+                || n.getPayload().reference().has("batch"));
     }
 
     /** @return every reference case of every fixture of {@link #fixtures()}, named by fixture and text */
@@ -176,6 +180,21 @@ public abstract class FamilyFidelitySuite {
             record(f.name() + " loss", Math.abs(loss - c.get("loss").asDouble()));
             assertThat(tolerance(f).allows(loss, c.get("loss").asDouble()))
                     .as("%s loss %s vs HuggingFace's %s (%s)", f, loss, c.get("loss").asDouble(), tolerance(f)).isTrue();
+        } else if (f.isMultipleChoice()) {
+            // every (context, ending) pair tokenised as HuggingFace did, then the padded [1, C, T] inputs
+            long[][] ids = rows(c.get("input_ids"));
+            long[][] mask = rows(c.get("attention_mask"));
+            long[][] types = rows(c.get("token_type_ids"));
+            assertThat(ids.length).as("one row per ending").isEqualTo(c.get("endings").size());
+            for (int i = 0; i < ids.length; i++) {
+                Encoding enc = l.base().tokenizer().encode(c.get("text").asText(), c.get("endings").get(i).asText(), 512);
+                int n = enc.length();
+                assertThat(enc.ids()).as("input_ids of ending %s", i).containsExactly(Arrays.copyOf(ids[i], n));
+                assertThat(enc.typeIds()).as("token_type_ids of ending %s", i).containsExactly(Arrays.copyOf(types[i], n));
+                assertThat(Arrays.stream(mask[i]).sum()).as("attention_mask of ending %s", i).isEqualTo(n);
+            }
+            out = l.model().predict(choiceCase(c));
+            assertThat(out.keySet()).containsExactlyElementsOf(l.model().definition().outputs());
         } else {
             Encoding enc = l.base().tokenizer().encode(c.get("text").asText(), pair(c), 512);
             assertThat(enc.ids()).as("input_ids").containsExactly(longs(c.get("input_ids")));
@@ -205,6 +224,10 @@ public abstract class FamilyFidelitySuite {
         Loaded l = load(f);
         if (f.isSeq2Seq()) {
             paddedSeq2SeqBatchMatches(f, l);
+            return;
+        }
+        if (f.isMultipleChoice()) {
+            paddedChoiceBatchMatches(f, l);
             return;
         }
         JsonNode batch = f.reference().get("batch");
@@ -254,6 +277,50 @@ public abstract class FamilyFidelitySuite {
     }
 
     /**
+     * The multiple-choice cases in one {@code [B, C, T]} batch, each case's rows padded further to the
+     * longest case with the pad id and a zero mask: each row's logits equal HuggingFace's unbatched
+     * ones.
+     */
+    private void paddedChoiceBatchMatches(HfFixture f, Loaded l) {
+        List<JsonNode> cases = new ArrayList<>();
+        f.reference().get("cases").forEach(cases::add);
+        long pad = l.base().config().getInt("pad_token_id", 0);
+        int b = cases.size();
+        int choices = cases.get(0).get("endings").size();
+        int t = cases.stream().mapToInt(c -> c.get("input_ids").get(0).size()).max().orElseThrow();
+        long[] ids = new long[b * choices * t];
+        long[] mask = new long[ids.length];
+        long[] types = new long[ids.length];
+        Arrays.fill(ids, pad);
+        for (int i = 0; i < b; i++) {
+            JsonNode c = cases.get(i);
+            assertThat(c.get("endings").size()).as("endings of every case").isEqualTo(choices);
+            long[][] r = rows(c.get("input_ids"));
+            long[][] m = rows(c.get("attention_mask"));
+            long[][] y = rows(c.get("token_type_ids"));
+            for (int j = 0; j < choices; j++) {
+                int at = (i * choices + j) * t;
+                System.arraycopy(r[j], 0, ids, at, r[j].length);
+                System.arraycopy(m[j], 0, mask, at, m[j].length);
+                System.arraycopy(y[j], 0, types, at, y[j].length);
+            }
+        }
+        long[] shape = {b, choices, t};
+        Map<String, TensorData> inputs = new LinkedHashMap<>();
+        inputs.put("input_ids", TensorData.ofLongs(shape, ids));
+        inputs.put("attention_mask", TensorData.ofLongs(shape, mask));
+        inputs.put("token_type_ids", TensorData.ofLongs(shape, types));
+        TensorData logits = l.model().predict(new Batch(inputs, b)).get("logits");
+        assertThat(logits.shape()).as("%s batch logits shape", f).containsExactly(b, choices);
+        float[] all = logits.toFloatArray();
+        for (int i = 0; i < b; i++) {
+            float[] row = Arrays.copyOfRange(all, i * choices, (i + 1) * choices);
+            assertMatches(f, f.name() + " (batch row " + i + ")", "logits",
+                    TensorData.ofFloats(new long[] {choices}, row), cases.get(i).get("logits"));
+        }
+    }
+
+    /**
      * GPT-2 without {@code pad_token_id}: HuggingFace refuses padded batches, Attune reads the last
      * token the attention mask keeps, which is the token HuggingFace reads with the pad id set.
      */
@@ -270,6 +337,83 @@ public abstract class FamilyFidelitySuite {
             }
         }
     }
+
+    /**
+     * RoBERTa's multiple-choice head, for which ../shared has no fixture: roberta-seqcls's encoder
+     * with a pooler and classifier whose values follow the formulas of {@code
+     * core/src/test/python/make_roberta_multiple_choice_reference.py}, which wrote transformers'
+     * logits for the same model ({@value #ROBERTA_MC_REFERENCE}); token ids equal to its tokenizer's,
+     * logits within the engine's tolerance.
+     */
+    @Test
+    void robertaMultipleChoiceMatchesTransformers(@TempDir Path dir) throws IOException {
+        HfFixture seqcls = HfFixture.named("roberta-seqcls");
+        require(seqcls);
+        JsonNode reference;
+        try (var in = FamilyFidelitySuite.class.getResourceAsStream(ROBERTA_MC_REFERENCE)) {
+            reference = new com.fasterxml.jackson.databind.ObjectMapper().readTree(in);
+        }
+        Map<String, TensorData> state = new LinkedHashMap<>();
+        int hidden;
+        try (PretrainedModel base = HfSources.folder(seqcls.path()).open(Map.of())) {
+            for (String name : base.weights().names()) {
+                if (name.startsWith("roberta.")) {
+                    state.put(name, base.weights().read(name));
+                }
+            }
+            hidden = base.config().requireInt("hidden_size");
+            Files.writeString(dir.resolve("config.json"), base.config()
+                    .with("architectures", List.of("RobertaForMultipleChoice")).toJson());
+        }
+        float[] poolerW = new float[hidden * hidden];
+        float[] poolerB = new float[hidden];
+        float[] classifierW = new float[hidden];
+        for (int i = 0; i < hidden; i++) {
+            for (int j = 0; j < hidden; j++) {
+                poolerW[i * hidden + j] = (float) (0.5 * Math.sin(0.7 * i + 0.3 * j + 0.1));
+            }
+            poolerB[i] = (float) (0.01 * Math.cos(i));
+            classifierW[i] = (float) (4.0 * Math.sin(1.3 * i + 0.2));
+        }
+        state.put("roberta.pooler.dense.weight", TensorData.ofFloats(new long[] {hidden, hidden}, poolerW));
+        state.put("roberta.pooler.dense.bias", TensorData.ofFloats(new long[] {hidden}, poolerB));
+        state.put("classifier.weight", TensorData.ofFloats(new long[] {1, hidden}, classifierW));
+        state.put("classifier.bias", TensorData.ofFloats(new long[] {1}, new float[] {0.05f}));
+        SafetensorsWriter.write(dir.resolve("model.safetensors"), state);
+        for (String file : List.of("tokenizer.json", "tokenizer_config.json")) {
+            Files.copy(seqcls.path().resolve(file), dir.resolve(file));
+        }
+        try (PretrainedModel base = HfSources.folder(dir).open(Map.of())) {
+            ModelDefinition def = new dev.attune.models.Roberta().define(base.config(),
+                    new dev.attune.model.HeadSpec(dev.attune.model.HeadSpec.HeadKind.MULTIPLE_CHOICE, 0));
+            assertThat(def.architecture()).isEqualTo(reference.get("architecture").asText());
+            WeightBinder binder = new WeightBinder(def, base.weights(), 42);
+            assertThat(binder.report().missing()).as("missing").isEmpty();
+            assertThat(binder.report().unused()).as("unused").isEmpty();
+            try (LoweredModel model = lower(def, binder)) {
+                for (JsonNode c : reference.get("cases")) {
+                    long[][] ids = rows(c.get("input_ids"));
+                    long[][] mask = rows(c.get("attention_mask"));
+                    for (int i = 0; i < ids.length; i++) {
+                        Encoding enc = base.tokenizer().encode(c.get("text").asText(), c.get("endings").get(i).asText(),
+                                512);
+                        assertThat(enc.ids()).as("input_ids of ending %s", i)
+                                .containsExactly(Arrays.copyOf(ids[i], enc.length()));
+                        assertThat(Arrays.stream(mask[i]).sum()).isEqualTo(enc.length());
+                    }
+                    long[] shape = {1, ids.length, ids[0].length};
+                    Map<String, TensorData> inputs = new LinkedHashMap<>();
+                    inputs.put("input_ids", TensorData.ofLongs(shape, longs(c.get("input_ids"))));
+                    inputs.put("attention_mask", TensorData.ofLongs(shape, longs(c.get("attention_mask"))));
+                    TensorData logits = model.predict(new Batch(inputs, 1)).get("logits");
+                    assertMatches(seqcls, "roberta-multiple-choice", "logits", logits, c.get("logits"));
+                }
+            }
+        }
+    }
+
+    /** The reference {@link #robertaMultipleChoiceMatchesTransformers} reads (a test resource beside this class). */
+    static final String ROBERTA_MC_REFERENCE = "roberta-multiple-choice-reference.json";
 
     /**
      * Saving writes the declared parameters only (as a fine-tuned model's state dict does), so tied
@@ -298,7 +442,8 @@ public abstract class FamilyFidelitySuite {
             assertThat(binder.report().unused()).as("unused").isEmpty();
             try (LoweredModel model = lower(again, binder)) {
                 JsonNode c = f.reference().get("cases").get(0);
-                Map<String, TensorData> out = model.predict(f.isSeq2Seq() ? singleCase(f, l, c) : idsOnly(c));
+                Map<String, TensorData> out = model.predict(
+                        f.isSeq2Seq() ? singleCase(f, l, c) : f.isMultipleChoice() ? choiceCase(c) : idsOnly(c));
                 for (String name : f.outputs()) {
                     assertMatches(f, f.name() + " (saved)", name, out.get(name), c.get(name));
                 }
@@ -452,6 +597,26 @@ public abstract class FamilyFidelitySuite {
             inputs.put("token_type_ids", TensorData.ofLongs(shape, longs(c.get("token_type_ids"))));
         }
         return new Batch(inputs, 1);
+    }
+
+    /** A multiple-choice case: its padded {@code [1, C, T]} input ids, attention mask and type ids, from the reference. */
+    static Batch choiceCase(JsonNode c) {
+        Map<String, TensorData> inputs = new LinkedHashMap<>();
+        for (String name : List.of("input_ids", "attention_mask", "token_type_ids")) {
+            Nd values = fromJson(c.get(name));
+            long[] shape = {1, values.shape()[0], values.shape()[1]};
+            inputs.put(name, TensorData.ofLongs(shape, values.toLongs()));
+        }
+        return new Batch(inputs, 1);
+    }
+
+    /** @return the rows of a JSON matrix of whole numbers */
+    static long[][] rows(JsonNode matrix) {
+        long[][] out = new long[matrix.size()][];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = longs(matrix.get(i));
+        }
+        return out;
     }
 
     /** A seq2seq case: encoder ids, a full mask, and the labels shifted right as decoder inputs (teacher forcing). */

@@ -47,14 +47,15 @@ public record HfFixture(String name, ModelFamily family, HeadSpec head, List<Str
             built("bert-qa", new Bert(), HeadKind.QUESTION_ANSWERING, 0, "start_logits", "end_logits"),
             built("bert-mlm", new Bert(), HeadKind.MASKED_LM, 0, "logits"),
             built("distilbert-seqcls", new DistilBert(), HeadKind.SEQUENCE_CLASSIFICATION, 2, "logits"),
-            notBuiltYet("distilbert-tokcls", new DistilBert(), HeadKind.TOKEN_CLASSIFICATION, 5, "logits"),
-            notBuiltYet("distilbert-qa", new DistilBert(), HeadKind.QUESTION_ANSWERING, 0, "start_logits", "end_logits"),
+            built("distilbert-tokcls", new DistilBert(), HeadKind.TOKEN_CLASSIFICATION, 5, "logits"),
+            built("distilbert-qa", new DistilBert(), HeadKind.QUESTION_ANSWERING, 0, "start_logits", "end_logits"),
             built("roberta-seqcls", new Roberta(), HeadKind.SEQUENCE_CLASSIFICATION, 2, "logits"),
-            notBuiltYet("roberta-tokcls", new Roberta(), HeadKind.TOKEN_CLASSIFICATION, 5, "logits"),
-            notBuiltYet("roberta-qa", new Roberta(), HeadKind.QUESTION_ANSWERING, 0, "start_logits", "end_logits"),
-            notBuiltYet("roberta-mlm", new Roberta(), HeadKind.MASKED_LM, 0, "logits"),
+            built("roberta-tokcls", new Roberta(), HeadKind.TOKEN_CLASSIFICATION, 5, "logits"),
+            built("roberta-qa", new Roberta(), HeadKind.QUESTION_ANSWERING, 0, "start_logits", "end_logits"),
+            built("roberta-mlm", new Roberta(), HeadKind.MASKED_LM, 0, "logits"),
+            built("bert-multiple-choice", new Bert(), HeadKind.MULTIPLE_CHOICE, 0, "logits"),
             built("gpt2-seqcls", new Gpt2(), HeadKind.SEQUENCE_CLASSIFICATION, 2, "logits"),
-            notBuiltYet("gpt2-tokcls", new Gpt2(), HeadKind.TOKEN_CLASSIFICATION, 5, "logits"),
+            built("gpt2-tokcls", new Gpt2(), HeadKind.TOKEN_CLASSIFICATION, 5, "logits"),
             built("gpt2-lm", new Gpt2(), HeadKind.CAUSAL_LM, 0, "logits"),
             built("t5-seq2seq", new T5(), HeadKind.SEQ2SEQ_LM, 0, "logits"));
 
@@ -79,6 +80,14 @@ public record HfFixture(String name, ModelFamily family, HeadSpec head, List<Str
     /** @return whether this is an encoder-decoder fixture (inputs and targets) */
     public boolean isSeq2Seq() {
         return head.kind() == HeadKind.SEQ2SEQ_LM;
+    }
+
+    /**
+     * @return whether this is a multiple-choice fixture: each case a context and its endings, the
+     *     padded {@code [choices, tokens]} inputs of the (context, ending) pairs, one logit per ending
+     */
+    public boolean isMultipleChoice() {
+        return head.kind() == HeadKind.MULTIPLE_CHOICE;
     }
 
     /** @return the folder, which exists */

@@ -33,7 +33,8 @@ import java.util.Set;
  *
  * <p>Heads: {@code BertForSequenceClassification}, {@code BertForTokenClassification}, {@code
  * BertForQuestionAnswering} and {@code BertForMaskedLM} (decoder tied to the word embeddings unless
- * {@code tie_word_embeddings} is false).
+ * {@code tie_word_embeddings} is false) and {@code BertForMultipleChoice} (inputs {@code [batch,
+ * choices, tokens]}, one score per choice).
  */
 public final class Bert implements ModelFamily {
 
@@ -45,7 +46,7 @@ public final class Bert implements ModelFamily {
     @Override
     public Set<HeadKind> supportedHeads() {
         return EnumSet.of(HeadKind.SEQUENCE_CLASSIFICATION, HeadKind.TOKEN_CLASSIFICATION,
-                HeadKind.QUESTION_ANSWERING, HeadKind.MASKED_LM);
+                HeadKind.QUESTION_ANSWERING, HeadKind.MASKED_LM, HeadKind.MULTIPLE_CHOICE);
     }
 
     @Override
@@ -55,6 +56,7 @@ public final class Bert implements ModelFamily {
             case TOKEN_CLASSIFICATION -> new ForTokenClassification(new Config(config), head.numLabels());
             case QUESTION_ANSWERING -> new ForQuestionAnswering(new Config(config));
             case MASKED_LM -> new ForMaskedLM(new Config(config));
+            case MULTIPLE_CHOICE -> new ForMultipleChoice(new Config(config));
             default -> throw new UnsupportedArchitectureException(
                     config.origin() + ": BERT has no " + head.kind() + " head; supported: " + supportedHeads());
         };
@@ -438,5 +440,86 @@ public final class Bert implements ModelFamily {
             out.put("logits", ops.linear(h, ops.parameter(decoderWeight), ops.parameter(decoderBias)));
             return out;
         }
+    }
+
+    /**
+     * {@code BertForMultipleChoice}: every (context, ending) pair of {@code [B, C, T]} inputs runs
+     * through the encoder as one of {@code B * C} rows; the pooler, dropout and {@code classifier}
+     * ({@code Linear(H, 1)}) score each row, and the scores come back as {@code logits [B, C]}.
+     */
+    static final class ForMultipleChoice extends Head {
+        final Linear pooler;
+        final Linear classifier;
+
+        ForMultipleChoice(Config c) {
+            super(c);
+            pooler = new Linear(Scope.root(params).child("bert").child("pooler").child("dense"), c.hidden, c.hidden, true, c.initRange);
+            classifier = new Linear(Scope.root(params).child("classifier"), c.hidden, 1, true, c.initRange);
+        }
+
+        @Override
+        public String architecture() {
+            return "BertForMultipleChoice";
+        }
+
+        @Override
+        public List<InputSpec> inputs() {
+            return choiceInputs(encoderInputs());
+        }
+
+        @Override
+        public List<String> outputs() {
+            return List.of("logits");
+        }
+
+        /** @return {@code logits} [B, C] */
+        @Override
+        public Map<String, Tensor> forward(Ops ops, Map<String, Tensor> inputs) {
+            Tensor hidden = bert.forward(ops, flattenChoices(ops, inputs));
+            Tensor pooled = ops.tanh(pooler.forward(ops, ops.select(hidden, 1, 0)));
+            Tensor scores = classifier.forward(ops, ops.dropout(pooled, config.classifierDropout));
+            Map<String, Tensor> out = new LinkedHashMap<>();
+            out.put("logits", choiceScores(ops, ops.select(scores, -1, 0), inputs.get("input_ids")));
+            return out;
+        }
+    }
+
+    /** @return the same inputs with one more axis, {@code [batch, choices, tokens]} (multiple choice) */
+    static List<InputSpec> choiceInputs(List<InputSpec> inputs) {
+        return inputs.stream().map(i -> new InputSpec(i.name(), i.dtype(), i.rank() + 1, i.optional())).toList();
+    }
+
+    /**
+     * @return the encoder inputs present ({@code input_ids}, {@code attention_mask}, {@code
+     *     token_type_ids}, each {@code [B, C, T]}) as {@code [B * C, T]} rows, row {@code b * C + c}
+     *     holding choice {@code c} of example {@code b}, as HuggingFace's {@code view(-1, T)}; other
+     *     inputs (a task's labels) are left out
+     */
+    static Map<String, Tensor> flattenChoices(Ops ops, Map<String, Tensor> inputs) {
+        Map<String, Tensor> flat = new LinkedHashMap<>();
+        for (String name : List.of("input_ids", "attention_mask", "token_type_ids")) {
+            Tensor x = inputs.get(name);
+            if (x != null) {
+                // [B, C, T] -> [T, B, C] -> [T, B * C] -> [B * C, T]: reshape copies the dynamic T from axis 0
+                flat.put(name, ops.transpose(ops.reshape(ops.transpose(x, 2, 0, 1), 0, -1), 1, 0));
+            }
+        }
+        return flat;
+    }
+
+    /**
+     * @param scores one score per row of {@link #flattenChoices}, {@code [B * C]}
+     * @param choiceIds the multiple-choice input ids, {@code [B, C, T]} (for the dynamic B and C)
+     * @return the scores as {@code [B, C]}: {@code out[b][c] = scores[b * C + c]}
+     */
+    static Tensor choiceScores(Ops ops, Tensor scores, Tensor choiceIds) {
+        Tensor ones = ops.cast(ops.notEqual(ops.select(choiceIds, 2, 0), -1), DType.INT64); // [B, C]
+        Tensor column = ops.cumsum(ones, 1); // c + 1
+        Tensor row = ops.cumsum(ones, 0); // b + 1
+        Tensor choices = ops.max(column, 1, true); // [B, 1], C
+        Tensor index = ops.add(ops.mul(ops.sub(row, ones), choices), ops.sub(column, ones)); // b * C + c
+        Tensor zeros = ops.mul(ops.cast(ops.slice(ones, 1, 0, 1), DType.FLOAT32), 0f); // [B, 1]
+        Tensor table = ops.add(ops.reshape(scores, 1, -1), zeros); // [B, B * C], every row all scores
+        return ops.gather(table, 1, index);
     }
 }

@@ -29,7 +29,9 @@ import java.util.Set;
  * DistilBERT as HuggingFace's {@code modeling_distilbert.py} defines it: word and position
  * embeddings (no token types), a post-LayerNorm encoder whose attention is {@code q_lin}, {@code
  * k_lin}, {@code v_lin}, {@code out_lin}, and {@code DistilBertForSequenceClassification}'s head
- * ({@code pre_classifier}, ReLU, dropout, {@code classifier} on the first token). The class tree
+ * ({@code pre_classifier}, ReLU, dropout, {@code classifier} on the first token), {@code
+ * DistilBertForTokenClassification}'s ({@code classifier} on every token) and {@code
+ * DistilBertForQuestionAnswering}'s ({@code qa_outputs}). The class tree
  * mirrors the parameter tree ({@code distilbert.transformer.layer.N.attention.q_lin}, ...).
  *
  * <p>{@code sinusoidal_pos_embds} checkpoints store their (fixed) position table like any other, so
@@ -46,16 +48,19 @@ public final class DistilBert implements ModelFamily {
 
     @Override
     public Set<HeadKind> supportedHeads() {
-        return EnumSet.of(HeadKind.SEQUENCE_CLASSIFICATION);
+        return EnumSet.of(HeadKind.SEQUENCE_CLASSIFICATION, HeadKind.TOKEN_CLASSIFICATION,
+                HeadKind.QUESTION_ANSWERING);
     }
 
     @Override
     public ModelDefinition define(ModelConfig config, HeadSpec head) {
-        if (head.kind() != HeadKind.SEQUENCE_CLASSIFICATION) {
-            throw new UnsupportedArchitectureException(
-                    config.origin() + ": DistilBERT has no " + head.kind() + " head yet; supported: " + supportedHeads());
-        }
-        return new ForSequenceClassification(new Config(config), head.numLabels());
+        return switch (head.kind()) {
+            case SEQUENCE_CLASSIFICATION -> new ForSequenceClassification(new Config(config), head.numLabels());
+            case TOKEN_CLASSIFICATION -> new ForTokenClassification(new Config(config), head.numLabels());
+            case QUESTION_ANSWERING -> new ForQuestionAnswering(new Config(config));
+            default -> throw new UnsupportedArchitectureException(
+                    config.origin() + ": DistilBERT has no " + head.kind() + " head; supported: " + supportedHeads());
+        };
     }
 
     /** The config keys DistilBERT reads, with HuggingFace's defaults for the optional ones. */
@@ -71,6 +76,7 @@ public final class DistilBert implements ModelFamily {
         final float dropout;
         final float attentionDropout;
         final float classifierDropout;
+        final float qaDropout;
         final Activation activation;
 
         Config(ModelConfig c) {
@@ -85,6 +91,7 @@ public final class DistilBert implements ModelFamily {
             dropout = (float) c.getDouble("dropout", 0.1);
             attentionDropout = (float) c.getDouble("attention_dropout", 0.1);
             classifierDropout = (float) c.getDouble("seq_classif_dropout", 0.2);
+            qaDropout = (float) c.getDouble("qa_dropout", 0.1);
             activation = Activations.byName(c.getString("activation", "gelu"), c.origin());
             if (dim % heads != 0) {
                 throw new InvalidCheckpointException(
@@ -200,33 +207,20 @@ public final class DistilBert implements ModelFamily {
         }
     }
 
-    /** {@code DistilBertForSequenceClassification}: {@code pre_classifier}, ReLU, dropout, {@code classifier}. */
-    static final class ForSequenceClassification implements ModelDefinition {
+    /** Shared plumbing of the head models: the encoder under {@code distilbert}, its two inputs. */
+    abstract static class Head implements ModelDefinition {
         final Config config;
         final ParameterSet params = new ParameterSet();
         final Encoder distilbert;
-        final Linear preClassifier;
-        final Linear classifier;
 
-        ForSequenceClassification(Config c, int numLabels) {
-            if (numLabels < 1) {
-                throw new IllegalArgumentException("a classifier needs at least one label");
-            }
+        Head(Config c) {
             config = c;
-            Scope root = Scope.root(params);
-            distilbert = new Encoder(root.child("distilbert"), c);
-            preClassifier = new Linear(root.child("pre_classifier"), c.dim, c.dim, true, c.initRange);
-            classifier = new Linear(root.child("classifier"), c.dim, numLabels, true, c.initRange);
+            distilbert = new Encoder(Scope.root(params).child("distilbert"), c);
         }
 
         @Override
         public ModelConfig config() {
             return config.raw;
-        }
-
-        @Override
-        public String architecture() {
-            return "DistilBertForSequenceClassification";
         }
 
         @Override
@@ -250,6 +244,31 @@ public final class DistilBert implements ModelFamily {
         public List<String> outputs() {
             return List.of("logits");
         }
+    }
+
+    private static void requireLabels(int numLabels) {
+        if (numLabels < 1) {
+            throw new IllegalArgumentException("a classifier needs at least one label");
+        }
+    }
+
+    /** {@code DistilBertForSequenceClassification}: {@code pre_classifier}, ReLU, dropout, {@code classifier}. */
+    static final class ForSequenceClassification extends Head {
+        final Linear preClassifier;
+        final Linear classifier;
+
+        ForSequenceClassification(Config c, int numLabels) {
+            super(c);
+            requireLabels(numLabels);
+            Scope root = Scope.root(params);
+            preClassifier = new Linear(root.child("pre_classifier"), c.dim, c.dim, true, c.initRange);
+            classifier = new Linear(root.child("classifier"), c.dim, numLabels, true, c.initRange);
+        }
+
+        @Override
+        public String architecture() {
+            return "DistilBertForSequenceClassification";
+        }
 
         @Override
         public Map<String, Tensor> forward(Ops ops, Map<String, Tensor> inputs) {
@@ -258,6 +277,62 @@ public final class DistilBert implements ModelFamily {
             Tensor logits = classifier.forward(ops, ops.dropout(pooled, config.classifierDropout));
             Map<String, Tensor> out = new LinkedHashMap<>();
             out.put("logits", logits);
+            return out;
+        }
+    }
+
+    /** {@code DistilBertForTokenClassification}: dropout ({@code dropout}) and {@code classifier} on every token. */
+    static final class ForTokenClassification extends Head {
+        final Linear classifier;
+
+        ForTokenClassification(Config c, int numLabels) {
+            super(c);
+            requireLabels(numLabels);
+            classifier = new Linear(Scope.root(params).child("classifier"), c.dim, numLabels, true, c.initRange);
+        }
+
+        @Override
+        public String architecture() {
+            return "DistilBertForTokenClassification";
+        }
+
+        /** @return {@code logits} [B, T, numLabels] */
+        @Override
+        public Map<String, Tensor> forward(Ops ops, Map<String, Tensor> inputs) {
+            Tensor hidden = distilbert.forward(ops, inputs);
+            Map<String, Tensor> out = new LinkedHashMap<>();
+            out.put("logits", classifier.forward(ops, ops.dropout(hidden, config.dropout)));
+            return out;
+        }
+    }
+
+    /** {@code DistilBertForQuestionAnswering}: dropout ({@code qa_dropout}) and {@code qa_outputs} Linear(dim, 2). */
+    static final class ForQuestionAnswering extends Head {
+        final Linear qaOutputs;
+
+        ForQuestionAnswering(Config c) {
+            super(c);
+            qaOutputs = new Linear(Scope.root(params).child("qa_outputs"), c.dim, 2, true, c.initRange);
+        }
+
+        @Override
+        public String architecture() {
+            return "DistilBertForQuestionAnswering";
+        }
+
+        @Override
+        public List<String> outputs() {
+            return List.of("start_logits", "end_logits");
+        }
+
+        /** @return {@code start_logits} and {@code end_logits}, each [B, T] */
+        @Override
+        public Map<String, Tensor> forward(Ops ops, Map<String, Tensor> inputs) {
+            Tensor hidden = ops.dropout(distilbert.forward(ops, inputs), config.qaDropout);
+            Tensor logits = qaOutputs.forward(ops, hidden);
+            Map<String, Tensor> out = new LinkedHashMap<>();
+            out.put("start_logits", ops.select(logits, -1, 0));
+            out.put("end_logits", ops.select(logits, -1, 1));
             return out;
         }
     }

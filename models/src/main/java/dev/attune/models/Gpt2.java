@@ -32,7 +32,8 @@ import java.util.Set;
  * ({@code wpe}) embeddings, pre-LayerNorm blocks ({@code h.N.ln_1}, {@code attn}, {@code ln_2},
  * {@code mlp}) with causal self-attention, and {@code ln_f}. Heads: {@code GPT2LMHeadModel} ({@code
  * lm_head} tied to {@code wte} unless {@code tie_word_embeddings} is false) and {@code
- * GPT2ForSequenceClassification} ({@code score}, read at the last non-padding token).
+ * GPT2ForSequenceClassification} ({@code score}, read at the last non-padding token) and {@code
+ * GPT2ForTokenClassification} ({@code classifier} on every token).
  *
  * <p>Checkpoint traps handled here: {@code Conv1D} layers ({@code c_attn}, {@code c_proj}, {@code
  * c_fc}) store their weight as {@code [in, out]}; {@code c_attn} fuses query, key and value; the
@@ -55,7 +56,7 @@ public final class Gpt2 implements ModelFamily {
 
     @Override
     public Set<HeadKind> supportedHeads() {
-        return EnumSet.of(HeadKind.CAUSAL_LM, HeadKind.SEQUENCE_CLASSIFICATION);
+        return EnumSet.of(HeadKind.CAUSAL_LM, HeadKind.SEQUENCE_CLASSIFICATION, HeadKind.TOKEN_CLASSIFICATION);
     }
 
     @Override
@@ -63,6 +64,7 @@ public final class Gpt2 implements ModelFamily {
         return switch (head.kind()) {
             case CAUSAL_LM -> new LMHeadModel(new Config(config));
             case SEQUENCE_CLASSIFICATION -> new ForSequenceClassification(new Config(config), head.numLabels());
+            case TOKEN_CLASSIFICATION -> new ForTokenClassification(new Config(config), head.numLabels());
             default -> throw new UnsupportedArchitectureException(
                     config.origin() + ": GPT-2 has no " + head.kind() + " head; supported: " + supportedHeads());
         };
@@ -452,6 +454,39 @@ public final class Gpt2 implements ModelFamily {
             Tensor pick = ops.cast(ops.equal(positions, last), DType.FLOAT32);
             Map<String, Tensor> out = new LinkedHashMap<>();
             out.put("logits", ops.sum(ops.mul(logits, ops.unsqueeze(pick, -1)), 1, false));
+            return out;
+        }
+    }
+
+    /**
+     * {@code GPT2ForTokenClassification}: dropout ({@code classifier_dropout}, else {@code
+     * hidden_dropout}, else 0.1, as HuggingFace picks it) and {@code classifier} on every token.
+     */
+    static final class ForTokenClassification extends Head {
+        final Linear classifier;
+        final float dropout;
+
+        ForTokenClassification(Config c, int numLabels) {
+            super(c);
+            if (numLabels < 1) {
+                throw new IllegalArgumentException("a classifier needs at least one label");
+            }
+            classifier = new Linear(Scope.root(params).child("classifier"), c.hidden, numLabels, true, c.initRange);
+            ModelConfig raw = c.raw;
+            dropout = (float) (raw.has("classifier_dropout") ? raw.getDouble("classifier_dropout", 0.1)
+                    : raw.getDouble("hidden_dropout", 0.1));
+        }
+
+        @Override
+        public String architecture() {
+            return "GPT2ForTokenClassification";
+        }
+
+        /** @return {@code logits} [B, T, numLabels] */
+        @Override
+        public Map<String, Tensor> forward(Ops ops, Map<String, Tensor> inputs) {
+            Map<String, Tensor> out = new LinkedHashMap<>();
+            out.put("logits", classifier.forward(ops, ops.dropout(hidden(ops, inputs), dropout)));
             return out;
         }
     }

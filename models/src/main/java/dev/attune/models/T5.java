@@ -23,6 +23,7 @@ import java.util.EnumSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 
 /**
@@ -55,6 +56,12 @@ import java.util.Set;
  * computes them once per source. An {@code encoder_hidden_states} input ([B, S, d_model]) also skips
  * the encoder. Outputs: {@code logits} [B, T, vocab_size], {@code encoder_last_hidden_state} (when
  * the encoder ran) and the presents.
+ *
+ * <p>{@link ModelDefinition#encoderDecoder()} splits the model as HuggingFace Optimum exports it: an
+ * encoder ({@code input_ids}, {@code attention_mask} to {@code last_hidden_state}), a decoder ({@code
+ * input_ids}, {@code encoder_attention_mask}, {@code encoder_hidden_states} to {@code logits} and the
+ * presents of both kinds) and the decoder with past (the pasts of both kinds instead of the encoder
+ * states, to {@code logits} and the self-attention presents).
  */
 public final class T5 implements ModelFamily {
 
@@ -443,6 +450,99 @@ public final class T5 implements ModelFamily {
         }
     }
 
+    /** One part of {@link ForConditionalGeneration#encoderDecoder()}, over the whole model's parameters. */
+    static final class Part implements ModelDefinition {
+        enum Kind { ENCODER, DECODER, DECODER_WITH_PAST }
+
+        final ForConditionalGeneration model;
+        final Kind kind;
+
+        Part(ForConditionalGeneration model, Kind kind) {
+            this.model = model;
+            this.kind = kind;
+        }
+
+        @Override
+        public ModelConfig config() {
+            return model.config();
+        }
+
+        @Override
+        public String architecture() {
+            return model.architecture();
+        }
+
+        @Override
+        public String baseModelPrefix() {
+            return model.baseModelPrefix();
+        }
+
+        @Override
+        public ParameterSet parameters() {
+            return model.parameters();
+        }
+
+        @Override
+        public List<InputSpec> inputs() {
+            if (kind == Kind.ENCODER) {
+                return List.of(new InputSpec("input_ids", DType.INT64, 2, false),
+                        new InputSpec("attention_mask", DType.INT64, 2, false));
+            }
+            List<InputSpec> all = new ArrayList<>(List.of(new InputSpec("input_ids", DType.INT64, 2, false),
+                    new InputSpec("encoder_attention_mask", DType.INT64, 2, false)));
+            if (kind == Kind.DECODER) {
+                all.add(new InputSpec("encoder_hidden_states", DType.FLOAT32, 3, false));
+            } else {
+                for (int i = 0; i < model.c.decoderLayers; i++) {
+                    for (String k : List.of("decoder", "encoder")) {
+                        all.add(new InputSpec(pastKeyName(i, k), DType.FLOAT32, 4, false));
+                        all.add(new InputSpec(pastValueName(i, k), DType.FLOAT32, 4, false));
+                    }
+                }
+            }
+            return List.copyOf(all);
+        }
+
+        @Override
+        public List<String> outputs() {
+            if (kind == Kind.ENCODER) {
+                return List.of("last_hidden_state");
+            }
+            List<String> all = new ArrayList<>(List.of("logits"));
+            for (int i = 0; i < model.c.decoderLayers; i++) {
+                for (String k : kind == Kind.DECODER ? List.of("decoder", "encoder") : List.of("decoder")) {
+                    all.add(presentKeyName(i, k));
+                    all.add(presentValueName(i, k));
+                }
+            }
+            return List.copyOf(all);
+        }
+
+        @Override
+        public Map<String, Tensor> forward(Ops ops, Map<String, Tensor> inputs) {
+            Map<String, Tensor> out = new LinkedHashMap<>();
+            if (kind == Kind.ENCODER) {
+                Tensor ids = inputs.get("input_ids");
+                out.put("last_hidden_state", model.encoder.forward(ops, ops.embedding(ops.parameter(model.shared), ids),
+                        ids, inputs.get("attention_mask")));
+                return out;
+            }
+            Map<String, Tensor> whole = new LinkedHashMap<>();
+            inputs.forEach((name, t) -> {
+                switch (name) {
+                    case "input_ids" -> whole.put("decoder_input_ids", t);
+                    case "encoder_attention_mask" -> whole.put("attention_mask", t);
+                    default -> whole.put(name, t);
+                }
+            });
+            Map<String, Tensor> all = model.forward(ops, whole);
+            for (String name : outputs()) {
+                out.put(name, all.get(name));
+            }
+            return out;
+        }
+    }
+
     /** {@code T5ForConditionalGeneration}. */
     static final class ForConditionalGeneration implements ModelDefinition {
         final Config c;
@@ -515,6 +615,13 @@ public final class T5 implements ModelFamily {
                 }
             }
             return List.copyOf(all);
+        }
+
+        /** @return the encoder, the decoder and the decoder with past, as Optimum exports T5 */
+        @Override
+        public Optional<EncoderDecoder> encoderDecoder() {
+            return Optional.of(new EncoderDecoder(new Part(this, Part.Kind.ENCODER), new Part(this, Part.Kind.DECODER),
+                    new Part(this, Part.Kind.DECODER_WITH_PAST)));
         }
 
         @Override

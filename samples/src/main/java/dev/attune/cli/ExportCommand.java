@@ -6,6 +6,7 @@ import dev.attune.error.ConfigurationException;
 import dev.attune.model.FineTunedModel;
 import dev.attune.model.HeadSpec.HeadKind;
 import dev.attune.model.PretrainedModel;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Locale;
@@ -34,7 +35,8 @@ final class ExportCommand implements Callable<Integer> {
     Path model;
 
     @Option(names = "--output", required = true,
-            description = "folder to write (for onnx: model.onnx, config.json, tokenizer)")
+            description = "folder to write (for onnx: model.onnx, or for T5 encoder_model.onnx, decoder_model.onnx and"
+                    + " decoder_with_past_model.onnx; config.json, tokenizer)")
     Path output;
 
     @Option(names = "--head", description = "head for a checkpoint without attune settings: sequence-classification,"
@@ -72,7 +74,9 @@ final class ExportCommand implements Callable<Integer> {
                 PretrainedModel base = attune.load(model);
                 FineTunedModel m = attune.open(base, headKind(), false, maxLength)) {
             m.export(name, output, options);
-            Path written = name.equals("onnx") ? output.resolve("model.onnx") : output;
+            // an encoder-decoder exports as encoder_model.onnx and decoder graphs: name the folder
+            Path written = name.equals("onnx") && Files.isRegularFile(output.resolve("model.onnx"))
+                    ? output.resolve("model.onnx") : output;
             System.out.println("exported " + m.lowered().definition().architecture() + " to " + written);
         }
         return 0;

@@ -31,7 +31,12 @@ public record HeadSpec(HeadKind kind, int numLabels) {
         /** {@code *LMHeadModel} / {@code *ForCausalLM}: next-token logits. */
         CAUSAL_LM,
         /** {@code *ForConditionalGeneration}: encoder-decoder with a language-model head. */
-        SEQ2SEQ_LM;
+        SEQ2SEQ_LM,
+        /**
+         * {@code *ForMultipleChoice} (SWAG-style): inputs {@code [batch, choices, tokens]}, one score
+         * per choice ({@code logits [batch, choices]}).
+         */
+        MULTIPLE_CHOICE;
 
         /**
          * The head a HuggingFace class name stands for, as {@code AutoModel} reads config.json's
@@ -59,6 +64,8 @@ public record HeadSpec(HeadKind kind, int numLabels) {
                 kind = CAUSAL_LM;
             } else if (architecture.endsWith("ForConditionalGeneration")) {
                 kind = SEQ2SEQ_LM;
+            } else if (architecture.endsWith("ForMultipleChoice")) {
+                kind = MULTIPLE_CHOICE;
             }
             return java.util.Optional.ofNullable(kind);
         }
@@ -84,7 +91,7 @@ public record HeadSpec(HeadKind kind, int numLabels) {
         /**
          * @param name a head as the command line writes it: {@code sequence-classification}, {@code
          *     token-classification}, {@code question-answering}, {@code masked-lm}, {@code causal-lm},
-         *     {@code seq2seq-lm} (or the constant's name)
+         *     {@code seq2seq-lm}, {@code multiple-choice} (or the constant's name)
          * @return the head
          * @throws IllegalArgumentException naming the heads there are, for another name
          */

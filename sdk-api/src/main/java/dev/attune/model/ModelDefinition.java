@@ -9,6 +9,7 @@ import dev.attune.ops.ParameterSet;
 import dev.attune.ops.Tensor;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 
 /**
  * An engine-neutral model: HuggingFace-named parameters and a forward pass written against {@link
@@ -54,6 +55,33 @@ public interface ModelDefinition {
     default ModelDefinition inference() {
         return this;
     }
+
+    /**
+     * @return for an encoder-decoder model, its encoder and its decoder as definitions of their own
+     *     over this model's parameters, so that an exporter writes them as separate graphs and a
+     *     graph runtime runs the encoder once per source (as HuggingFace Optimum exports seq2seq
+     *     models); empty for other models (the default)
+     */
+    default Optional<EncoderDecoder> encoderDecoder() {
+        return Optional.empty();
+    }
+
+    /**
+     * The parts of an encoder-decoder model, with the input and output names of HuggingFace
+     * Optimum's seq2seq exports.
+     *
+     * @param encoder inputs {@code input_ids}, {@code attention_mask}; output {@code
+     *     last_hidden_state} [batch, source, hidden]
+     * @param decoder inputs {@code input_ids} (the decoder's), {@code encoder_attention_mask},
+     *     {@code encoder_hidden_states}; outputs {@code logits} and every layer's {@code
+     *     present.N.decoder.key/value} and {@code present.N.encoder.key/value}
+     * @param decoderWithPast the decoder one step on: inputs {@code input_ids} (new tokens), {@code
+     *     encoder_attention_mask} and every layer's {@code past_key_values.N.decoder.key/value} and
+     *     {@code past_key_values.N.encoder.key/value}; outputs {@code logits} and {@code
+     *     present.N.decoder.key/value} (the cross-attention keys and values stay those passed in)
+     */
+    @API(status = API.Status.EXPERIMENTAL, since = "0.2")
+    record EncoderDecoder(ModelDefinition encoder, ModelDefinition decoder, ModelDefinition decoderWithPast) {}
 
     /**
      * A named input of a model definition, with dynamic batch and sequence axes.

@@ -120,6 +120,20 @@ public interface Task {
     Map<String, Long> padding(TextTokenizer tokenizer);
 
     /**
+     * How many rows a feature's sequence fields hold, for heads whose inputs have an axis between the
+     * batch and the tokens: a multiple-choice feature holds one (context, ending) pair per row, each
+     * sequence field the rows one after another, all of one length, and a batch of such features is
+     * {@code [batch, rows, tokens]} (every feature of a batch must have the same number of rows).
+     * The default, 1, gives {@code [batch, tokens]}.
+     *
+     * @param features a feature this task encoded
+     * @return its rows, at least 1
+     */
+    default int sequenceRows(Features features) {
+        return 1;
+    }
+
+    /**
      * @return the label inputs the loss reads, with their element type: {@code INT64} for class ids
      *     ({@link Features#fields()}), {@code FLOAT32} for regression targets or multi-hot vectors
      *     ({@link Features#floatFields()})

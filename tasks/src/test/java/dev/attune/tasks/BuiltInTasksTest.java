@@ -191,6 +191,16 @@ class BuiltInTasksTest {
         Task s2s = create("seq2seq", "prefix", "reverse: ");
         Dataset s2sData = s2s.read(Files.writeString(dir.resolve("pairs.tsv"), pairs));
         cases.add(named("seq2seq (encode only)", new Case(s2s, s2sData, t5, 64, f -> 0, false, "bleu", true, false)));
+
+        StringBuilder choices = new StringBuilder("context\tendings\tlabel\n");
+        List<String> sentences = Files.readAllLines(sst2).subList(1, 49).stream().map(l -> l.split("\t")[0].strip()).toList();
+        for (int i = 0; i + 3 < sentences.size(); i += 4) {
+            choices.append(sentences.get(i)).append('\t').append(String.join("|", sentences.subList(i + 1, i + 4)))
+                    .append('\t').append(i % 3).append('\n');
+        }
+        Task mc = create("multiple-choice");
+        Dataset mcData = mc.read(Files.writeString(dir.resolve("choices.tsv"), choices));
+        cases.add(named("multiple-choice", new Case(mc, mcData, bert, 64, mc::sequenceRows, true, "accuracy", true, true)));
         return cases.stream();
     }
 
@@ -338,6 +348,6 @@ class BuiltInTasksTest {
             names.add(p.name());
         }
         assertThat(names).containsExactlyInAnyOrder("text-classification", "text-pair-classification",
-                "token-classification", "question-answering", "seq2seq", "causal-lm", "masked-lm");
+                "token-classification", "question-answering", "seq2seq", "causal-lm", "masked-lm", "multiple-choice");
     }
 }

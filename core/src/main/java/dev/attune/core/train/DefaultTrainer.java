@@ -333,7 +333,7 @@ public final class DefaultTrainer implements Trainer {
                     for (int i : indices) {
                         chunk.add(trainFeatures.get(i));
                     }
-                    Batch batch = Collator.collate(chunk, padding, fixedLength);
+                    Batch batch = Collator.collate(chunk, padding, fixedLength, model.task()::sequenceRows);
                     // dropout draws from a generator seeded by position, so a resumed run draws the same masks
                     optimizer.session().reseed(mix(config.seed(), run.microBatches));
                     run.microBatches++;

@@ -46,6 +46,11 @@ import java.util.Map;
  * the tokenizer settings; {@link #export(FineTunedModel, Path, OnnxExportOptions)} also writes
  * config.json and the tokenizer files next to {@code model.onnx}.
  *
+ * <p>An encoder-decoder whose definition splits itself ({@link ModelDefinition#encoderDecoder()}:
+ * T5) is written as HuggingFace Optimum writes seq2seq models, one graph per part: {@value
+ * #ENCODER_FILE}, {@value #DECODER_FILE} and (unless past key/values are off) {@value
+ * #DECODER_WITH_PAST_FILE}; past key/value inputs are declared [batch, heads, length, {@code d_kv}].
+ *
  * <p>It is the {@link Exporter} of the {@value #FORMAT} format, found with {@link
  * java.util.ServiceLoader}: {@code model.export("onnx", folder, options)} and {@code attune export
  * --format onnx} reach it without naming this module, and the runtime writes the folder aside and
@@ -58,6 +63,12 @@ public final class OnnxExporter implements Exporter {
     public static final String MODEL_FILE = "model.onnx";
     /** File name of the weights when they are stored as external data. */
     public static final String DATA_FILE = "model.onnx_data";
+    /** An encoder-decoder's encoder graph inside an export folder (Optimum's name). */
+    public static final String ENCODER_FILE = "encoder_model.onnx";
+    /** An encoder-decoder's decoder graph, from the first step (Optimum's name). */
+    public static final String DECODER_FILE = "decoder_model.onnx";
+    /** An encoder-decoder's decoder graph with past keys and values (Optimum's name). */
+    public static final String DECODER_WITH_PAST_FILE = "decoder_with_past_model.onnx";
     /** Metadata key prefix. */
     public static final String META = "attune.";
 
@@ -114,11 +125,22 @@ public final class OnnxExporter implements Exporter {
             }
             Object[] dims;
             if (isPast(in.name())) {
-                dims = new Object[] {"batch_size", headCount(config), "past_sequence_length", headSize(config)};
+                // T5's cross-attention past spans the source; its self-attention past, the decoder's past
+                Object length = in.name().endsWith(".encoder.key") || in.name().endsWith(".encoder.value")
+                        ? "encoder_sequence_length"
+                        : in.name().endsWith(".decoder.key") || in.name().endsWith(".decoder.value")
+                                ? "past_decoder_sequence_length" : "past_sequence_length";
+                dims = new Object[] {"batch_size", headCount(config), length, headSize(config)};
+            } else if (in.name().equals("encoder_attention_mask")) {
+                dims = new Object[] {"batch_size", "encoder_sequence_length"};
+            } else if (in.name().equals("encoder_hidden_states")) {
+                dims = new Object[] {"batch_size", "encoder_sequence_length", hiddenSize(config)};
             } else if (in.rank() == 2) {
                 dims = new Object[] {"batch_size",
                         withPast && in.name().equals("attention_mask") ? "past_sequence_length + sequence_length"
                                 : "sequence_length"};
+            } else if (in.rank() == 3 && in.dtype() == DType.INT64) {
+                dims = new Object[] {"batch_size", "num_choices", "sequence_length"}; // a multiple-choice head
             } else {
                 dims = new Object[in.rank()];
                 dims[0] = "batch_size";
@@ -175,7 +197,11 @@ public final class OnnxExporter implements Exporter {
         return "num_heads";
     }
 
+    /** @return the size of one attention head: {@code d_kv} where the config has it (T5), else hidden / heads */
     private static Object headSize(ModelConfig c) {
+        if (c.has("d_kv")) {
+            return c.requireInt("d_kv");
+        }
         Object heads = headCount(c);
         for (String k : List.of("n_embd", "hidden_size", "d_model")) {
             if (c.has(k) && heads instanceof Integer h) {
@@ -183,6 +209,15 @@ public final class OnnxExporter implements Exporter {
             }
         }
         return "head_size";
+    }
+
+    private static Object hiddenSize(ModelConfig c) {
+        for (String k : List.of("d_model", "hidden_size", "n_embd")) {
+            if (c.has(k)) {
+                return c.requireInt(k);
+            }
+        }
+        return "hidden_size";
     }
 
     static String version() {
@@ -287,15 +322,30 @@ public final class OnnxExporter implements Exporter {
         for (Map.Entry<String, String> e : tokenizerMetadata(tokenizer).entrySet()) {
             meta.putIfAbsent(e.getKey(), e.getValue());
         }
-        ModelProto proto = toProto(lowered.definition(), lowered::read, meta, options);
-        write(proto, directory.resolve(MODEL_FILE), options.externalDataThreshold());
+        var parts = lowered.definition().inference().encoderDecoder();
+        if (parts.isPresent()) {
+            // an encoder-decoder as HuggingFace Optimum writes it: the encoder once per source, the decoder per step
+            ParameterSource values = cached(lowered::read);
+            write(toProto(parts.get().encoder(), values, meta, options), directory.resolve(ENCODER_FILE),
+                    options.externalDataThreshold());
+            write(toProto(parts.get().decoder(), values, meta, options), directory.resolve(DECODER_FILE),
+                    options.externalDataThreshold());
+            if (options.withPast()) {
+                write(toProto(parts.get().decoderWithPast(), values, meta, options),
+                        directory.resolve(DECODER_WITH_PAST_FILE), options.externalDataThreshold());
+            }
+        } else {
+            ModelProto proto = toProto(lowered.definition(), lowered::read, meta, options);
+            write(proto, directory.resolve(MODEL_FILE), options.externalDataThreshold());
+        }
         Files.writeString(directory.resolve("config.json"), savedConfig.toJson(), StandardCharsets.UTF_8);
         tokenizer.saveTo(directory);
     }
 
     /**
      * Writes a model file; when its initializers hold more than {@code threshold} bytes, those of
-     * 1 KiB or more are moved into {@value #DATA_FILE} beside it (ONNX external data, offsets
+     * 1 KiB or more are moved into the file's name plus {@code _data} beside it ({@value #DATA_FILE}
+     * for {@value #MODEL_FILE}; ONNX external data, offsets
      * aligned to 4 KiB) and the file keeps only their location.
      *
      * @param proto the model
@@ -314,7 +364,7 @@ public final class OnnxExporter implements Exporter {
             }
             return;
         }
-        Path dataFile = file.resolveSibling(DATA_FILE);
+        Path dataFile = file.resolveSibling(file.getFileName() + "_data"); // model.onnx_data for model.onnx
         ModelProto.Builder m = proto.toBuilder();
         var graph = m.getGraphBuilder();
         long offset = 0;

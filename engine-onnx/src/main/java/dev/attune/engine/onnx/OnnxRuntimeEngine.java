@@ -9,6 +9,7 @@ import dev.attune.engine.EngineOptions;
 import dev.attune.engine.LoweredModel;
 import dev.attune.engine.Engine.ParameterSource;
 import dev.attune.engine.onnx.internal.OrtLoweredModel;
+import dev.attune.engine.onnx.internal.OrtSeq2SeqModel;
 import dev.attune.engine.onnx.proto.OnnxProto.ModelProto;
 import dev.attune.error.EngineException;
 import dev.attune.model.ModelDefinition;
@@ -82,10 +83,35 @@ public final class OnnxRuntimeEngine implements Engine {
         return Optional.of(OnnxModels.load(onnx.file(), checkpoint.config(), options));
     }
 
+    /**
+     * Exports the definition in memory and opens it in ONNX Runtime. An encoder-decoder ({@link
+     * ModelDefinition#encoderDecoder()}) becomes three sessions, as Optimum exports it: encoder,
+     * decoder and decoder with past ({@link OrtSeq2SeqModel}).
+     */
     @Override
     public LoweredModel lower(ModelDefinition definition, ParameterSource values, EngineOptions options) {
         checkDevice(options);
         ParameterSource cached = OnnxExporter.cached(values);
+        var parts = definition.inference().encoderDecoder();
+        if (parts.isPresent()) {
+            OrtLoweredModel encoder = session(parts.get().encoder(), cached, options);
+            OrtLoweredModel decoder = null;
+            try {
+                decoder = session(parts.get().decoder(), cached, options);
+                OrtLoweredModel withPast = session(parts.get().decoderWithPast(), cached, options);
+                return new OrtSeq2SeqModel(definition, encoder, decoder, withPast, cached::valueOf);
+            } catch (RuntimeException e) {
+                encoder.close();
+                if (decoder != null) {
+                    decoder.close();
+                }
+                throw e;
+            }
+        }
+        return session(definition, cached, options);
+    }
+
+    private OrtLoweredModel session(ModelDefinition definition, ParameterSource cached, EngineOptions options) {
         ModelProto proto = OnnxExporter.toProto(definition, cached, Map.of(), OnnxExportOptions.defaults());
         try {
             OrtSession session = env.createSession(proto.toByteArray(), OrtLoweredModel.sessionOptions(options.numThreads()));

@@ -9,6 +9,7 @@ import dev.attune.model.TextTokenizer;
 import java.nio.file.Files;
 import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
@@ -19,6 +20,10 @@ import java.util.Optional;
  * writes), opened as a checkpoint: its config from the file's metadata (or config.json beside it),
  * its tokenizer from the folder, its weights from the initializers. Its sources prefer the {@code
  * onnx} engine, which serves the file's own graph ({@link OnnxModels} explains the two parts).
+ *
+ * <p>An encoder-decoder export (a folder with {@value OnnxExporter#ENCODER_FILE} and {@value
+ * OnnxExporter#DECODER_FILE}, as {@code attune export} and Optimum write T5) opens with the weights of
+ * both graphs and config.json; the {@code onnx} engine runs it as encoder and decoder graphs again.
  */
 public final class OnnxSourceProvider implements SourceProvider {
     /** The provider's name. */
@@ -52,7 +57,44 @@ public final class OnnxSourceProvider implements SourceProvider {
                 && !hasHuggingFaceWeights(path)) {
             return Optional.of(new Source(path.resolve(OnnxExporter.MODEL_FILE), context));
         }
+        if (Files.isDirectory(path) && Files.isRegularFile(path.resolve(OnnxExporter.ENCODER_FILE))
+                && Files.isRegularFile(path.resolve(OnnxExporter.DECODER_FILE)) && !hasHuggingFaceWeights(path)) {
+            return Optional.of(new Seq2SeqSource(path, context));
+        }
         return Optional.empty();
+    }
+
+    /** An encoder-decoder export folder as a checkpoint: config.json (or the decoder's metadata), both graphs' weights. */
+    private static final class Seq2SeqSource implements ModelSource {
+        private final Path folder;
+        private final Context context;
+
+        Seq2SeqSource(Path folder, Context context) {
+            this.folder = folder;
+            this.context = context;
+        }
+
+        @Override
+        public PretrainedModel open(Map<String, String> configOverrides) {
+            Path decoder = folder.resolve(OnnxExporter.DECODER_FILE);
+            ModelConfig config = OnnxModels.config(decoder)
+                    .withOverrides(configOverrides == null ? Map.of() : configOverrides);
+            TextTokenizer tokenizer = context.tokenizer(folder.toAbsolutePath());
+            OnnxSeq2SeqWeights weights = new OnnxSeq2SeqWeights(List.of(
+                    new OnnxWeights(folder.resolve(OnnxExporter.ENCODER_FILE)), new OnnxWeights(decoder)),
+                    folder.toString());
+            return new PretrainedModel(config, weights, tokenizer, folder.toString());
+        }
+
+        @Override
+        public String describe() {
+            return folder + " (ONNX encoder and decoder)";
+        }
+
+        @Override
+        public Optional<String> preferredEngine() {
+            return Optional.of(NAME);
+        }
     }
 
     /** A HuggingFace folder that also carries an ONNX file is read as a HuggingFace folder. */
