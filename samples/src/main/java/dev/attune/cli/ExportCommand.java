@@ -1,6 +1,7 @@
 package dev.attune.cli;
 
 import dev.attune.Attune;
+import dev.attune.core.internal.OutputFolder;
 import dev.attune.PluginRegistry;
 import dev.attune.error.ConfigurationException;
 import dev.attune.error.InvalidCheckpointException;
@@ -40,6 +41,10 @@ final class ExportCommand implements Callable<Integer> {
             description = "folder to write (for onnx: model.onnx, config.json, tokenizer)")
     Path output;
 
+    @Option(names = "--overwrite-output-dir", description = "write into an --output folder that holds files attune"
+            + " did not write (they are left as they are); without it such a folder is refused")
+    boolean overwriteOutputDir;
+
     @Option(names = "--head", description = "head for a checkpoint without attune settings: sequence-classification,"
             + " token-classification, question-answering, masked-lm, causal-lm (default: from config.json architectures)")
     String head;
@@ -69,6 +74,9 @@ final class ExportCommand implements Callable<Integer> {
                     + registry.exporters().keySet());
         }
         Map<String, String> options = options(name);
+        // refuse a folder of the user's before the model is loaded
+        OutputFolder.check(output, overwriteOutputDir, FineTunedModel.OVERWRITE_OUTPUT_DIR);
+        options.put(FineTunedModel.OVERWRITE_OUTPUT_DIR, Boolean.toString(overwriteOutputDir));
         try (Attune attune = engineOptions.builder().registry(registry).build();
                 FineTunedModel m = open(attune, attune.load(model))) {
             m.export(name, output, options);

@@ -2,6 +2,8 @@ package dev.attune.core.train;
 
 import org.apiguardian.api.API;
 
+import dev.attune.core.internal.OutputFolder;
+
 import dev.attune.core.Collator;
 import dev.attune.core.train.callbacks.ModelCardCallback;
 import dev.attune.core.train.callbacks.PlotsCallback;
@@ -125,6 +127,8 @@ public final class DefaultTrainer implements Trainer {
             throw new ConfigurationException("evalStrategy STEPS needs evaluation data: pass an eval dataset (--eval)"
                     + " or set evalStrategy to NO");
         }
+        // before anything is written there: a folder of the user's is refused, not filled with run files
+        OutputFolder.check(config.outputDir(), config.overwriteOutputDir(), "TrainingConfig.overwriteOutputDir");
         List<TrainerCallback> callbacks = CallbackHandler.forRun(config);
         model.task().validate(train);
         if (eval != null) {
