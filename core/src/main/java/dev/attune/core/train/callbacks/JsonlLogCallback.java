@@ -41,6 +41,7 @@ public final class JsonlLogCallback implements TrainerCallback, RunFiles.Undoabl
     /** The log this run replaced, set aside until the run ends: a failed run puts it back. */
     private Path previous;
     private boolean checkpointed;
+    private boolean created;
 
     @Override
     public void onTrainBegin(Context context) {
@@ -76,6 +77,7 @@ public final class JsonlLogCallback implements TrainerCallback, RunFiles.Undoabl
             // CREATE_NEW: never opens a file or link that appeared at the name meanwhile
             out = Files.newBufferedWriter(file, StandardCharsets.UTF_8, StandardOpenOption.CREATE_NEW,
                     StandardOpenOption.WRITE);
+            created = true;
             for (String line : kept) {
                 out.write(line);
                 out.newLine();
@@ -136,7 +138,10 @@ public final class JsonlLogCallback implements TrainerCallback, RunFiles.Undoabl
             // the file goes anyway
         }
         try {
-            Files.deleteIfExists(file);
+            if (created) {
+                Files.deleteIfExists(file);
+                created = false;
+            }
             if (previous != null) {
                 Files.move(previous, file, StandardCopyOption.ATOMIC_MOVE);
                 previous = null;
