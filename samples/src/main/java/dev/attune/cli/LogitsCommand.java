@@ -2,6 +2,8 @@ package dev.attune.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.attune.Attune;
+import dev.attune.core.internal.ConfigLimits;
+import dev.attune.error.InvalidDataException;
 import dev.attune.PluginRegistry;
 import dev.attune.model.FineTunedModel;
 import dev.attune.model.TextTokenizer.Encoding;
@@ -48,8 +50,8 @@ final class LogitsCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
-        List<Map<String, String>> inputs = PredictCommand.readJsonl(input, "text").stream()
-                .map(PredictCommand.JsonlRow::fields).toList();
+        List<PredictCommand.JsonlRow> rows = PredictCommand.readJsonl(input, "text");
+        List<Map<String, String>> inputs = rows.stream().map(PredictCommand.JsonlRow::fields).toList();
         ObjectMapper json = new ObjectMapper();
         PluginRegistry registry = PluginRegistry.discover();
         ModelSource source = registry.source(model);
@@ -58,9 +60,18 @@ final class LogitsCommand implements Callable<Integer> {
                 Writer out = output == null
                         ? new BufferedWriter(new OutputStreamWriter(System.out, StandardCharsets.UTF_8))
                         : Files.newBufferedWriter(output, StandardCharsets.UTF_8)) {
-            for (Map<String, String> row : inputs) {
+            java.util.OptionalLong positions = ConfigLimits.usablePositions(m.config());
+            for (int i = 0; i < inputs.size(); i++) {
+                Map<String, String> row = inputs.get(i);
                 GracefulStop.checkInterrupted(); // lines written so far stay whole
                 Encoding enc = m.tokenizer().encode(row.get("text"), row.get("text_pair"), maxLength);
+                if (positions.isPresent() && enc.length() > positions.getAsLong()) {
+                    // the model has no position embedding beyond its last one: say so, not an index error
+                    throw new InvalidDataException(input + ":" + rows.get(i).line() + ": the text has " + enc.length()
+                            + " tokens, more than the " + positions.getAsLong() + " positions the model has"
+                            + " (max_position_embeddings); shorten it, or pass --max-length " + positions.getAsLong()
+                            + " to cut it there");
+                }
                 long[] shape = {1, enc.length()};
                 Map<String, TensorData> in = new LinkedHashMap<>();
                 in.put("input_ids", TensorData.ofLongs(shape, enc.ids()));
