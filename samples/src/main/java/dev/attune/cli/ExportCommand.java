@@ -74,8 +74,8 @@ final class ExportCommand implements Callable<Integer> {
                     + registry.exporters().keySet());
         }
         Map<String, String> options = options(name);
-        // refuse a folder of the user's before the model is loaded
-        OutputFolder.check(output, overwriteOutputDir, FineTunedModel.OVERWRITE_OUTPUT_DIR);
+        // a folder of the user's is refused when the export is written (a plugin format's own names are its)
+        OutputFolder.check(output, true, FineTunedModel.OVERWRITE_OUTPUT_DIR);
         options.put(FineTunedModel.OVERWRITE_OUTPUT_DIR, Boolean.toString(overwriteOutputDir));
         try (Attune attune = engineOptions.builder().registry(registry).build();
                 FineTunedModel m = open(attune, attune.load(model))) {

@@ -206,6 +206,27 @@ class HostileInputsCliTest {
         assertThat(project.resolve("notes")).hasContent("mine");
     }
 
+    /** The resource-hungry cases in a JVM of 512 MB, as a user's process: a message in seconds, no heap filled. */
+    @Test
+    void theWorstResourceRequestsEndInAMessageUnderASmallHeap() throws Exception {
+        Path crash = Files.createDirectories(tmp.resolve("crash"));
+        Path in = Files.writeString(tmp.resolve("in.jsonl"), "{\"text\": \"hello\"}\n");
+        List<List<String>> cases = List.of(
+                List.of("logits", "--model", craft(BERT, "num_hidden_layers", "1000000").toString(), "--input", in.toString()),
+                List.of("logits", "--model", craft(BERT, "num_labels", "2147483000").toString(), "--input", in.toString()),
+                List.of("generate", "--model", SharedFiles.path("fixtures/hf/t5-seq2seq").toString(), "--prompt", "x",
+                        "--num-beams", "100000", "--max-new-tokens", "2", "--device", "cpu"));
+        for (List<String> args : cases) {
+            Process p = new ProcessBuilder(ChildAttune.command(crash, args)).redirectErrorStream(true)
+                    .redirectOutput(tmp.resolve("child.log").toFile()).start();
+            assertThat(p.waitFor(60, java.util.concurrent.TimeUnit.SECONDS)).as(args.toString()).isTrue();
+            String log = Files.readString(tmp.resolve("child.log"));
+            assertThat(p.exitValue()).as(log).isEqualTo(2);
+            assertThat(log).contains("attune: ").doesNotContain("OutOfMemoryError");
+        }
+        ChildAttune.assertNoCrashFile(crash);
+    }
+
     static void deleteTree(Path dir) throws IOException {
         try (Stream<Path> walk = Files.walk(dir)) {
             for (Path p : walk.sorted(java.util.Comparator.reverseOrder()).toList()) {

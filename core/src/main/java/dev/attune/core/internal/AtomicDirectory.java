@@ -100,19 +100,29 @@ public final class AtomicDirectory {
         Path parent = absolute.getParent();
         Files.createDirectories(parent);
         recover(absolute, keep);
-        OutputFolder.check(target, overwrite, "overwriteOutputDir");
-        boolean inPlace = Files.isDirectory(absolute)
-                && (OutputFolder.holdsWorkingDirectory(absolute) || !OutputFolder.foreignEntries(absolute).isEmpty());
-        String name = absolute.getFileName().toString();
         String id = Long.toHexString(RANDOM.nextLong() & Long.MAX_VALUE);
         // not Files.createTempDirectory: its owner-only permissions would stick to the saved folder;
         // a plain createDirectory gets the user's umask, as any folder the user makes
         Path writing = sibling(absolute, "writing", id);
         Files.createDirectory(writing);
-        Path ready = sibling(absolute, inPlace ? "inplace" : "ready", id);
+        boolean inPlace;
+        Path ready;
         try {
             writer.write(writing);
             FileFaults.at("swap:written");
+            // what the target holds besides Attune's names and the names this write replaces (a plugin
+            // format's own files) is the user's
+            List<String> foreign = new ArrayList<>();
+            for (String entry : OutputFolder.foreignEntries(absolute)) {
+                if (!Files.exists(writing.resolve(entry), LinkOption.NOFOLLOW_LINKS)) {
+                    foreign.add(entry);
+                }
+            }
+            if (!foreign.isEmpty() && !overwrite) {
+                throw OutputFolder.refusal(target, foreign, "save(dir, true), export option overwrite_output_dir");
+            }
+            inPlace = Files.isDirectory(absolute) && (OutputFolder.holdsWorkingDirectory(absolute) || !foreign.isEmpty());
+            ready = sibling(absolute, inPlace ? "inplace" : "ready", id);
             move(writing, ready);
         } catch (IOException | RuntimeException e) {
             deleteQuietly(writing, e);

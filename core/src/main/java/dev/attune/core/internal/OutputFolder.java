@@ -129,12 +129,22 @@ public final class OutputFolder {
             throw new ConfigurationException("cannot list output folder " + folder + ": " + e.getMessage(), e);
         }
         if (!foreign.isEmpty()) {
-            List<String> shown = foreign.size() > 5 ? foreign.subList(0, 5) : foreign;
-            throw new ConfigurationException("output folder " + folder + " already holds files Attune did not write ("
-                    + String.join(", ", shown) + (foreign.size() > 5 ? ", ... " + foreign.size() + " in all" : "")
-                    + "); name a new or empty folder, or pass " + OVERWRITE_OPTION + " (" + libraryName
-                    + ") to write the model into it: its other files are then left as they are");
+            throw refusal(folder, foreign, libraryName);
         }
+    }
+
+    /**
+     * @param folder the output folder
+     * @param foreign its entries Attune did not write
+     * @param libraryName the library setting that allows it
+     * @return the refusal, naming the folder, some of the entries and the option
+     */
+    static ConfigurationException refusal(Path folder, List<String> foreign, String libraryName) {
+        List<String> shown = foreign.size() > 5 ? foreign.subList(0, 5) : foreign;
+        return new ConfigurationException("output folder " + folder + " already holds files Attune did not write ("
+                + String.join(", ", shown) + (foreign.size() > 5 ? ", ... " + foreign.size() + " in all" : "")
+                + "); name a new or empty folder, or pass " + OVERWRITE_OPTION + " (" + libraryName
+                + ") to write the model into it: its other files are then left as they are");
     }
 
     /**

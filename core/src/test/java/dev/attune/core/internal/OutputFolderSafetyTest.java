@@ -173,6 +173,21 @@ class OutputFolderSafetyTest {
     }
 
     @Test
+    void aPluginFormatsOwnFilesAreItsToReplaceAndAnythingElseStaysTheUsers() throws IOException {
+        Path out = dir.resolve("npz");
+        AtomicDirectory.Writer npz = tmp -> Files.writeString(tmp.resolve("weights.npz"), "v2");
+        Files.createDirectories(out);
+        Files.writeString(out.resolve("weights.npz"), "v1");
+        AtomicDirectory.write(out, npz); // the format's own name: replaced without being asked
+        assertThat(contents(out)).isEqualTo(Map.of("weights.npz", "v2"));
+        Files.writeString(out.resolve("notes"), "mine");
+        assertThatThrownBy(() -> AtomicDirectory.write(out, npz)).isInstanceOf(ConfigurationException.class)
+                .hasMessageContaining("(notes)");
+        assertThat(contents(out)).isEqualTo(Map.of("weights.npz", "v2", "notes", "mine"));
+        assertThat(names(dir)).containsExactly("npz");
+    }
+
+    @Test
     void aFileInTheFoldersPlaceIsNeverReplaced() throws IOException {
         Path file = dir.resolve("out");
         Files.writeString(file, "the user's file");
