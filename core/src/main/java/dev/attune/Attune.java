@@ -12,6 +12,7 @@ import dev.attune.engine.EngineOptions;
 import dev.attune.engine.EngineProvider;
 import dev.attune.engine.LoweredModel;
 import dev.attune.error.InvalidCheckpointException;
+import dev.attune.core.internal.ConfigLimits;
 import dev.attune.core.internal.TrainableDefinition;
 import dev.attune.core.internal.WeightBinder;
 import dev.attune.model.HeadSpec;
@@ -96,7 +97,15 @@ public final class Attune implements AutoCloseable {
      * @return the checkpoint
      */
     public PretrainedModel load(ModelSource source, Map<String, String> configOverrides) {
-        return source.open(configOverrides);
+        PretrainedModel model = source.open(configOverrides);
+        try {
+            // once for every family: sizes, dropouts, layer counts backed by weights, memory
+            ConfigLimits.check(model.config(), model.weights());
+        } catch (RuntimeException e) {
+            model.close();
+            throw e;
+        }
+        return model;
     }
 
     /**
@@ -179,8 +188,11 @@ public final class Attune implements AutoCloseable {
         if (!task.labels().isEmpty()) {
             config = config.withLabels(task.labels());
         }
+        ConfigLimits.check(config, base.weights());
+        ConfigLimits.checkTokenizer(config, base.tokenizer());
         ModelDefinition definition =
                 new TrainableDefinition(registry.family(config.modelType()).define(config, task.head()), task);
+        ConfigLimits.check(definition, config);
         WeightBinder binder = new WeightBinder(definition, base.weights(), seed);
         LoadReport report = binder.report();
         List<String> notNew = mayNotStartNew(definition, task.head().kind(), report.missing());
@@ -447,7 +459,17 @@ public final class Attune implements AutoCloseable {
         Map<String, String> taskOptions = new LinkedHashMap<>();
         attune.path("task_options").fields().forEachRemaining(e -> taskOptions.put(e.getKey(), e.getValue().asText()));
         Task task = task(taskName, taskOptions);
-        int maxLength = attune.path("max_length").asInt(128);
+        JsonNode lengthNode = attune.get("max_length");
+        int maxLength = 128;
+        if (lengthNode != null && !lengthNode.isNull()) {
+            // a hand-edited config.json or ONNX metadata: a whole number of tokens, nothing else
+            if (!lengthNode.isIntegralNumber() || !lengthNode.canConvertToInt() || lengthNode.intValue() < 1) {
+                throw new InvalidCheckpointException(base.origin() + ": '" + FineTunedModel.CONFIG_KEY
+                        + ".max_length' must be a whole number of tokens from 1, found " + lengthNode
+                        + "; fix it in config.json (or the ONNX file's attune.config metadata), e.g. 128");
+            }
+            maxLength = lengthNode.intValue();
+        }
         return open(base, task, maxLength);
     }
 
@@ -503,7 +525,10 @@ public final class Attune implements AutoCloseable {
             LOG.info("{} runs {} as stored", engine.name(), base.origin());
             return served.get();
         }
+        ConfigLimits.check(base.config(), base.weights());
+        ConfigLimits.checkTokenizer(base.config(), base.tokenizer());
         ModelDefinition definition = registry.family(base.config().modelType()).define(base.config(), head);
+        ConfigLimits.check(definition, base.config());
         WeightBinder binder = new WeightBinder(definition, base.weights(), options.seed());
         LoadReport report = binder.report();
         if (!report.missing().isEmpty()) {

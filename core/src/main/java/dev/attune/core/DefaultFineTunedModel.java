@@ -285,24 +285,36 @@ public final class DefaultFineTunedModel implements FineTunedModel {
     /** Writes the {@code hf} format, the one exporter core always has (formats-hf is its dependency). */
     @Override
     public void save(Path directory) {
+        save(directory, false);
+    }
+
+    @Override
+    public void save(Path directory, boolean overwriteOutputDir) {
         ensureOpen();
-        write(new HfExporter(), directory, Map.of());
+        write(new HfExporter(), directory, Map.of(), overwriteOutputDir);
     }
 
     @Override
     public void export(String format, Path directory, Map<String, String> options) {
         ensureOpen();
         PluginRegistry plugins = registry != null ? registry : PluginRegistry.discover();
-        write(plugins.exporter(format), directory, options == null ? Map.of() : options);
+        Map<String, String> exporterOptions = new LinkedHashMap<>(options == null ? Map.of() : options);
+        String overwrite = exporterOptions.remove(OVERWRITE_OUTPUT_DIR);
+        if (overwrite != null && !overwrite.equals("true") && !overwrite.equals("false")) {
+            throw new dev.attune.error.ConfigurationException("export option " + OVERWRITE_OUTPUT_DIR
+                    + " must be true or false, not '" + overwrite + "'");
+        }
+        write(plugins.exporter(format), directory, exporterOptions, "true".equals(overwrite));
     }
 
     /**
      * Hands the exporter an empty folder beside the target and renames it into place when complete
      * ({@link AtomicDirectory}), keeping what a training run wrote there.
      */
-    private void write(Exporter exporter, Path directory, Map<String, String> options) {
+    private void write(Exporter exporter, Path directory, Map<String, String> options, boolean overwrite) {
         try {
-            AtomicDirectory.write(directory, tmp -> exporter.export(this, tmp, options), DefaultTrainer::isRunFile);
+            AtomicDirectory.write(directory, tmp -> exporter.export(this, tmp, options), DefaultTrainer::isRunFile,
+                    overwrite);
         } catch (IOException e) {
             String what = exporter.format().equals(HfExporter.FORMAT) ? "save the model"
                     : "export the model as " + exporter.format();

@@ -26,6 +26,11 @@ public final class AttuneCli implements Runnable {
      * @param args command-line arguments
      */
     public static void main(String[] args) {
+        // JLine's JNI terminal (under the progress bar) extracts a native library into the temporary
+        // folder on every start and leaves it there; the exec terminal it falls back to needs none
+        if (System.getProperty("org.jline.terminal.jni") == null) {
+            System.setProperty("org.jline.terminal.jni", "false");
+        }
         GracefulStop.install();
         int status;
         try {

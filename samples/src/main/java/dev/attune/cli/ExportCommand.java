@@ -1,6 +1,7 @@
 package dev.attune.cli;
 
 import dev.attune.Attune;
+import dev.attune.core.internal.OutputFolder;
 import dev.attune.PluginRegistry;
 import dev.attune.error.ConfigurationException;
 import dev.attune.model.FineTunedModel;
@@ -39,6 +40,10 @@ final class ExportCommand implements Callable<Integer> {
                     + " decoder_with_past_model.onnx; config.json, tokenizer)")
     Path output;
 
+    @Option(names = "--overwrite-output-dir", description = "write into an --output folder that holds files attune"
+            + " did not write (they are left as they are); without it such a folder is refused")
+    boolean overwriteOutputDir;
+
     @Option(names = "--head", description = "head for a checkpoint without attune settings: sequence-classification,"
             + " token-classification, question-answering, masked-lm, causal-lm, seq2seq-lm (default: the saved task's,"
             + " else config.json's architectures); the checkpoint must hold its weights")
@@ -70,6 +75,9 @@ final class ExportCommand implements Callable<Integer> {
                     + registry.exporters().keySet());
         }
         Map<String, String> options = options(name);
+        // a folder of the user's is refused when the export is written (a plugin format's own names are its)
+        OutputFolder.check(output, true, FineTunedModel.OVERWRITE_OUTPUT_DIR);
+        options.put(FineTunedModel.OVERWRITE_OUTPUT_DIR, Boolean.toString(overwriteOutputDir));
         try (Attune attune = engineOptions.builder().registry(registry).build();
                 PretrainedModel base = attune.load(model);
                 FineTunedModel m = attune.open(base, headKind(), false, maxLength)) {

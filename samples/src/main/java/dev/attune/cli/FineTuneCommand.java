@@ -3,6 +3,8 @@ package dev.attune.cli;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.attune.Attune;
+import dev.attune.core.internal.OutputFolder;
+import dev.attune.core.train.Checkpoints;
 import dev.attune.model.FineTunedModel;
 import dev.attune.error.AttuneException;
 import dev.attune.error.ConfigurationException;
@@ -53,6 +55,10 @@ final class FineTuneCommand implements Callable<Integer> {
     @Option(names = "--output", required = true, description = "folder for the fine-tuned model, logs and metrics")
     Path output;
 
+    @Option(names = "--overwrite-output-dir", description = "write into an --output folder that holds files attune"
+            + " did not write (they are left as they are); without it such a folder is refused before training")
+    boolean overwriteOutputDir;
+
     @Option(names = "--metrics", description = "metrics JSON file (default: <output>/metrics.json)")
     Path metrics;
 
@@ -94,8 +100,11 @@ final class FineTuneCommand implements Callable<Integer> {
     public Integer call() throws IOException {
         // from here on, Ctrl-C lets the command reach a step boundary and save a checkpoint (GracefulStop)
         TrainingControl control = GracefulStop.newControl();
+        // a folder of the user's (src/, .git/, notes) is refused before anything loads or trains
+        OutputFolder.check(output, overwriteOutputDir, "TrainingConfig.overwriteOutputDir");
         TrainingConfig.Builder builder = training.apply(TrainingConfig.builder()
                 .outputDir(output)
+                .overwriteOutputDir(overwriteOutputDir)
                 .learningRate(learningRate)
                 .numTrainEpochs(epochs)
                 .maxSteps(maxSteps)
@@ -132,7 +141,7 @@ final class FineTuneCommand implements Callable<Integer> {
             Attune.Result result = attune.fineTune(base, t, trainData, evalData, config, control);
             try (FineTunedModel tuned = result.model()) {
                 // keeps the run's files there: log, TensorBoard events, checkpoints, plots and model card
-                tuned.save(output);
+                tuned.save(output, overwriteOutputDir);
                 TrainingResult r = result.training();
                 Map<String, Object> report = new LinkedHashMap<>();
                 report.put("model", model);
@@ -159,7 +168,8 @@ final class FineTuneCommand implements Callable<Integer> {
                 if (metricsFile.toAbsolutePath().getParent() != null) {
                     Files.createDirectories(metricsFile.toAbsolutePath().getParent());
                 }
-                Files.writeString(metricsFile, json.writeValueAsString(report) + "\n");
+                // replaced by a rename: a link planted at the name is replaced, never followed
+                Checkpoints.writeText(metricsFile, json.writeValueAsString(report) + "\n");
                 System.out.println(json.writeValueAsString(evalMetrics.isEmpty() ? Map.of("train_loss", r.trainLoss()) : evalMetrics));
                 System.err.printf(Locale.ROOT, "saved %s; metrics in %s; %.1f s%n", output, metricsFile,
                         (System.nanoTime() - start) / 1e9);

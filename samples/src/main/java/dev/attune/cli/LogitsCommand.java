@@ -2,6 +2,8 @@ package dev.attune.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.attune.Attune;
+import dev.attune.core.internal.ConfigLimits;
+import dev.attune.error.InvalidDataException;
 import dev.attune.PluginRegistry;
 import dev.attune.model.FineTunedModel;
 import dev.attune.model.TextTokenizer.Encoding;
@@ -10,7 +12,6 @@ import dev.attune.model.PretrainedModel;
 import dev.attune.ops.TensorData;
 import dev.attune.engine.Batch;
 import dev.attune.error.ConfigurationException;
-import dev.attune.error.InvalidDataException;
 import dev.attune.model.HeadSpec.HeadKind;
 import java.io.BufferedWriter;
 import java.io.IOException;
@@ -91,10 +92,18 @@ final class LogitsCommand implements Callable<Integer> {
                     }
                 }
             }
+            java.util.OptionalLong positions = ConfigLimits.usablePositions(m.config());
             for (PredictCommand.JsonlRow jsonl : rows) {
                 GracefulStop.checkInterrupted(); // lines written so far stay whole
                 Map<String, String> row = jsonl.fields();
                 Encoding enc = m.tokenizer().encode(row.get("text"), seq2seq ? null : row.get("text_pair"), maxLength);
+                if (positions.isPresent() && enc.length() > positions.getAsLong()) {
+                    // the model has no position embedding beyond its last one: say so, not an index error
+                    throw new InvalidDataException(input + ":" + jsonl.line() + ": the text has " + enc.length()
+                            + " tokens, more than the " + positions.getAsLong() + " positions the model has"
+                            + " (max_position_embeddings); shorten it, or pass --max-length " + positions.getAsLong()
+                            + " to cut it there");
+                }
                 long[] shape = {1, enc.length()};
                 Map<String, TensorData> in = new LinkedHashMap<>();
                 in.put("input_ids", TensorData.ofLongs(shape, enc.ids()));

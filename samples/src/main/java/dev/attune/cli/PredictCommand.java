@@ -9,7 +9,6 @@ import dev.attune.model.FineTunedModel;
 import dev.attune.model.FineTunedModel.Predictor;
 import dev.attune.error.InvalidDataException;
 import dev.attune.task.Prediction;
-import java.io.BufferedReader;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -108,6 +107,8 @@ final class PredictCommand implements Callable<Integer> {
      */
     record JsonlRow(int line, Map<String, String> fields) {}
 
+
+
     /**
      * @param file JSONL, one object per line (blank lines skipped)
      * @param requiredText a field every object must hold as a string, or null
@@ -115,40 +116,63 @@ final class PredictCommand implements Callable<Integer> {
      * @throws InvalidDataException naming the file and line of a line that is not such an object
      */
     static List<JsonlRow> readJsonl(Path file, String requiredText) throws IOException {
-        if (!Files.isRegularFile(file)) {
+        if (Files.isDirectory(file)) {
+            throw new InvalidDataException(file + ": is a folder; --input takes a JSONL file, one object per line");
+        }
+        if (!Files.exists(file)) {
             throw new InvalidDataException(file + ": no such file");
+        }
+        if (!Files.isRegularFile(file)) {
+            // a pipe may never end and a device such as /dev/zero never does: read files only
+            throw new InvalidDataException(file + ": is not a regular file (a pipe, socket or device); --input reads"
+                    + " a JSONL file: save the input to a file and pass that");
         }
         ObjectMapper json = new ObjectMapper();
         List<JsonlRow> out = new ArrayList<>();
-        try (BufferedReader r = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
-            String line;
-            int n = 0;
-            while ((line = r.readLine()) != null) {
-                n++;
-                if (line.isBlank()) {
-                    continue;
-                }
-                JsonNode node;
-                try {
-                    node = json.readTree(line);
-                } catch (IOException e) {
-                    throw new InvalidDataException(file + ":" + n + ": not valid JSON: " + e.getMessage());
-                }
-                if (node == null || !node.isObject()) {
-                    throw new InvalidDataException(file + ":" + n + ": expected a JSON object, one per line");
-                }
-                if (requiredText != null && !node.path(requiredText).isTextual()) {
-                    throw new InvalidDataException(file + ":" + n + ": expected an object with a string \""
-                            + requiredText + "\"");
-                }
-                Map<String, String> row = new LinkedHashMap<>();
-                node.fields().forEachRemaining(e -> {
-                    if (!e.getValue().isNull()) {
-                        row.put(e.getKey(), e.getValue().asText());
-                    }
-                });
-                out.add(new JsonlRow(n, row));
+        // decoded line by line so that bytes which are not UTF-8 are named by their own line
+        byte[] bytes = Files.readAllBytes(file);
+        java.nio.charset.CharsetDecoder utf8 = StandardCharsets.UTF_8.newDecoder();
+        int n = 0;
+        for (int from = 0; from < bytes.length; ) {
+            int to = from;
+            while (to < bytes.length && bytes[to] != '\n') {
+                to++;
             }
+            n++;
+            String line;
+            try {
+                line = utf8.decode(java.nio.ByteBuffer.wrap(bytes, from, to - from)).toString();
+            } catch (java.nio.charset.CharacterCodingException e) {
+                throw new InvalidDataException(file + ":" + n + ": not valid UTF-8 (" + e.getMessage()
+                        + " in the line that starts at byte " + from + "); save the file as UTF-8");
+            }
+            from = to + 1;
+            if (line.endsWith("\r")) {
+                line = line.substring(0, line.length() - 1);
+            }
+            if (line.isBlank()) {
+                continue;
+            }
+            JsonNode node;
+            try {
+                node = json.readTree(line);
+            } catch (IOException e) {
+                throw new InvalidDataException(file + ":" + n + ": not valid JSON: " + e.getMessage());
+            }
+            if (node == null || !node.isObject()) {
+                throw new InvalidDataException(file + ":" + n + ": expected a JSON object, one per line");
+            }
+            if (requiredText != null && !node.path(requiredText).isTextual()) {
+                throw new InvalidDataException(file + ":" + n + ": expected an object with a string \""
+                        + requiredText + "\"");
+            }
+            Map<String, String> row = new LinkedHashMap<>();
+            node.fields().forEachRemaining(e -> {
+                if (!e.getValue().isNull()) {
+                    row.put(e.getKey(), e.getValue().asText());
+                }
+            });
+            out.add(new JsonlRow(n, row));
         }
         return out;
     }

@@ -96,38 +96,86 @@ public record GenerationConfig(
             throw new InvalidCheckpointException(file + " is not valid JSON (" + e.getMessage()
                     + "); fix or delete it to use the default generation settings", e);
         }
+        if (json == null || !json.isObject()) {
+            throw new InvalidCheckpointException(file + " must hold a JSON object of generation settings; fix or"
+                    + " delete it to use the default generation settings");
+        }
+        String where = file.toString();
         if (json.hasNonNull("max_new_tokens")) {
-            b.maxNewTokens(json.get("max_new_tokens").asInt());
+            b.maxNewTokens((int) integer(json, "max_new_tokens", where, 0, Integer.MAX_VALUE));
         }
         if (json.hasNonNull("do_sample")) {
-            b.doSample(json.get("do_sample").asBoolean());
+            b.doSample(bool(json, "do_sample", where));
         }
         if (json.hasNonNull("temperature")) {
-            b.temperature(json.get("temperature").asDouble());
+            b.temperature(number(json, "temperature", where));
         }
         if (json.hasNonNull("top_k")) {
-            b.topK(json.get("top_k").asInt());
+            b.topK((int) integer(json, "top_k", where, 0, Integer.MAX_VALUE));
         }
         if (json.hasNonNull("top_p")) {
-            b.topP(json.get("top_p").asDouble());
+            b.topP(number(json, "top_p", where));
         }
         if (json.hasNonNull("repetition_penalty")) {
-            b.repetitionPenalty(json.get("repetition_penalty").asDouble());
+            b.repetitionPenalty(number(json, "repetition_penalty", where));
         }
         if (json.hasNonNull("use_cache")) {
-            b.useCache(json.get("use_cache").asBoolean());
+            b.useCache(bool(json, "use_cache", where));
         }
         JsonNode eos = json.get("eos_token_id");
         if (eos != null && !eos.isNull()) {
             List<Long> ids = new ArrayList<>();
             if (eos.isArray()) {
-                eos.forEach(n -> ids.add(n.asLong()));
+                for (JsonNode n : eos) {
+                    ids.add(tokenId(n, where));
+                }
             } else {
-                ids.add(eos.asLong());
+                ids.add(tokenId(eos, where));
             }
             b.eosTokenIds(ids);
         }
         return b;
+    }
+
+    /** A whole number in a range; strings, fractions and numbers beyond the range name the key. */
+    private static long integer(JsonNode json, String key, String file, long min, long max) {
+        JsonNode n = json.get(key);
+        if (!n.isIntegralNumber() || !n.canConvertToLong() || n.longValue() < min || n.longValue() > max) {
+            throw new InvalidCheckpointException(file + ": '" + key + "' must be a whole number from " + min + " to "
+                    + max + ", found " + abbreviate(n) + "; fix or delete the key");
+        }
+        return n.longValue();
+    }
+
+    private static double number(JsonNode json, String key, String file) {
+        JsonNode n = json.get(key);
+        if (!n.isNumber() || !Double.isFinite(n.doubleValue())) {
+            throw new InvalidCheckpointException(file + ": '" + key + "' must be a number, found " + abbreviate(n)
+                    + "; fix or delete the key");
+        }
+        return n.doubleValue();
+    }
+
+    private static boolean bool(JsonNode json, String key, String file) {
+        JsonNode n = json.get(key);
+        if (!n.isBoolean()) {
+            throw new InvalidCheckpointException(file + ": '" + key + "' must be true or false, found " + abbreviate(n)
+                    + "; fix or delete the key");
+        }
+        return n.booleanValue();
+    }
+
+    private static long tokenId(JsonNode n, String file) {
+        if (!n.isIntegralNumber() || !n.canConvertToLong() || n.longValue() < 0 || n.longValue() > Integer.MAX_VALUE) {
+            throw new InvalidCheckpointException(file + ": 'eos_token_id' must be a token id (a whole number from 0)"
+                    + " or a list of them, found " + abbreviate(n) + "; fix or delete the key");
+        }
+        return n.longValue();
+    }
+
+    private static String abbreviate(JsonNode n) {
+        String s = n.toString();
+        return s.length() > 60 ? s.substring(0, 60) + "..." : s;
     }
 
     /** @return a builder holding these settings */

@@ -111,11 +111,26 @@ public interface FineTunedModel extends AutoCloseable {
      * and Attune's task settings), model.safetensors and the tokenizer files. The folder
      * is written aside and renamed into place, so an existing model there stays intact until the new
      * one is complete. What a training run wrote into the same folder (its log, TensorBoard events
-     * and checkpoints) is kept; anything else there is replaced.
+     * and checkpoints) is kept; the rest of what Attune wrote there is replaced. A folder that holds
+     * files Attune does not write (a project's {@code src/}, {@code .git/}, notes) is refused: see
+     * {@link #save(Path, boolean)}.
      *
      * @param directory target folder (created or replaced)
+     * @throws dev.attune.error.ConfigurationException when the folder holds files Attune did not write
      */
     void save(Path directory);
+
+    /**
+     * As {@link #save(Path)}; with {@code overwriteOutputDir} a folder that holds files Attune did not
+     * write is written into, its other entries left as they are (HuggingFace's {@code
+     * overwrite_output_dir}). Neither ever deletes what Attune did not write, nor renames the working
+     * folder.
+     *
+     * @param directory target folder
+     * @param overwriteOutputDir whether a folder of the user's may receive the model
+     */
+    @API(status = API.Status.EXPERIMENTAL, since = "0.2")
+    void save(Path directory, boolean overwriteOutputDir);
 
     /**
      * Exports the model with the {@link Exporter} of a format, found with {@link
@@ -127,13 +142,17 @@ public interface FineTunedModel extends AutoCloseable {
      * @param format the format's name
      * @param directory target folder (created or replaced)
      * @param options the exporter's settings (for {@code onnx}: {@code fp16}, {@code past}, {@code
-     *     external_data_mb})
+     *     external_data_mb}); for every format {@value #OVERWRITE_OUTPUT_DIR} {@code true} writes into a
+     *     folder holding files Attune did not write, as {@link #save(Path, boolean)}
      * @throws dev.attune.error.ConfigurationException when no exporter of that format is on the class path
      * @throws dev.attune.error.ConfigurationException when the exporter does not know an option
      * @throws dev.attune.error.AttuneException when writing fails (any previous folder there is unchanged)
      */
     @API(status = API.Status.EXPERIMENTAL, since = "0.1")
     void export(String format, Path directory, Map<String, String> options);
+
+    /** The {@link #export(String, Path, Map)} option that allows a folder holding files Attune did not write. */
+    String OVERWRITE_OUTPUT_DIR = "overwrite_output_dir";
 
     /**
      * As {@link #export(String, Path, Map)} with the exporter's default settings.

@@ -321,6 +321,11 @@ public record TrainingConfig(
         return saving.resumeFromCheckpoint();
     }
 
+    /** @return {@link Saving#overwriteOutputDir()} */
+    public boolean overwriteOutputDir() {
+        return saving.overwriteOutputDir();
+    }
+
     /** @return {@link Logging#loggingSteps()} */
     public int loggingSteps() {
         return logging.loggingSteps();
@@ -566,9 +571,13 @@ public record TrainingConfig(
      * @param resumeFromCheckpoint checkpoint folder (outputDir/checkpoint-N) to continue from: weights,
      *     optimizer, schedule, random and data position; null starts afresh ({@code
      *     resume_from_checkpoint}); default null
+     * @param overwriteOutputDir write into an outputDir that already holds files Attune did not write (a
+     *     project's {@code src/}, notes): its other entries are left as they are ({@code
+     *     overwrite_output_dir}); default false, which refuses such a folder before training starts
      */
     @API(status = STABLE, since = "0.1")
-    public record Saving(int saveSteps, boolean saveOnEpochEnd, int saveTotalLimit, Path resumeFromCheckpoint) {
+    public record Saving(int saveSteps, boolean saveOnEpochEnd, int saveTotalLimit, Path resumeFromCheckpoint,
+            boolean overwriteOutputDir) {
         /** Validates ranges; messages name the setting. */
         public Saving {
             nonNegative("saveSteps", saveSteps);
@@ -779,6 +788,7 @@ public record TrainingConfig(
         private boolean saveOnEpochEnd = false;
         private int saveTotalLimit = 0;
         private Path resumeFromCheckpoint = null;
+        private boolean overwriteOutputDir = false;
         private int loggingSteps = 500;
         private boolean tensorboard = true;
         private Boolean disableTqdm = null;
@@ -833,6 +843,7 @@ public record TrainingConfig(
             saveOnEpochEnd = v.saveOnEpochEnd();
             saveTotalLimit = v.saveTotalLimit();
             resumeFromCheckpoint = v.resumeFromCheckpoint();
+            overwriteOutputDir = v.overwriteOutputDir();
             Logging l = c.logging();
             loggingSteps = l.loggingSteps();
             tensorboard = l.tensorboard();
@@ -1165,6 +1176,16 @@ public record TrainingConfig(
         }
 
         /**
+         * @param value write into an outputDir holding files Attune did not write, leaving them as they
+         *     are ({@code overwrite_output_dir}); false refuses such a folder
+         * @return this builder
+         */
+        public Builder overwriteOutputDir(boolean value) {
+            overwriteOutputDir = value;
+            return this;
+        }
+
+        /**
          * @param value optimizer steps between log records ({@code logging_steps})
          * @return this builder
          */
@@ -1275,7 +1296,7 @@ public record TrainingConfig(
                             padToMaxLength, shuffle, groupByLength),
                     new Evaluation(evalStrategy, evalSteps, evalOnStart, metricForBestModel, greaterIsBetter,
                             loadBestModelAtEnd, earlyStoppingPatience, earlyStoppingThreshold),
-                    new Saving(saveSteps, saveOnEpochEnd, saveTotalLimit, resumeFromCheckpoint),
+                    new Saving(saveSteps, saveOnEpochEnd, saveTotalLimit, resumeFromCheckpoint, overwriteOutputDir),
                     new Logging(loggingSteps, tensorboard, disableTqdm),
                     new TransferLearning(freezeEmbeddings, freezeLayers, trainHeadOnly, layerwiseLrDecay,
                             gradualUnfreezing),

@@ -7,7 +7,9 @@ import dev.attune.generate.GenerationConfig;
 import dev.attune.generate.TextGenerator;
 
 import dev.attune.engine.Batch;
+import dev.attune.core.internal.ConfigLimits;
 import dev.attune.engine.LoweredModel;
+import dev.attune.error.ConfigurationException;
 import dev.attune.error.InvalidDataException;
 import dev.attune.model.ModelDefinition.InputSpec;
 import dev.attune.ops.TensorData;
@@ -116,13 +118,17 @@ public final class Seq2SeqGenerator implements TextGenerator {
         Decoding run = new Decoding(sourceIds, config.useCache() && supportsCache);
         Random random = new Random(config.seed());
         Set<Long> eos = new HashSet<>(config.eosTokenIds());
-        long[] sequence = new long[config.maxNewTokens() + 1];
+        // grown as tokens come: maxNewTokens is an upper bound (up to 2^31 - 1), not an allocation
+        long[] sequence = new long[(int) Math.min(config.maxNewTokens() + 1L, 1024)];
         sequence[0] = decoderStartTokenId;
         int length = 1;
         for (int step = 0; step < config.maxNewTokens(); step++) {
             float[] logits = run.step(new long[][] {Arrays.copyOf(sequence, length)})[0];
             long token = LogitsProcessing.pick(logits, Arrays.copyOf(sequence, length), config, random);
             listener.onStep(step, logits, token);
+            if (length == sequence.length) {
+                sequence = Arrays.copyOf(sequence, (int) Math.min(2L * length, config.maxNewTokens() + 1L));
+            }
             sequence[length++] = token;
             if (eos.contains(token)) {
                 break;
@@ -153,6 +159,16 @@ public final class Seq2SeqGenerator implements TextGenerator {
     public List<Hypothesis> beamSearchAll(long[] sourceIds, GenerationConfig config, BeamSearchConfig beams) {
         int numBeams = beams.numBeams();
         int maxNew = config.maxNewTokens();
+        int vocab = model.definition().config().getInt("vocab_size", 0);
+        if (vocab > 0 && numBeams > vocab) {
+            // the first step has only vocab_size continuations: more beams could never be filled
+            throw new ConfigurationException("numBeams (--num-beams) " + numBeams + " is more than the model's "
+                    + vocab + " tokens (vocab_size); beam search keeps at most one beam per continuation: use"
+                    + " fewer beams (4 or 5 is usual)");
+        }
+        // each step scores every beam's every next token (logits, log-probabilities, a candidate each)
+        ConfigLimits.checkHeap("numBeams (--num-beams)", numBeams, Math.max(vocab, 1) * 64.0,
+                "the scores of every beam's next tokens");
         Set<Long> eos = new HashSet<>(config.eosTokenIds());
         int keep = Math.max(2, 1 + eos.size()) * numBeams;
         Decoding run = new Decoding(sourceIds, config.useCache() && supportsCache);

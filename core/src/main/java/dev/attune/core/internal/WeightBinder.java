@@ -9,6 +9,7 @@ import dev.attune.model.ModelDefinition;
 import dev.attune.model.WeightStore.TensorInfo;
 import dev.attune.model.WeightStore;
 import dev.attune.ops.Parameter.Init;
+import dev.attune.ops.DType;
 import dev.attune.ops.Parameter;
 import dev.attune.ops.TensorData;
 import java.util.ArrayList;
@@ -73,6 +74,13 @@ public final class WeightBinder implements ParameterSource {
                                 + " but " + definition.architecture() + " needs " + Arrays.toString(p.shape())
                                 + " for '" + p.name() + "' (a head trained with another number of labels, or a"
                                 + " config.json that does not match the weights)");
+            }
+            if (info.dtype() != DType.FLOAT32 && info.dtype() != DType.FLOAT16 && info.dtype() != DType.BFLOAT16) {
+                // whole numbers (or booleans) are no weights: casting them would train on nonsense
+                throw new InvalidCheckpointException(store.origin() + ": tensor '" + found + "' holds " + info.dtype()
+                        + " values, but '" + p.name() + "' of " + definition.architecture() + " is a floating-point"
+                        + " weight (F32, F16 or BF16); the file is not a checkpoint of this model, or was quantised"
+                        + " by a tool Attune does not read: convert it to float32");
             }
             sourceName.put(p.name(), found);
             used.add(found);

@@ -211,6 +211,18 @@ final class CallbackHandler implements TrainerCallback.Context {
      */
     void close(Throwable pending) {
         RuntimeException failure = null;
+        if (pending != null && !(pending instanceof dev.attune.error.TrainingStoppedException)) {
+            // a failed run (a full disk, an error) takes back the run files it wrote, last callback first
+            for (int i = callbacks.size() - 1; i >= 0; i--) {
+                if (callbacks.get(i) instanceof RunFiles.Undoable undoable) {
+                    try {
+                        undoable.undo();
+                    } catch (RuntimeException e) {
+                        pending.addSuppressed(e);
+                    }
+                }
+            }
+        }
         for (int i = callbacks.size() - 1; i >= 0; i--) {
             if (callbacks.get(i) instanceof AutoCloseable closeable) {
                 try {

@@ -8,6 +8,7 @@ import dev.attune.model.FineTunedModel;
 import dev.attune.error.AttuneException;
 import dev.attune.error.InvalidCheckpointException;
 import dev.attune.core.internal.AtomicDirectory;
+import dev.attune.core.internal.FileFaults;
 import dev.attune.formats.hf.SafetensorsStore;
 import dev.attune.formats.hf.SafetensorsWriter;
 import dev.attune.ops.TensorData;
@@ -48,6 +49,8 @@ public final class Checkpoints {
     private static final Logger LOG = LoggerFactory.getLogger(Checkpoints.class);
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
     private static final Pattern NAME = Pattern.compile(Pattern.quote(DefaultTrainer.CHECKPOINT_PREFIX) + "(\\d+)");
+    private static final Pattern LEFTOVER = Pattern.compile(
+            "\\.(" + Pattern.quote(DefaultTrainer.CHECKPOINT_PREFIX) + "\\d+)\\.([a-z]+)-[0-9a-f]+");
     /** The trainer's state inside a checkpoint, written last. */
     public static final String STATE_FILE = "trainer_state.json";
     /** The optimizer's tensors inside a checkpoint. */
@@ -75,6 +78,7 @@ public final class Checkpoints {
     public static void write(Path target, FineTunedModel model, OptimizerState optimizer, TrainerState state) {
         try {
             AtomicDirectory.write(target, tmp -> {
+                FileFaults.at("checkpoint:write");
                 writeForced(tmp.resolve("config.json"), model.savedConfig().toJson().getBytes(StandardCharsets.UTF_8));
                 SafetensorsWriter.write(tmp.resolve("model.safetensors"), model.stateDict());
                 model.tokenizer().saveTo(tmp);
@@ -169,6 +173,8 @@ public final class Checkpoints {
      * @return its newest complete checkpoint
      */
     public static Optional<Path> latest(Path outputDir) {
+        // a run killed during its final save or a checkpoint's rename: put the complete folders back first
+        cleanPartial(outputDir);
         List<Path> all = list(outputDir);
         return all.isEmpty() ? Optional.empty() : Optional.of(all.get(all.size() - 1));
     }
@@ -186,19 +192,40 @@ public final class Checkpoints {
     }
 
     /**
-     * Deletes folders that a killed run left half-written.
+     * Finishes or removes what a killed run left half-done: a folder swap of the output folder itself
+     * (its final save) is completed or undone ({@link AtomicDirectory#recover}, keeping the run's
+     * files), a checkpoint written completely is put in place, partial ones and checkpoints being
+     * deleted by rotation are removed.
      *
      * @param outputDir a run's output folder
      */
     public static void cleanPartial(Path outputDir) {
-        if (outputDir == null || !Files.isDirectory(outputDir)) {
+        if (outputDir == null) {
             return;
         }
-        try (Stream<Path> s = Files.list(outputDir)) {
-            for (Path p : s.filter(p -> p.getFileName().toString().matches("\\.checkpoint-\\d+\\.(writing|old)-.*"))
-                    .toList()) {
-                LOG.info("removing the unfinished checkpoint {}", p);
-                AtomicDirectory.deleteTree(p);
+        try {
+            AtomicDirectory.recover(outputDir, DefaultTrainer::isRunFile);
+            if (!Files.isDirectory(outputDir)) {
+                return;
+            }
+            List<String> swapped = new ArrayList<>();
+            try (Stream<Path> s = Files.list(outputDir)) {
+                for (Path p : s.toList()) {
+                    Matcher m = LEFTOVER.matcher(p.getFileName().toString());
+                    if (!m.matches()) {
+                        continue;
+                    }
+                    if (m.group(2).equals("deleting")) {
+                        LOG.info("removing the rotated-out checkpoint {}", p);
+                        AtomicDirectory.deleteTree(p);
+                    } else if (!swapped.contains(m.group(1))) {
+                        swapped.add(m.group(1));
+                    }
+                }
+            }
+            for (String checkpoint : swapped) {
+                LOG.info("finishing the interrupted write of {}", outputDir.resolve(checkpoint));
+                AtomicDirectory.recover(outputDir.resolve(checkpoint), name -> false);
             }
         } catch (IOException e) {
             throw new AttuneException("cannot clean " + outputDir + ": " + e.getMessage(), e);
@@ -227,7 +254,7 @@ public final class Checkpoints {
             }
             try {
                 // rename first so a kill mid-delete never leaves a checkpoint-N folder missing files
-                Path doomed = p.resolveSibling("." + p.getFileName() + ".old-" + System.nanoTime());
+                Path doomed = p.resolveSibling("." + p.getFileName() + ".deleting-" + Long.toHexString(System.nanoTime()));
                 Files.move(p, doomed);
                 AtomicDirectory.deleteTree(doomed);
             } catch (IOException e) {

@@ -2,6 +2,8 @@ package dev.attune.core.train;
 
 import org.apiguardian.api.API;
 
+import dev.attune.core.internal.OutputFolder;
+
 import dev.attune.core.Collator;
 import dev.attune.core.train.callbacks.ModelCardCallback;
 import dev.attune.core.train.callbacks.PlotsCallback;
@@ -125,6 +127,8 @@ public final class DefaultTrainer implements Trainer {
             throw new ConfigurationException("evalStrategy STEPS needs evaluation data: pass an eval dataset (--eval)"
                     + " or set evalStrategy to NO");
         }
+        // before anything is written there: a folder of the user's is refused, not filled with run files
+        OutputFolder.check(config.outputDir(), config.overwriteOutputDir(), "TrainingConfig.overwriteOutputDir");
         List<TrainerCallback> callbacks = CallbackHandler.forRun(config);
         model.task().validate(train);
         if (eval != null) {
@@ -184,12 +188,52 @@ public final class DefaultTrainer implements Trainer {
 
     private static void checkSameRun(Path checkpoint, Map<String, Object> saved, Map<String, Object> now) {
         for (Map.Entry<String, Object> e : now.entrySet()) {
-            Object v = saved.get(e.getKey());
+            Object v = saved == null ? null : saved.get(e.getKey());
             if (v == null || !String.valueOf(v).equals(String.valueOf(e.getValue()))) {
                 throw new InvalidCheckpointException(checkpoint.resolve(Checkpoints.STATE_FILE) + ": the checkpoint was "
                         + "written with " + e.getKey() + " = " + (v == null ? "(missing)" : v) + " but this run has "
                         + e.getValue() + "; resume with the same data and settings, or start a new run in another folder");
             }
+        }
+    }
+
+    /**
+     * A checkpoint's position must lie within the run it claims to be part of: a tampered or corrupt
+     * trainer_state.json (a negative step or batch, a best checkpoint outside the output folder) is a
+     * message naming the key, never an index error or a read of another folder.
+     */
+    static void checkPosition(Path checkpoint, TrainerState s, long totalSteps, int batchesPerEpoch) {
+        Path file = checkpoint.resolve(Checkpoints.STATE_FILE);
+        Map<String, Long> counts = new LinkedHashMap<>();
+        counts.put("global_step", s.globalStep());
+        counts.put("epoch", (long) s.epoch());
+        counts.put("batch_in_epoch", (long) s.batchInEpoch());
+        counts.put("micro_batches", s.microBatches());
+        counts.put("samples", s.samples());
+        counts.put("loss_count", s.lossCount());
+        counts.put("window_count", s.windowCount());
+        counts.put("evals_without_improvement", (long) s.evalsWithoutImprovement());
+        counts.put("optimizer_steps", s.optimizerSteps() == null ? 0L : s.optimizerSteps());
+        for (Map.Entry<String, Long> e : counts.entrySet()) {
+            if (e.getValue() < 0) {
+                throw new InvalidCheckpointException(file + ": '" + e.getKey() + "' is " + e.getValue()
+                        + ", a position cannot be negative; the file was changed or is corrupt: resume from another"
+                        + " checkpoint");
+            }
+        }
+        if (s.globalStep() > totalSteps || s.batchInEpoch() > batchesPerEpoch) {
+            throw new InvalidCheckpointException(file + ": position step " + s.globalStep() + ", batch "
+                    + s.batchInEpoch() + " lies beyond this run's " + totalSteps + " steps of " + batchesPerEpoch
+                    + " batches per epoch; resume with the settings the checkpoint was written with");
+        }
+        if (s.bestModelCheckpoint() != null && !s.bestModelCheckpoint().matches(
+                java.util.regex.Pattern.quote(CHECKPOINT_PREFIX) + "\\d+")) {
+            throw new InvalidCheckpointException(file + ": 'best_model_checkpoint' must name a checkpoint-N folder of"
+                    + " the output folder, not '" + s.bestModelCheckpoint() + "'; the file was changed or is corrupt");
+        }
+        if (s.logHistory() == null || s.evalHistory() == null) {
+            throw new InvalidCheckpointException(file + ": 'log_history' and 'eval_history' must be lists; the file was"
+                    + " changed or is corrupt: resume from another checkpoint");
         }
     }
 
@@ -252,6 +296,7 @@ public final class DefaultTrainer implements Trainer {
             if (resumeFrom != null) {
                 resumed = Checkpoints.readState(resumeFrom);
                 checkSameRun(resumeFrom, resumed.run(), identity);
+                checkPosition(resumeFrom, resumed, totalSteps, batchesPerEpoch);
                 run.load(resumed);
                 shuffler = RunState.decodeRandom(resumed.shuffler(), resumeFrom);
             }

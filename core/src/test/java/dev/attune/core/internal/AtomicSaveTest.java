@@ -135,7 +135,7 @@ class AtomicSaveTest {
         assertThat(names(dir)).containsExactly("model");
     }
 
-    /** An output folder after a run: an old model, the run's files and a file of the user's. */
+    /** An output folder after a run: an old model and the run's files. */
     private static void outputFolderAfterARun(Path out) throws IOException {
         save(out, 1000, 1f);
         Files.writeString(out.resolve(dev.attune.core.train.DefaultTrainer.LOG_FILE), "{\"step\":1}\n");
@@ -143,7 +143,6 @@ class AtomicSaveTest {
         Files.write(out.resolve("checkpoint-4/model.safetensors"), new byte[4096]);
         Files.createDirectories(out.resolve(dev.attune.core.train.DefaultTrainer.TENSORBOARD_DIR));
         Files.writeString(out.resolve(dev.attune.core.train.DefaultTrainer.TENSORBOARD_DIR + "/events.out.tfevents.1"), "e");
-        Files.writeString(out.resolve("notes.txt"), "mine");
     }
 
     @Test

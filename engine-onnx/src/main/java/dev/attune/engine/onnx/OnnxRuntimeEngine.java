@@ -43,11 +43,48 @@ public final class OnnxRuntimeEngine implements Engine {
     public static OrtEnvironment environment() {
         try {
             ai.djl.engine.Engine.getEngine("OnnxRuntime");
-            return OrtEnvironment.getEnvironment();
+            OrtEnvironment env = OrtEnvironment.getEnvironment();
+            removeExtractionFolderOnExit();
+            return env;
         } catch (RuntimeException | UnsatisfiedLinkError e) {
             throw new EngineException("ONNX Runtime could not be started: " + e.getMessage()
                     + "; check that com.microsoft.onnxruntime:onnxruntime is on the class path", e);
         }
+    }
+
+    private static boolean cleanupRegistered;
+
+    /**
+     * ONNX Runtime extracts its natives into a {@code onnxruntime-java*} folder in the temporary folder
+     * and asks the JVM to delete the folder and its files at exit, the folder first, while it still
+     * holds the files: every run left an empty folder behind. A shutdown hook (these run before the
+     * JVM's deletions) removes the folder with its contents instead; the libraries stay mapped.
+     */
+    private static synchronized void removeExtractionFolderOnExit() {
+        if (cleanupRegistered) {
+            return;
+        }
+        cleanupRegistered = true;
+        java.nio.file.Path folder;
+        try {
+            java.lang.reflect.Field f = Class.forName("ai.onnxruntime.OnnxRuntime").getDeclaredField("tempDirectory");
+            f.setAccessible(true);
+            folder = (java.nio.file.Path) f.get(null);
+        } catch (ReflectiveOperationException | RuntimeException e) {
+            return; // another ONNX Runtime version: its own cleanup stands
+        }
+        if (folder == null || !folder.getFileName().toString().startsWith("onnxruntime-java")) {
+            return;
+        }
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            try (java.util.stream.Stream<java.nio.file.Path> walk = java.nio.file.Files.walk(folder)) {
+                for (java.nio.file.Path p : walk.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                    java.nio.file.Files.deleteIfExists(p);
+                }
+            } catch (java.io.IOException | RuntimeException e) {
+                // best effort at exit
+            }
+        }, "attune-onnxruntime-cleanup"));
     }
 
     @Override

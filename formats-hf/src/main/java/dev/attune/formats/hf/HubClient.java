@@ -394,11 +394,19 @@ public final class HubClient {
             Optional<String> location = r.headers().firstValue("Location");
             if (status >= 300 && status < 400 && status != 304 && location.isPresent()) {
                 redirects.add(r.headers());
+                URI next;
                 try {
-                    current = current.resolve(location.get());
+                    next = current.resolve(location.get().trim());
                 } catch (IllegalArgumentException e) {
                     throw new HubException(current + " redirected to an invalid address '" + location.get() + "'", e);
                 }
+                // only web addresses: a file:, jar: or opaque (mailto:, data:) target is never opened
+                String scheme = next.getScheme() == null ? "" : next.getScheme().toLowerCase(java.util.Locale.ROOT);
+                if (next.isOpaque() || !(scheme.equals("http") || scheme.equals("https")) || next.getHost() == null) {
+                    throw new HubException(current + " redirected to '" + location.get() + "', which is not an http(s)"
+                            + " address with a host; Attune follows redirects to web servers only: check HF_ENDPOINT");
+                }
+                current = next;
                 continue;
             }
             return new Answer<>(r, redirects);

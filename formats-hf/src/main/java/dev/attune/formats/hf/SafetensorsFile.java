@@ -16,10 +16,13 @@ import java.nio.channels.FileChannel;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
+import java.util.Comparator;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
@@ -122,6 +125,21 @@ final class SafetensorsFile implements AutoCloseable {
                 continue; // free-form string map (e.g. {"format":"pt"}); nothing we need
             }
             entries.put(name, parseEntry(file, name, field.getValue(), dataSize));
+        }
+        // the format forbids overlapping tensors: one byte would be two weights, and a write to one the other
+        List<Entry> byBegin = new ArrayList<>(entries.values());
+        byBegin.sort(Comparator.comparingLong(Entry::begin).thenComparingLong(Entry::end));
+        Entry previous = null;
+        for (Entry e : byBegin) {
+            if (e.begin() == e.end()) {
+                continue; // an empty tensor occupies no bytes
+            }
+            if (previous != null && e.begin() < previous.end()) {
+                throw new InvalidCheckpointException(file + ": tensors '" + previous.name() + "' (bytes " + previous.begin()
+                        + ".." + previous.end() + ") and '" + e.name() + "' (bytes " + e.begin() + ".." + e.end()
+                        + ") overlap, which safetensors forbids; " + REDOWNLOAD);
+            }
+            previous = e;
         }
         return Collections.unmodifiableMap(entries);
     }

@@ -45,21 +45,29 @@ public final class SquadReader {
         }
         List<QaExample> out = new ArrayList<>();
         for (int a = articleStart; a < end; a++) {
-            JsonNode article = data.get(a);
+            JsonNode article = object(data.get(a), file + ": article " + a);
             String where = file + ": article " + a + " (" + article.path("title").asText("") + ")";
-            JsonNode paragraphs = article.path("paragraphs");
+            JsonNode paragraphs = array(article, "paragraphs", where);
             for (int p = 0; p < paragraphs.size(); p++) {
-                JsonNode paragraph = paragraphs.get(p);
+                JsonNode paragraph = object(paragraphs.get(p), where + " paragraph " + p);
                 String context = text(paragraph, "context", where + " paragraph " + p);
-                JsonNode qas = paragraph.path("qas");
+                JsonNode qas = array(paragraph, "qas", where + " paragraph " + p);
                 for (int q = 0; q < qas.size(); q++) {
-                    JsonNode qa = qas.get(q);
+                    JsonNode qa = object(qas.get(q), where + " paragraph " + p + " question #" + q);
                     String location = where + " paragraph " + p + " question " + qa.path("id").asText("#" + q);
                     List<QaExample.Answer> answers = new ArrayList<>();
-                    for (JsonNode ans : qa.path("answers")) {
+                    JsonNode answerList = qa.has("answers") ? array(qa, "answers", location) : qa.path("answers");
+                    for (JsonNode ans : answerList) {
+                        ans = object(ans, location + " answer");
                         String text = text(ans, "text", location);
-                        int start = ans.path("answer_start").asInt(-1);
-                        if (start < 0 || start + text.length() > context.length()) {
+                        JsonNode startNode = ans.get("answer_start");
+                        if (startNode == null || !startNode.isIntegralNumber() || !startNode.canConvertToInt()) {
+                            throw new InvalidDataException(location + ": answer '" + text + "' needs an 'answer_start'"
+                                    + " that is a character position (a whole number), found " + startNode);
+                        }
+                        int start = startNode.intValue();
+                        // in long: a start near 2^31 plus the answer's length must not wrap round into range
+                        if (start < 0 || (long) start + text.length() > context.length()) {
                             throw new InvalidDataException(location + ": answer '" + text + "' at " + start
                                     + " lies outside its context of " + context.length() + " characters");
                         }
@@ -71,6 +79,25 @@ public final class SquadReader {
             }
         }
         return out;
+    }
+
+    private static JsonNode object(JsonNode node, String location) {
+        if (node == null || !node.isObject()) {
+            throw new InvalidDataException(location + ": expected a JSON object, found "
+                    + (node == null ? "nothing" : node.getNodeType().toString().toLowerCase(java.util.Locale.ROOT))
+                    + " (SQuAD v1.1 layout)");
+        }
+        return node;
+    }
+
+    private static JsonNode array(JsonNode node, String field, String location) {
+        JsonNode v = node.get(field);
+        if (v == null || !v.isArray()) {
+            throw new InvalidDataException(location + ": '" + field + "' must be a JSON array, found "
+                    + (v == null ? "nothing" : v.getNodeType().toString().toLowerCase(java.util.Locale.ROOT))
+                    + " (SQuAD v1.1 layout: {\"data\": [{\"paragraphs\": [{\"context\": ..., \"qas\": [...]}]}]})");
+        }
+        return v;
     }
 
     private static String text(JsonNode node, String field, String location) {

@@ -52,6 +52,10 @@ public final class ProgressBarCallback implements TrainerCallback, AutoCloseable
             return;
         }
         TrainerState state = context.state();
+        if (System.getProperty("org.jline.terminal.jni") == null) {
+            // JLine's JNI terminal extracts a native library into the temporary folder and leaves it
+            System.setProperty("org.jline.terminal.jni", "false");
+        }
         bar = new ProgressBarBuilder()
                 .setTaskName("train")
                 .setInitialMax(state.maxSteps())
