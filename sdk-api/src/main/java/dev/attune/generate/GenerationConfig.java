@@ -117,17 +117,32 @@ public record GenerationConfig(
         if (json.hasNonNull("use_cache")) {
             b.useCache(json.get("use_cache").asBoolean());
         }
-        JsonNode eos = json.get("eos_token_id");
-        if (eos != null && !eos.isNull()) {
-            List<Long> ids = new ArrayList<>();
-            if (eos.isArray()) {
-                eos.forEach(n -> ids.add(n.asLong()));
-            } else {
-                ids.add(eos.asLong());
+        List<Long> ids = new ArrayList<>();
+        addEos(json.get("eos_token_id"), ids);
+        if (!ids.isEmpty()) {
+            // and config.json's: generation stops at any end token of either file (Llama 3 lists several)
+            Path config = modelFolder.resolve("config.json");
+            if (Files.isRegularFile(config)) {
+                try {
+                    addEos(new ObjectMapper().readTree(config.toFile()).get("eos_token_id"), ids);
+                } catch (IOException e) {
+                    throw new InvalidCheckpointException(config + " is not valid JSON (" + e.getMessage() + ")", e);
+                }
             }
             b.eosTokenIds(ids);
         }
         return b;
+    }
+
+    private static void addEos(JsonNode eos, List<Long> ids) {
+        if (eos == null || eos.isNull()) {
+            return;
+        }
+        for (JsonNode n : eos.isArray() ? eos : List.of(eos)) {
+            if (!ids.contains(n.asLong())) {
+                ids.add(n.asLong());
+            }
+        }
     }
 
     /** @return a builder holding these settings */
