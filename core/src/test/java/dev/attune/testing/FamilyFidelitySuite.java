@@ -267,6 +267,34 @@ public abstract class FamilyFidelitySuite {
     }
 
     /**
+     * Greedy decoding of a left-padded batch (fixtures with a left-padded reference, whose family
+     * takes positions from the attention mask): the reference prompt's row gives HuggingFace's ids,
+     * and every row the ids it gets alone, with the cache and without.
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("leftPaddedFixtures")
+    void leftPaddedBatchGenerationMatchesEachPromptAlone(HfFixture f) {
+        Loaded l = load(f);
+        JsonNode g = f.reference().get("generate");
+        dev.attune.core.generate.Generator generator = new dev.attune.core.generate.Generator(l.model());
+        List<long[]> prompts = new ArrayList<>();
+        prompts.add(longs(g.get("prompt_ids")));
+        JsonNode cases = f.reference().get("cases");
+        prompts.add(Arrays.copyOf(longs(cases.get(0).get("input_ids")), 3));
+        prompts.add(longs(cases.get(1).get("input_ids")));
+        for (boolean cache : new boolean[] {true, false}) {
+            dev.attune.generate.GenerationConfig settings = dev.attune.generate.GenerationConfig.fromFolder(f.path())
+                    .maxNewTokens(g.get("max_new_tokens").asInt()).useCache(cache).build();
+            List<long[]> batch = generator.generateBatch(prompts, settings, l.base().tokenizer().padTokenId());
+            assertThat(batch.get(0)).as("%s batch row 0 (cache %s)", f, cache).containsExactly(longs(g.get("greedy_ids")));
+            for (int i = 1; i < prompts.size(); i++) {
+                assertThat(batch.get(i)).as("%s batch row %d (cache %s)", f, i, cache)
+                        .containsExactly(generator.generate(prompts.get(i), settings));
+            }
+        }
+    }
+
+    /**
      * The seq2seq cases in one batch, encoder and decoder inputs padded at the end with the pad id:
      * each row's logits at its real target positions equal HuggingFace's unpadded ones.
      */
