@@ -53,8 +53,8 @@ import org.slf4j.LoggerFactory;
  * </ul>
  *
  * Every conversation is rendered with the tokenizer's chat template ({@code chat_template.jinja},
- * {@code tokenizer_config.json}'s {@code chat_template}, or the file given to the CLI's {@code
- * --chat-template}) and tokenised as {@code apply_chat_template} does.
+ * {@code tokenizer_config.json}'s {@code chat_template}), or the Jinja file of the {@code
+ * chat_template} option, and tokenised as {@code apply_chat_template} does.
  *
  * <p>Loss ({@code loss_on}): {@code assistant} (default) trains on the tokens of assistant replies
  * and the end-of-turn token after each (the template's assistant mask); {@code all} on every token.
@@ -72,6 +72,7 @@ public final class ChatTask implements Task {
     static final String LOSS_ON = "loss_on";
     static final String PACKING = "packing";
     static final String INPUT = "input";
+    static final String CHAT_TEMPLATE = "chat_template";
 
     private static final Logger LOG = LoggerFactory.getLogger(ChatTask.class);
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -84,6 +85,11 @@ public final class ChatTask implements Task {
     /** The causal LM task whose head, inputs, loss and metrics this task shares. */
     private final CausalLmTask lm;
     private final AtomicLong truncated = new AtomicLong();
+    /** The Jinja source of the {@code chat_template} option, or null to use the tokenizer's. */
+    private final String template;
+    /** The last tokenizer seen and the same with {@link #template}; guarded by this. */
+    private TextTokenizer lastBase;
+    private TextTokenizer lastTemplated;
 
     /** A conversation read from a data file. */
     record ChatExample(List<ChatMessage> messages, String location) implements Example {
@@ -98,7 +104,23 @@ public final class ChatTask implements Task {
      */
     public ChatTask(TaskOptions options) {
         this.options = Objects.requireNonNull(options, "options");
-        options.requireOnly(Set.of(LOSS_ON, PACKING, INPUT, LmText.LIMIT, BadRowPolicy.OPTION), NAME);
+        options.requireOnly(Set.of(LOSS_ON, PACKING, INPUT, CHAT_TEMPLATE, LmText.LIMIT, BadRowPolicy.OPTION), NAME);
+        String templateFile = options.values().get(CHAT_TEMPLATE);
+        if (templateFile == null) {
+            this.template = null;
+        } else {
+            Path file = Path.of(templateFile.strip());
+            if (!Files.isRegularFile(file)) {
+                throw new ConfigurationException("option " + CHAT_TEMPLATE + "=" + templateFile + ": no such file; give a"
+                        + " Jinja chat template file");
+            }
+            try {
+                this.template = Files.readString(file, StandardCharsets.UTF_8);
+            } catch (IOException e) {
+                throw new ConfigurationException("option " + CHAT_TEMPLATE + "=" + templateFile + " cannot be read ("
+                        + e.getMessage() + ")", e);
+            }
+        }
         String loss = options.get(LOSS_ON, "assistant").strip().toLowerCase(Locale.ROOT);
         if (!loss.equals("assistant") && !loss.equals("all") && !loss.equals("completion")) {
             throw new ConfigurationException("option " + LOSS_ON + "=" + options.values().get(LOSS_ON)
@@ -295,7 +317,7 @@ public final class ChatTask implements Task {
         }
         ChatEncoding enc;
         try {
-            enc = tokenizer.applyChatTemplate(c.messages(), false);
+            enc = templated(tokenizer).applyChatTemplate(c.messages(), false);
         } catch (InvalidDataException e) {
             throw new InvalidDataException(c.location() + ": " + e.getMessage(), e);
         }
@@ -338,6 +360,18 @@ public final class ChatTask implements Task {
         fields.put(CausalLmTask.NEXT_IDS, next);
         fields.put(CausalLmTask.LABELS, labels);
         return List.of(new Features(exampleIndex, fields, response));
+    }
+
+    /** @return {@code base}, or a copy rendering the {@code chat_template} option's template */
+    private synchronized TextTokenizer templated(TextTokenizer base) {
+        if (template == null) {
+            return base;
+        }
+        if (base != lastBase) {
+            lastTemplated = base.withChatTemplate(template);
+            lastBase = base;
+        }
+        return lastTemplated;
     }
 
     /** @return how many conversations this task has cut at the maximum length so far */

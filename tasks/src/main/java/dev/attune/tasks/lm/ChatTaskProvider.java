@@ -8,8 +8,8 @@ public final class ChatTaskProvider extends TaskProvider.Simple {
     public ChatTaskProvider() {
         super(ChatTask.NAME,
                 "supervised fine-tuning on conversations (TRL messages or prompt/completion JSONL) rendered with the"
-                + " model's chat template; options loss_on (assistant, all), input (messages, dialogue), limit,"
-                + " on_bad_row",
+                + " model's chat template; options loss_on (assistant, all), input (messages, dialogue),"
+                + " chat_template (a Jinja file), limit, on_bad_row",
                 ChatTask::new);
     }
 }
