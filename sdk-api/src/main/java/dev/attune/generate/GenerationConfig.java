@@ -77,7 +77,9 @@ public record GenerationConfig(
      * Reads the defaults a model folder ships in {@value #FILE_NAME} ({@code max_new_tokens}, {@code
      * do_sample}, {@code temperature}, {@code top_k}, {@code top_p}, {@code repetition_penalty},
      * {@code eos_token_id} as a number or a list, {@code use_cache}); keys it lacks keep
-     * HuggingFace's defaults, and a folder without the file gives {@link #defaults()}.
+     * HuggingFace's defaults. Generation stops at the end tokens of this file and of {@code
+     * config.json} (all of them; without the file, those of {@code config.json}, as transformers
+     * derives a generation config from the model's).
      *
      * @param modelFolder a HuggingFace model folder
      * @return a builder with those defaults, to override further
@@ -87,7 +89,10 @@ public record GenerationConfig(
         Builder b = builder();
         Path file = modelFolder.resolve(FILE_NAME);
         if (!Files.isRegularFile(file)) {
-            return b;
+            // as transformers' GenerationConfig.from_model_config: the end tokens of config.json
+            List<Long> ids = new ArrayList<>();
+            addEos(readConfigEos(modelFolder), ids);
+            return ids.isEmpty() ? b : b.eosTokenIds(ids);
         }
         JsonNode json;
         try {
@@ -121,17 +126,23 @@ public record GenerationConfig(
         addEos(json.get("eos_token_id"), ids);
         if (!ids.isEmpty()) {
             // and config.json's: generation stops at any end token of either file (Llama 3 lists several)
-            Path config = modelFolder.resolve("config.json");
-            if (Files.isRegularFile(config)) {
-                try {
-                    addEos(new ObjectMapper().readTree(config.toFile()).get("eos_token_id"), ids);
-                } catch (IOException e) {
-                    throw new InvalidCheckpointException(config + " is not valid JSON (" + e.getMessage() + ")", e);
-                }
-            }
+            addEos(readConfigEos(modelFolder), ids);
             b.eosTokenIds(ids);
         }
         return b;
+    }
+
+    /** @return config.json's {@code eos_token_id} (a number or a list), or null */
+    private static JsonNode readConfigEos(Path modelFolder) {
+        Path config = modelFolder.resolve("config.json");
+        if (!Files.isRegularFile(config)) {
+            return null;
+        }
+        try {
+            return new ObjectMapper().readTree(config.toFile()).get("eos_token_id");
+        } catch (IOException e) {
+            throw new InvalidCheckpointException(config + " is not valid JSON (" + e.getMessage() + ")", e);
+        }
     }
 
     private static void addEos(JsonNode eos, List<Long> ids) {
