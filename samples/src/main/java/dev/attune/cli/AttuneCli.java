@@ -13,7 +13,7 @@ import picocli.CommandLine.Command;
         description = "Fine-tune pretrained NLP models (HuggingFace checkpoints) from the JVM.",
         subcommands = {FineTuneCommand.class, PredictCommand.class, LogitsCommand.class, BenchCommand.class,
                 GenerateCommand.class, TuneCommand.class, ExportCommand.class, InferenceBenchCommand.class,
-                TokenizeCommand.class})
+                TokenizeCommand.class, ChatCommand.class})
 public final class AttuneCli implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
