@@ -235,6 +235,88 @@ public abstract class FamilyFidelitySuite {
         assertMatches(f, f.name() + " (batch)", "logits", out, batch.get("logits"));
     }
 
+    /** @return the fixtures of {@link #fixtures()} with a left-padded batch (decoder LLMs) */
+    public Stream<Named<HfFixture>> leftPaddedFixtures() {
+        return fixtures().filter(n -> n.getPayload().reference().has("batch_left_padded"));
+    }
+
+    /** @return the fixtures of {@link #fixtures()} with greedy generation ids ({@code generate}) */
+    public Stream<Named<HfFixture>> generatingFixtures() {
+        return fixtures().filter(n -> n.getPayload().reference().has("generate"));
+    }
+
+    /**
+     * A left-padded batch (decoder LLMs): the family takes each row's positions from the attention
+     * mask as transformers' {@code generate} does, so every kept token's logits equal HuggingFace's;
+     * the padding rows (attending to nothing, zeros in the reference) are not compared.
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("leftPaddedFixtures")
+    void leftPaddedBatchMatchesHuggingFace(HfFixture f) {
+        Loaded l = load(f);
+        JsonNode batch = f.reference().get("batch_left_padded");
+        TensorData out = l.model().predict(batchOf(batch)).get("logits");
+        long[] mask = longs(batch.get("attention_mask"));
+        float[] values = out.toFloatArray();
+        int per = Math.toIntExact(values.length / mask.length);
+        for (int i = 0; i < mask.length; i++) {
+            if (mask[i] == 0) {
+                Arrays.fill(values, i * per, (i + 1) * per, 0f);
+            }
+        }
+        assertMatches(f, f.name() + " (left-padded batch)", "logits", TensorData.ofFloats(out.shape(), values),
+                batch.get("logits"));
+    }
+
+    /**
+     * Greedy decoding ({@code generate} of the reference) gives HuggingFace's ids, with the key/value
+     * cache and without, stopping at the end token of {@code generation_config.json}.
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("generatingFixtures")
+    void greedyGenerationMatchesHuggingFace(HfFixture f) {
+        Loaded l = load(f);
+        JsonNode g = f.reference().get("generate");
+        long[] prompt = l.base().tokenizer().encode(g.get("prompt").asText(), null, 512).ids();
+        assertThat(prompt).as("prompt ids").containsExactly(longs(g.get("prompt_ids")));
+        dev.attune.core.generate.Generator generator = new dev.attune.core.generate.Generator(l.model());
+        assertThat(generator.supportsCache()).as("%s takes a key/value cache", f).isTrue();
+        for (boolean cache : new boolean[] {true, false}) {
+            dev.attune.generate.GenerationConfig settings = dev.attune.generate.GenerationConfig.fromFolder(f.path())
+                    .maxNewTokens(g.get("max_new_tokens").asInt()).useCache(cache).build();
+            assertThat(generator.generate(prompt, settings)).as("%s greedy ids (cache %s)", f, cache)
+                    .containsExactly(longs(g.get("greedy_ids")));
+        }
+    }
+
+    /**
+     * Greedy decoding of a left-padded batch (fixtures with a left-padded reference, whose family
+     * takes positions from the attention mask): the reference prompt's row gives HuggingFace's ids,
+     * and every row the ids it gets alone, with the cache and without.
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("leftPaddedFixtures")
+    void leftPaddedBatchGenerationMatchesEachPromptAlone(HfFixture f) {
+        Loaded l = load(f);
+        JsonNode g = f.reference().get("generate");
+        dev.attune.core.generate.Generator generator = new dev.attune.core.generate.Generator(l.model());
+        List<long[]> prompts = new ArrayList<>();
+        prompts.add(longs(g.get("prompt_ids")));
+        JsonNode cases = f.reference().get("cases");
+        prompts.add(Arrays.copyOf(longs(cases.get(0).get("input_ids")), 3));
+        prompts.add(longs(cases.get(1).get("input_ids")));
+        for (boolean cache : new boolean[] {true, false}) {
+            dev.attune.generate.GenerationConfig settings = dev.attune.generate.GenerationConfig.fromFolder(f.path())
+                    .maxNewTokens(g.get("max_new_tokens").asInt()).useCache(cache).build();
+            List<long[]> batch = generator.generateBatch(prompts, settings, l.base().tokenizer().padTokenId());
+            assertThat(batch.get(0)).as("%s batch row 0 (cache %s)", f, cache).containsExactly(longs(g.get("greedy_ids")));
+            for (int i = 1; i < prompts.size(); i++) {
+                assertThat(batch.get(i)).as("%s batch row %d (cache %s)", f, i, cache)
+                        .containsExactly(generator.generate(prompts.get(i), settings));
+            }
+        }
+    }
+
     /**
      * The seq2seq cases in one batch, encoder and decoder inputs padded at the end with the pad id:
      * each row's logits at its real target positions equal HuggingFace's unpadded ones.

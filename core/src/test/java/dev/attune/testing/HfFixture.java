@@ -8,6 +8,7 @@ import dev.attune.model.ModelFamily;
 import dev.attune.models.Bert;
 import dev.attune.models.DistilBert;
 import dev.attune.models.Gpt2;
+import dev.attune.models.Llama;
 import dev.attune.models.Roberta;
 import dev.attune.models.T5;
 import java.io.IOException;
@@ -38,8 +39,8 @@ public record HfFixture(String name, ModelFamily family, HeadSpec head, List<Str
     private static final ObjectMapper JSON = new ObjectMapper();
 
     /**
-     * Every fixture of the families Attune has, head built or not (decoder LLMs and PEFT adapters
-     * belong to their own suites).
+     * Every fixture of the families Attune has, head built or not (PEFT adapters belong to their
+     * own suites).
      */
     public static final List<HfFixture> ALL = List.of(
             built("bert-seqcls", new Bert(), HeadKind.SEQUENCE_CLASSIFICATION, 2, "logits"),
@@ -57,7 +58,11 @@ public record HfFixture(String name, ModelFamily family, HeadSpec head, List<Str
             built("gpt2-seqcls", new Gpt2(), HeadKind.SEQUENCE_CLASSIFICATION, 2, "logits"),
             built("gpt2-tokcls", new Gpt2(), HeadKind.TOKEN_CLASSIFICATION, 5, "logits"),
             built("gpt2-lm", new Gpt2(), HeadKind.CAUSAL_LM, 0, "logits"),
-            built("t5-seq2seq", new T5(), HeadKind.SEQ2SEQ_LM, 0, "logits"));
+            built("t5-seq2seq", new T5(), HeadKind.SEQ2SEQ_LM, 0, "logits"),
+            built("llama-lm", new Llama(), HeadKind.CAUSAL_LM, 0, "logits"),
+            built("qwen2-lm", new Llama.Qwen2(), HeadKind.CAUSAL_LM, 0, "logits"),
+            built("mistral-lm", new Llama.Mistral(), HeadKind.CAUSAL_LM, 0, "logits"),
+            built("llama-seqcls", new Llama(), HeadKind.SEQUENCE_CLASSIFICATION, 3, "logits"));
 
     private static HfFixture built(String name, ModelFamily family, HeadKind head, int labels, String... outputs) {
         return new HfFixture(name, family, new HeadSpec(head, labels), List.of(outputs), true);

@@ -43,6 +43,7 @@ final class OpCases {
         Nd pos = positive(7, 2, 3);
         Nd divisor = Nd.seeded(8, 3).map(v -> (float) (v >= 0 ? v + 0.5 : v - 0.5));
         Nd constant = Nd.seeded(9, 2, 3);
+        Nd angles = Nd.seeded(10, 2, 4).map(v -> (float) (12 * v)); // rotary angles reach position * frequency
         return List.of(
                 named("add: [2,3] + [3] broadcasts the row").in("x", x).in("y", row)
                         .out((o, a) -> o.add(a.x(), a.y()), x.add(row)),
@@ -70,6 +71,8 @@ final class OpCases {
                 named("sigmoid").in("x", w).out((o, a) -> o.sigmoid(a.x()), w.map(v -> 1 / (1 + Math.exp(-v)))),
                 named("relu").in("x", w).out((o, a) -> o.relu(a.x()), w.map(v -> Math.max(v, 0))),
                 named("erf").in("x", w).out((o, a) -> o.erf(a.x()), w.erf()),
+                named("cos").in("x", angles).out((o, a) -> o.cos(a.x()), angles.map(Math::cos)),
+                named("sin").in("x", angles).out((o, a) -> o.sin(a.x()), angles.map(Math::sin)),
                 named("gelu (exact, erf)").in("x", w).out((o, a) -> o.gelu(a.x()), w.gelu()),
                 named("geluTanh (tanh approximation)").in("x", w).out((o, a) -> o.geluTanh(a.x()), w.geluTanh()));
     }

@@ -77,7 +77,9 @@ public record GenerationConfig(
      * Reads the defaults a model folder ships in {@value #FILE_NAME} ({@code max_new_tokens}, {@code
      * do_sample}, {@code temperature}, {@code top_k}, {@code top_p}, {@code repetition_penalty},
      * {@code eos_token_id} as a number or a list, {@code use_cache}); keys it lacks keep
-     * HuggingFace's defaults, and a folder without the file gives {@link #defaults()}.
+     * HuggingFace's defaults. Generation stops at the end tokens of this file and of {@code
+     * config.json} (all of them; without the file, those of {@code config.json}, as transformers
+     * derives a generation config from the model's).
      *
      * @param modelFolder a HuggingFace model folder
      * @return a builder with those defaults, to override further
@@ -87,7 +89,11 @@ public record GenerationConfig(
         Builder b = builder();
         Path file = modelFolder.resolve(FILE_NAME);
         if (!Files.isRegularFile(file)) {
-            return b;
+            // as transformers' GenerationConfig.from_model_config: the end tokens of config.json
+            List<Long> ids = new ArrayList<>();
+            Path config = modelFolder.resolve("config.json");
+            addEos(readConfigEos(config), ids, config.toString());
+            return ids.isEmpty() ? b : b.eosTokenIds(ids);
         }
         JsonNode json;
         try {
@@ -122,16 +128,12 @@ public record GenerationConfig(
         if (json.hasNonNull("use_cache")) {
             b.useCache(bool(json, "use_cache", where));
         }
-        JsonNode eos = json.get("eos_token_id");
-        if (eos != null && !eos.isNull()) {
-            List<Long> ids = new ArrayList<>();
-            if (eos.isArray()) {
-                for (JsonNode n : eos) {
-                    ids.add(tokenId(n, where));
-                }
-            } else {
-                ids.add(tokenId(eos, where));
-            }
+        List<Long> ids = new ArrayList<>();
+        addEos(json.get("eos_token_id"), ids, where);
+        if (!ids.isEmpty()) {
+            // and config.json's: generation stops at any end token of either file (Llama 3 lists several)
+            Path config = modelFolder.resolve("config.json");
+            addEos(readConfigEos(config), ids, config.toString());
             b.eosTokenIds(ids);
         }
         return b;
@@ -176,6 +178,30 @@ public record GenerationConfig(
     private static String abbreviate(JsonNode n) {
         String s = n.toString();
         return s.length() > 60 ? s.substring(0, 60) + "..." : s;
+    }
+
+    /** @return config.json's {@code eos_token_id} (a number or a list), or null */
+    private static JsonNode readConfigEos(Path config) {
+        if (!Files.isRegularFile(config)) {
+            return null;
+        }
+        try {
+            return new ObjectMapper().readTree(config.toFile()).get("eos_token_id");
+        } catch (IOException e) {
+            throw new InvalidCheckpointException(config + " is not valid JSON (" + e.getMessage() + ")", e);
+        }
+    }
+
+    private static void addEos(JsonNode eos, List<Long> ids, String file) {
+        if (eos == null || eos.isNull()) {
+            return;
+        }
+        for (JsonNode n : eos.isArray() ? eos : List.of(eos)) {
+            long id = tokenId(n, file);
+            if (!ids.contains(id)) {
+                ids.add(id);
+            }
+        }
     }
 
     /** @return a builder holding these settings */

@@ -2,8 +2,10 @@ package dev.attune.model;
 
 import org.apiguardian.api.API;
 
+import dev.attune.error.InvalidDataException;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Objects;
 
 /** A checkpoint's tokenizer. Implementations are thread-safe. */
 @API(status = API.Status.STABLE, since = "0.1")
@@ -70,6 +72,67 @@ public interface TextTokenizer extends AutoCloseable {
     /** Releases native resources. */
     @Override
     void close();
+
+    /**
+     * @return whether {@link #applyChatTemplate} works: the checkpoint ships a chat template
+     *     ({@code chat_template.jinja} or {@code tokenizer_config.json}'s {@code chat_template}) or
+     *     one was given with {@link #withChatTemplate}
+     */
+    default boolean hasChatTemplate() {
+        return false;
+    }
+
+    /**
+     * Renders a conversation with the chat template and tokenises the text without adding special
+     * tokens, as HuggingFace's {@code tokenizer.apply_chat_template(messages, tokenize=True)} does.
+     *
+     * @param messages the conversation, in order
+     * @param addGenerationPrompt whether to end with the opening of an assistant turn (for generation)
+     * @return the rendered text, its ids and the assistant mask
+     * @throws InvalidDataException when there is no chat template, a message has no content, or the
+     *     template refuses the conversation (its {@code raise_exception})
+     */
+    default ChatEncoding applyChatTemplate(List<ChatMessage> messages, boolean addGenerationPrompt) {
+        throw new InvalidDataException(this + " has no chat template (no chat_template.jinja and no 'chat_template' in"
+                + " tokenizer_config.json); pass a Jinja template file with --chat-template FILE");
+    }
+
+    /**
+     * @param template the Jinja source of a chat template (HuggingFace's variables: {@code messages},
+     *     {@code add_generation_prompt}, {@code bos_token}, {@code eos_token}, {@code raise_exception})
+     * @return a tokenizer like this one that renders conversations with {@code template}, owned by
+     *     the caller
+     * @throws UnsupportedOperationException when this tokenizer cannot render templates
+     */
+    default TextTokenizer withChatTemplate(String template) {
+        throw new UnsupportedOperationException(this + " cannot render chat templates");
+    }
+
+    /**
+     * One turn of a conversation, as chat templates and TRL's conversational datasets write it.
+     *
+     * @param role {@code system}, {@code user}, {@code assistant}, or another role the template knows
+     * @param content the text of the turn
+     */
+    @API(status = API.Status.EXPERIMENTAL, since = "0.2")
+    record ChatMessage(String role, String content) {
+        /** @throws NullPointerException when role or content is null */
+        public ChatMessage {
+            Objects.requireNonNull(role, "role");
+            Objects.requireNonNull(content, "content");
+        }
+    }
+
+    /**
+     * A conversation rendered by a chat template and tokenised.
+     *
+     * @param text the rendered text
+     * @param ids its token ids
+     * @param assistantMask per token, 1 for the tokens assistant-only training learns: every token
+     *     of an assistant reply and the end-of-turn token that closes it; 0 elsewhere
+     */
+    @API(status = API.Status.EXPERIMENTAL, since = "0.2")
+    record ChatEncoding(String text, long[] ids, long[] assistantMask) {}
 
     /**
      * One tokenised text (or text pair), with special tokens, as HuggingFace tokenizers return it.

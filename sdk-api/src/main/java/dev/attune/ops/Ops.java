@@ -94,6 +94,23 @@ public interface Ops {
     /** @return the Gauss error function */
     Tensor erf(Tensor x);
 
+    /**
+     * Cosine (ONNX {@code Cos}, {@code tf.cos}); with {@link #sin} it builds rotary position
+     * embeddings (Llama, Qwen, Mistral) from position angles.
+     *
+     * @param x angles in radians
+     * @return elementwise {@code cos(x)}
+     */
+    Tensor cos(Tensor x);
+
+    /**
+     * Sine (ONNX {@code Sin}, {@code tf.sin}).
+     *
+     * @param x angles in radians
+     * @return elementwise {@code sin(x)}
+     */
+    Tensor sin(Tensor x);
+
     /** @return exact GELU, {@code x * Phi(x)} (HuggingFace {@code gelu}) */
     default Tensor gelu(Tensor x) {
         Tensor cdf = mul(add(erf(mul(x, (float) (1 / Math.sqrt(2)))), 1f), 0.5f);

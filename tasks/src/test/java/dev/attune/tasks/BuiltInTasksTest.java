@@ -59,6 +59,7 @@ class BuiltInTasksTest {
     static HfTokenizer bertMlm;
     static HfTokenizer gpt2;
     static HfTokenizer t5;
+    static HfTokenizer llama;
 
     @BeforeAll
     static void tokenizers() {
@@ -66,11 +67,12 @@ class BuiltInTasksTest {
         bertMlm = HfTokenizer.load(SharedFiles.path("fixtures/hf/bert-mlm"));
         gpt2 = HfTokenizer.load(SharedFiles.path("fixtures/hf/gpt2-lm"));
         t5 = HfTokenizer.load(SharedFiles.path("fixtures/hf/t5-seq2seq"));
+        llama = HfTokenizer.load(SharedFiles.path("fixtures/hf/llama-lm"));
     }
 
     @AfterAll
     static void close() {
-        for (HfTokenizer t : List.of(bert, bertMlm, gpt2, t5)) {
+        for (HfTokenizer t : List.of(bert, bertMlm, gpt2, t5, llama)) {
             t.close();
         }
     }
@@ -182,6 +184,15 @@ class BuiltInTasksTest {
         Task clm = create("causal-lm", "limit", "12");
         Dataset clmData = clm.read(SharedData.data("dialogue/dev.jsonl"));
         cases.add(named("causal-lm", new Case(clm, clmData, gpt2, 96, f -> 0, true, "perplexity", false, true)));
+
+        StringBuilder conversations = new StringBuilder();
+        for (com.fasterxml.jackson.databind.JsonNode c : new com.fasterxml.jackson.databind.ObjectMapper()
+                .readTree(SharedFiles.path("fixtures/hf/llama-lm/reference.json").toFile()).get("chat")) {
+            conversations.append("{\"messages\": ").append(c.get("messages")).append("}\n");
+        }
+        Task chat = create("chat");
+        Dataset chatData = chat.read(Files.writeString(dir.resolve("chat.jsonl"), conversations));
+        cases.add(named("chat", new Case(chat, chatData, llama, 128, f -> 0, true, "response_perplexity", false, true)));
 
         StringBuilder pairs = new StringBuilder("source\ttarget\n");
         for (String line : Files.readAllLines(sst2).subList(1, 25)) {
@@ -348,6 +359,7 @@ class BuiltInTasksTest {
             names.add(p.name());
         }
         assertThat(names).containsExactlyInAnyOrder("text-classification", "text-pair-classification",
-                "token-classification", "question-answering", "seq2seq", "causal-lm", "masked-lm", "multiple-choice");
+                "token-classification", "question-answering", "seq2seq", "causal-lm", "masked-lm", "multiple-choice",
+                "chat");
     }
 }

@@ -28,8 +28,9 @@ import java.util.Set;
  * past_key_values.X} of the next, and only the new token is run. Otherwise, or with {@link
  * GenerationConfig#useCache()} off, every step runs the whole sequence.
  *
- * <p>One sequence at a time (batch size 1, no padding). The generator keeps no state between
- * calls; it is as thread-safe as the model's {@code predict}.
+ * <p>{@link #generate} runs one sequence (batch size 1, no padding); {@link #generateBatch} runs
+ * several, left-padded. The generator keeps no state between calls; it is as thread-safe as the
+ * model's {@code predict}.
  */
 @API(status = API.Status.EXPERIMENTAL, since = "0.1")
 public final class Generator implements TextGenerator {
@@ -164,6 +165,115 @@ public final class Generator implements TextGenerator {
             }
         }
         return Arrays.copyOf(sequence, length);
+    }
+
+    /**
+     * Generates for several prompts at once, left-padded as transformers pads decoder-only batches:
+     * the attention mask covers the padding, and a family that takes positions from the mask (as
+     * {@code Llama} does, like transformers' {@code generate}) gives each row the tokens it would
+     * get alone. Rows that reach an end-of-sequence token stop growing; the batch runs until every
+     * row has stopped or the token budget is spent.
+     *
+     * @param prompts the prompts' token ids (each at least one)
+     * @param config decoding settings
+     * @param padId the id written into the padding (masked out; any id of the vocabulary)
+     * @return per prompt, the prompt followed by its generated tokens (its end token included)
+     * @throws InvalidDataException when a prompt is empty or a prompt plus new tokens exceed the
+     *     model's positions
+     */
+    public java.util.List<long[]> generateBatch(java.util.List<long[]> prompts, GenerationConfig config, long padId) {
+        int b = prompts.size();
+        if (b == 0) {
+            return java.util.List.of();
+        }
+        int longest = 0;
+        for (long[] p : prompts) {
+            if (p.length == 0) {
+                throw new InvalidDataException("generation needs prompts of at least one token");
+            }
+            longest = Math.max(longest, p.length);
+        }
+        if ((long) longest + config.maxNewTokens() > maxPositions) {
+            throw new InvalidDataException("prompt of " + longest + " tokens plus " + config.maxNewTokens()
+                    + " new tokens exceeds the model's " + maxPositions
+                    + " positions; shorten the prompt or lower max new tokens");
+        }
+        boolean cached = config.useCache() && supportsCache;
+        Random random = new Random(config.seed());
+        Set<Long> eos = new HashSet<>(config.eosTokenIds());
+        int total = longest + config.maxNewTokens();
+        long[][] ids = new long[b][total];
+        long[][] mask = new long[b][total];
+        int[] lengths = new int[b];
+        boolean[] done = new boolean[b];
+        for (int r = 0; r < b; r++) {
+            long[] p = prompts.get(r);
+            int pad = longest - p.length;
+            Arrays.fill(ids[r], padId);
+            System.arraycopy(p, 0, ids[r], pad, p.length);
+            Arrays.fill(mask[r], pad, total, 1);
+            lengths[r] = p.length;
+        }
+        int width = longest; // columns filled so far
+        Map<String, TensorData> past = Map.of();
+        for (int step = 0; step < config.maxNewTokens(); step++) {
+            int from = cached && step > 0 ? width - 1 : 0;
+            int run = width - from;
+            long[] runIds = new long[b * run];
+            long[] runMask = new long[b * width];
+            for (int r = 0; r < b; r++) {
+                System.arraycopy(ids[r], from, runIds, r * run, run);
+                System.arraycopy(mask[r], 0, runMask, r * width, width);
+            }
+            Map<String, TensorData> inputs = new LinkedHashMap<>();
+            inputs.put("input_ids", TensorData.ofLongs(new long[] {b, run}, runIds));
+            inputs.put("attention_mask", TensorData.ofLongs(new long[] {b, width}, runMask));
+            if (cached) {
+                inputs.putAll(past);
+            }
+            Map<String, TensorData> out = model.predict(new Batch(inputs, b));
+            TensorData logits = out.get(LOGITS);
+            long[] shape = logits.shape();
+            if (shape.length != 3 || shape[0] != b) {
+                throw new IllegalStateException("expected logits [" + b + ", T, vocab] but got " + Arrays.toString(shape));
+            }
+            if (cached) {
+                Map<String, TensorData> next = new LinkedHashMap<>();
+                for (Map.Entry<String, TensorData> e : out.entrySet()) {
+                    if (e.getKey().startsWith(PRESENT_PREFIX)) {
+                        next.put(PAST_PREFIX + e.getKey().substring(PRESENT_PREFIX.length()), e.getValue());
+                    }
+                }
+                past = next;
+            }
+            float[] all = logits.toFloatArray();
+            int vocab = (int) shape[2];
+            int positions = (int) shape[1];
+            boolean anyLeft = false;
+            for (int r = 0; r < b; r++) {
+                long token = padId;
+                if (!done[r]) {
+                    int offset = (r * positions + positions - 1) * vocab;
+                    float[] row = Arrays.copyOfRange(all, offset, offset + vocab);
+                    long[] history = Arrays.copyOfRange(ids[r], longest - prompts.get(r).length, width);
+                    token = LogitsProcessing.pick(row, history, config, random);
+                    lengths[r]++;
+                    done[r] = eos.contains(token);
+                }
+                ids[r][width] = token;
+                anyLeft |= !done[r];
+            }
+            width++;
+            if (!anyLeft) {
+                break;
+            }
+        }
+        java.util.List<long[]> result = new java.util.ArrayList<>();
+        for (int r = 0; r < b; r++) {
+            int start = longest - prompts.get(r).length;
+            result.add(Arrays.copyOfRange(ids[r], start, start + lengths[r]));
+        }
+        return result;
     }
 
     private static float[] lastPositionLogits(TensorData logits) {

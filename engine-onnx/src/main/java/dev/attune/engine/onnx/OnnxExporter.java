@@ -188,8 +188,9 @@ public final class OnnxExporter implements Exporter {
         return name.startsWith("past_key_values.");
     }
 
+    /** Heads of the key/value cache: {@code num_key_value_heads} under grouped-query attention. */
     private static Object headCount(ModelConfig c) {
-        for (String k : List.of("n_head", "num_attention_heads", "num_heads")) {
+        for (String k : List.of("n_head", "num_key_value_heads", "num_attention_heads", "num_heads")) {
             if (c.has(k)) {
                 return c.requireInt(k);
             }
@@ -202,7 +203,10 @@ public final class OnnxExporter implements Exporter {
         if (c.has("d_kv")) {
             return c.requireInt("d_kv");
         }
-        Object heads = headCount(c);
+        if (c.has("head_dim")) {
+            return c.requireInt("head_dim");
+        }
+        Object heads = c.has("num_attention_heads") ? (Object) c.requireInt("num_attention_heads") : headCount(c);
         for (String k : List.of("n_embd", "hidden_size", "d_model")) {
             if (c.has(k) && heads instanceof Integer h) {
                 return c.requireInt(k) / h;

@@ -140,6 +140,16 @@ class EagerOps implements Ops {
         return own(JniUtils.erf(a(x)));
     }
 
+    @Override
+    public Tensor cos(Tensor x) {
+        return own(JniUtils.cos(a(x)));
+    }
+
+    @Override
+    public Tensor sin(Tensor x) {
+        return own(JniUtils.sin(a(x)));
+    }
+
     /** libtorch's exact GELU kernel (same function as the erf composite, one op). */
     @Override
     public Tensor gelu(Tensor x) {

@@ -311,6 +311,16 @@ class GraphOps implements Ops {
         return new T(op("Erf", o(x)));
     }
 
+    @Override
+    public Tensor cos(Tensor x) {
+        return new T(op("Cos", o(x)));
+    }
+
+    @Override
+    public Tensor sin(Tensor x) {
+        return new T(op("Sin", o(x)));
+    }
+
     // ---------------------------------------------------------------- neural network
 
     /** {@code x W^T + b} as one 2-D MatMul (transpose_b) and BiasAdd over the flattened leading axes. */

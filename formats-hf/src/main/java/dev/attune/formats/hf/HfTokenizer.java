@@ -11,6 +11,8 @@ import dev.attune.error.AttuneException;
 import dev.attune.error.ConfigurationException;
 import dev.attune.error.InvalidCheckpointException;
 import dev.attune.error.InvalidDataException;
+import dev.attune.model.TextTokenizer.ChatEncoding;
+import dev.attune.model.TextTokenizer.ChatMessage;
 import dev.attune.model.TextTokenizer.Encoding;
 import dev.attune.model.TextTokenizer;
 import java.io.ByteArrayInputStream;
@@ -56,7 +58,8 @@ public final class HfTokenizer implements TextTokenizer {
 
     /** Files copied by {@link #saveTo} when the source folder had them. */
     private static final List<String> COMPANION_FILES =
-            List.of(TOKENIZER_CONFIG, VOCAB_TXT, "special_tokens_map.json", "vocab.json", "merges.txt");
+            List.of(TOKENIZER_CONFIG, VOCAB_TXT, "special_tokens_map.json", "vocab.json", "merges.txt",
+                    ChatTemplate.FILE_NAME);
     /** Distinct maxLength values with a cached native instance. */
     private static final int MAX_CACHED_LENGTHS = 16;
 
@@ -87,6 +90,8 @@ public final class HfTokenizer implements TextTokenizer {
     private boolean closed;
     /** tokenizer_config.json, or null: kept so that {@link #copy()} builds the same tokenizer. */
     private final JsonNode config;
+    /** The chat template (chat_template.jinja, else tokenizer_config.json's), or null. */
+    private final ChatTemplate chatTemplate;
 
     private HfTokenizer(String origin, Map<String, byte[]> files, JsonNode config) {
         this.origin = origin;
@@ -100,6 +105,7 @@ public final class HfTokenizer implements TextTokenizer {
         this.padTokenId = resolvePadId(json, config);
         this.cleanUpSpaces = config != null && config.path("clean_up_tokenization_spaces").asBoolean(false);
         this.untruncated = create(Map.of("truncation", "false"));
+        this.chatTemplate = ChatTemplate.find(origin, files, config);
     }
 
     /**
@@ -249,6 +255,81 @@ public final class HfTokenizer implements TextTokenizer {
     @Override
     public String toString() {
         return "HfTokenizer(" + origin + ")";
+    }
+
+    @Override
+    public boolean hasChatTemplate() {
+        return chatTemplate != null;
+    }
+
+    /** @return the chat template, if the tokenizer has one */
+    public java.util.Optional<ChatTemplate> chatTemplate() {
+        return java.util.Optional.ofNullable(chatTemplate);
+    }
+
+    @Override
+    public ChatEncoding applyChatTemplate(List<ChatMessage> messages, boolean addGenerationPrompt) {
+        if (chatTemplate == null) {
+            return TextTokenizer.super.applyChatTemplate(messages, addGenerationPrompt);
+        }
+        Map<String, String> special = new LinkedHashMap<>();
+        for (String key : List.of("bos_token", "eos_token", "pad_token", "unk_token")) {
+            special.put(key, specialToken(key));
+        }
+        String text = chatTemplate.render(messages, addGenerationPrompt, special);
+        List<int[]> spans = chatTemplate.assistantSpans(text, messages, special.get("eos_token"));
+        Encoding e = encodeWithoutSpecialTokens(text);
+        long[] mask = new long[e.length()];
+        for (int i = 0; i < mask.length; i++) {
+            int start = e.charStarts()[i];
+            int end = e.charEnds()[i];
+            for (int[] span : spans) {
+                if (start >= 0 && start < span[1] && end > span[0]) {
+                    mask[i] = 1;
+                }
+            }
+        }
+        return new ChatEncoding(text, e.ids(), mask);
+    }
+
+    @Override
+    public HfTokenizer withChatTemplate(String template) {
+        Map<String, byte[]> withTemplate = new LinkedHashMap<>(files);
+        withTemplate.put(ChatTemplate.FILE_NAME, template.getBytes(StandardCharsets.UTF_8));
+        return new HfTokenizer(origin, Collections.unmodifiableMap(withTemplate), config);
+    }
+
+    /**
+     * Tokenises text as it is, adding no special tokens and truncating nothing (the text a chat
+     * template renders carries its own).
+     *
+     * @param text the text
+     * @return its encoding
+     */
+    public Encoding encodeWithoutSpecialTokens(String text) {
+        Objects.requireNonNull(text, "text");
+        lock.readLock().lock();
+        try {
+            ensureOpen();
+            ai.djl.huggingface.tokenizers.Encoding e;
+            try {
+                e = untruncated.encode(text, false, false);
+            } catch (RuntimeException ex) {
+                throw new InvalidDataException(origin + ": tokenization failed (" + ex.getMessage() + ")", ex);
+            }
+            return convert(e, false, seq -> text);
+        } finally {
+            lock.readLock().unlock();
+        }
+    }
+
+    /** @return a special token of tokenizer_config.json (a string or an AddedToken object), or null */
+    private String specialToken(String key) {
+        JsonNode n = config == null ? null : config.get(key);
+        if (n == null || n.isNull()) {
+            return null;
+        }
+        return n.isObject() ? n.path("content").asText(null) : n.asText();
     }
 
     // ---- native instances ----

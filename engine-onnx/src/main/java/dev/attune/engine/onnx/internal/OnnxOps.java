@@ -214,6 +214,16 @@ public final class OnnxOps implements Ops {
         return unary("Erf", x);
     }
 
+    @Override
+    public Tensor cos(Tensor x) {
+        return unary("Cos", x);
+    }
+
+    @Override
+    public Tensor sin(Tensor x) {
+        return unary("Sin", x);
+    }
+
     // ---------------------------------------------------------------- neural network
 
     @Override
