@@ -246,14 +246,14 @@ public final class DefaultTrainer implements Trainer {
             identity.put("shuffle", config.shuffle());
             identity.put("group_by_length", config.groupByLength());
 
-            Random shuffler = new Random(config.seed());
+            Shuffler shuffler = new Shuffler(config.seed());
             Path resumeFrom = config.resumeFromCheckpoint();
             TrainerState resumed = null;
             if (resumeFrom != null) {
                 resumed = Checkpoints.readState(resumeFrom);
                 checkSameRun(resumeFrom, resumed.run(), identity);
                 run.load(resumed);
-                shuffler = RunState.decodeRandom(resumed.shuffler(), resumeFrom);
+                shuffler = Shuffler.decode(resumed.shuffler(), resumeFrom);
             }
             run.identity = identity;
             run.maxSteps = totalSteps;
@@ -307,7 +307,7 @@ public final class DefaultTrainer implements Trainer {
                     run.lastEval, List.copyOf(run.history));
         }
 
-        private void loop(Random shuffler, long totalSteps, long warmup) {
+        private void loop(Shuffler shuffler, long totalSteps, long warmup) {
             int accumulation = config.gradientAccumulationSteps();
             int fixedLength = config.padToMaxLength() ? config.maxLength() : 0;
             Map<String, Long> padding = model.task().padding(model.tokenizer());
@@ -319,7 +319,7 @@ public final class DefaultTrainer implements Trainer {
             }
             int startBatch = run.batchInEpoch;
             while (run.step < totalSteps && !flags.shouldTrainingStop()) {
-                run.shuffler = RunState.encodeRandom(shuffler);
+                run.shuffler = shuffler.encode();
                 List<int[]> batches = plan(shuffler, trainFeatures, config.perDeviceTrainBatchSize());
                 optimizer.beginEpoch(run.epoch);
                 handler.onEpochBegin();
@@ -385,7 +385,7 @@ public final class DefaultTrainer implements Trainer {
                 startBatch = 0;
                 run.epoch++;
                 run.batchInEpoch = 0;
-                run.shuffler = RunState.encodeRandom(shuffler);
+                run.shuffler = shuffler.encode();
                 handler.onEpochEnd();
                 actOnEvaluateAndSave(run.epoch);
                 if (control.isStopRequested() && run.step < totalSteps && !flags.shouldTrainingStop()) {
