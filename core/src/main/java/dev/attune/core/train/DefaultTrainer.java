@@ -220,14 +220,29 @@ public final class DefaultTrainer implements Trainer {
             this.greaterIsBetter = config.greaterIsBetter(model.task());
         }
 
+        /** Tokenizes a data set; Ctrl-C, SIGTERM or {@code requestStop} ends it between examples. */
+        private List<Features> encode(Dataset data) {
+            LOG.info("tokenizing {} examples (max length {})", data.size(), config.maxLength());
+            List<Features> features = model instanceof dev.attune.core.DefaultFineTunedModel d
+                    ? d.encode(data, config.maxLength(), control::isStopRequested)
+                    : model.encode(data, config.maxLength());
+            if (control.isStopRequested()) {
+                Path resumeFrom = config.resumeFromCheckpoint();
+                throw new TrainingStoppedException(control.stopReason() + ": training stopped while tokenizing the"
+                        + " data, before its first step" + (resumeFrom == null ? ""
+                                : "; the run's progress is still in " + resumeFrom), run.step, resumeFrom);
+            }
+            return features;
+        }
+
         /** Training time so far, over every resume of the run: what checkpoints and the result carry. */
         private double clock() {
             return secondsBefore + (System.nanoTime() - start) / 1e9;
         }
 
         TrainingResult train() {
-            trainFeatures = model.encode(train, config.maxLength());
-            evalFeatures = eval == null ? List.of() : model.encode(eval, config.maxLength());
+            trainFeatures = encode(train);
+            evalFeatures = eval == null ? List.of() : encode(eval);
             int batchSize = config.perDeviceTrainBatchSize();
             int accumulation = config.gradientAccumulationSteps();
             int batchesPerEpoch = (trainFeatures.size() + batchSize - 1) / batchSize;
