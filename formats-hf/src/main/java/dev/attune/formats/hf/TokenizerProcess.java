@@ -328,7 +328,10 @@ final class TokenizerProcess implements AutoCloseable {
      */
     public static void main(String[] args) throws IOException {
         DataInputStream in = new DataInputStream(new BufferedInputStream(System.in, 1 << 16));
-        DataOutputStream out = new DataOutputStream(new BufferedOutputStream(System.out, 1 << 16));
+        // standard output carries the answers only: whatever a library prints goes to standard error
+        DataOutputStream out = new DataOutputStream(new BufferedOutputStream(new java.io.FileOutputStream(
+                java.io.FileDescriptor.out), 1 << 16));
+        System.setOut(System.err);
         int count = in.readInt();
         String origin = readString(in);
         Map<String, byte[]> files = new LinkedHashMap<>();
