@@ -394,9 +394,9 @@ public final class HubClient {
 
         /** Extends the deadline for a body of up to {@code limit} bytes at the lowest accepted rate. */
         void expect(long limit, Duration timeout) {
-            long seconds = timeout.toSeconds() + Math.max(0, limit) / MIN_BYTES_PER_SECOND;
-            deadline = start + Math.min(Duration.ofDays(7).toNanos(), Duration.ofSeconds(seconds).toNanos()
-                    + timeout.toNanos());
+            long seconds = Math.min(Duration.ofDays(7).toSeconds(),
+                    2 * timeout.toSeconds() + Math.max(0, limit) / MIN_BYTES_PER_SECOND);
+            deadline = start + Duration.ofSeconds(seconds).toNanos();
         }
     }
 

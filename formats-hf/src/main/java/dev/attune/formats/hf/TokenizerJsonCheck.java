@@ -19,9 +19,12 @@ import java.util.Map;
 /**
  * Checks a {@code tokenizer.json} for what would make the native tokenizers library panic, before
  * the library sees it. A panic inside DJL's binding cannot be caught: Rust aborts the whole
- * process (exit 134) with no Java cleanup. Two kinds are known and handled here:
+ * process (exit 134) with no Java cleanup. These kinds are known (the fuzz tests look for more)
+ * and handled here:
  *
  * <ul>
+ *   <li>a {@code TemplateProcessing} post-processor whose templates name a special token its
+ *       {@code special_tokens} lack (the library looks it up while encoding and panics);
  *   <li>a {@code Precompiled} normalizer (SentencePiece's {@code precompiled_charsmap}: a
  *       darts-clone double-array trie plus the replacement strings) whose trie is empty, points
  *       outside its array, or names a replacement outside the strings or inside a character. The
@@ -83,6 +86,9 @@ final class TokenizerJsonCheck {
             if ("Precompiled".equals(node.path("type").textValue())) {
                 precompiled(origin, path + ".precompiled_charsmap", node.get("precompiled_charsmap"));
             }
+            if ("TemplateProcessing".equals(node.path("type").textValue())) {
+                template(origin, path, node);
+            }
             for (Iterator<Map.Entry<String, JsonNode>> it = node.fields(); it.hasNext(); ) {
                 Map.Entry<String, JsonNode> e = it.next();
                 String at = path + "." + e.getKey();
@@ -96,6 +102,28 @@ final class TokenizerJsonCheck {
             for (int i = 0; i < node.size(); i++) {
                 if (node.get(i).isContainerNode()) {
                     walk(origin, path + "[" + i + "]", node.get(i), depth + 1, regexes);
+                }
+            }
+        }
+    }
+
+    /**
+     * A {@code TemplateProcessing} post-processor looks every special token of its templates up
+     * in its {@code special_tokens} map while encoding, and panics on one that is missing (the
+     * library does not check this when it reads the file); found by fuzzing.
+     */
+    private static void template(String origin, String path, JsonNode node) {
+        JsonNode specials = node.path("special_tokens");
+        for (String part : List.of("single", "pair")) {
+            JsonNode pieces = node.path(part);
+            for (int i = 0; i < pieces.size(); i++) {
+                JsonNode special = pieces.get(i).path("SpecialToken");
+                if (special.isObject() && special.path("id").isTextual()
+                        && !specials.has(special.path("id").textValue())) {
+                    throw new InvalidCheckpointException(origin + ": " + path + "." + part + "[" + i + "] adds the special "
+                            + "token '" + special.path("id").textValue() + "', which " + path + ".special_tokens does "
+                            + "not define; the tokenizers library would crash on it (a Rust panic aborts the whole "
+                            + "process), so the tokenizer was refused: re-download the tokenizer files");
                 }
             }
         }

@@ -127,6 +127,17 @@ class TokenizerHostileTest {
                 .isInstanceOf(InvalidCheckpointException.class).hasMessageContaining("not a Base64 string");
     }
 
+    @Test
+    void aTemplateNamingAnUndefinedSpecialTokenIsRefused() throws IOException {
+        // found by the tokenizer.json fuzz campaign: the library panics while encoding with it
+        ObjectNode bert = fixture("bert-seqcls");
+        ObjectNode post = (ObjectNode) bert.get("post_processor");
+        ((ObjectNode) post.get("pair").get(4).get("SpecialToken")).put("id", "[SEQ]");
+        Path d = folder("template", bert);
+        assertThatThrownBy(() -> HfTokenizer.load(d).close()).isInstanceOf(InvalidCheckpointException.class)
+                .hasMessageContaining("post_processor.pair[4] adds the special token '[SEQ]'");
+    }
+
     private static ObjectNode withSplitRegex(ObjectNode json, String regex) {
         ObjectNode split = JSON.createObjectNode();
         split.put("type", "Split");
