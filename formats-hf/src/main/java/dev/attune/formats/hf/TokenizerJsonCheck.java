@@ -67,6 +67,7 @@ final class TokenizerJsonCheck {
      * @throws InvalidCheckpointException when a part would make the native library panic
      */
     static Verdict check(String origin, JsonNode json) {
+        lexical(origin, json);
         List<String> regexes = new ArrayList<>();
         for (String part : PARTS) {
             JsonNode node = json.get(part);
@@ -105,6 +106,73 @@ final class TokenizerJsonCheck {
                 }
             }
         }
+    }
+
+    /** serde_json's nesting limit; deeper documents fail there. */
+    static final int SERDE_MAX_NESTING = 128;
+
+    /**
+     * JSON that Jackson reads but serde_json (the library's parser) does not: a lone UTF-16
+     * surrogate escape ({@code "\ud800"}), a number beyond the double range ({@code 1e999}), nesting
+     * deeper than {@value #SERDE_MAX_NESTING}. Inside some parts (the decoder) the library does not
+     * report such an error but panics on it; found by fuzzing. The whole document is walked once,
+     * without recursion.
+     */
+    private static void lexical(String origin, JsonNode json) {
+        Deque<JsonNode> nodes = new ArrayDeque<>();
+        Deque<Integer> depths = new ArrayDeque<>();
+        nodes.push(json);
+        depths.push(1);
+        while (!nodes.isEmpty()) {
+            JsonNode n = nodes.pop();
+            int depth = depths.pop();
+            if (n.isContainerNode() && depth > SERDE_MAX_NESTING - 1) {
+                throw unreadable(origin, "nests arrays and objects more than " + (SERDE_MAX_NESTING - 1) + " deep");
+            }
+            if (n.isTextual() && unpairedSurrogate(n.textValue())) {
+                throw unreadable(origin, "has a string with a lone UTF-16 surrogate escape");
+            }
+            if (n.isNumber() && !n.isIntegralNumber() && !Double.isFinite(n.doubleValue())
+                    || n.isBigInteger() && !Double.isFinite(n.doubleValue())) {
+                throw unreadable(origin, "has the number " + n.asText() + ", beyond the range of a double");
+            }
+            if (n.isObject()) {
+                for (Iterator<Map.Entry<String, JsonNode>> it = n.fields(); it.hasNext(); ) {
+                    Map.Entry<String, JsonNode> e = it.next();
+                    if (unpairedSurrogate(e.getKey())) {
+                        throw unreadable(origin, "has a key with a lone UTF-16 surrogate escape");
+                    }
+                    nodes.push(e.getValue());
+                    depths.push(depth + 1);
+                }
+            } else if (n.isArray()) {
+                for (JsonNode child : n) {
+                    nodes.push(child);
+                    depths.push(depth + 1);
+                }
+            }
+        }
+    }
+
+    private static boolean unpairedSurrogate(String s) {
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            if (Character.isHighSurrogate(c)) {
+                if (i + 1 >= s.length() || !Character.isLowSurrogate(s.charAt(i + 1))) {
+                    return true;
+                }
+                i++;
+            } else if (Character.isLowSurrogate(c)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private static InvalidCheckpointException unreadable(String origin, String problem) {
+        return new InvalidCheckpointException(origin + ": " + problem + ", which the tokenizers library cannot read"
+                + " (and in some places crashes on: a Rust panic aborts the whole process), so the tokenizer was"
+                + " refused: re-download the tokenizer files");
     }
 
     /**

@@ -138,6 +138,26 @@ class TokenizerHostileTest {
                 .hasMessageContaining("post_processor.pair[4] adds the special token '[SEQ]'");
     }
 
+    @Test
+    void jsonTheLibrarysParserRejectsIsRefusedFirst() throws IOException {
+        // found by the tokenizer.json fuzz campaign: in the decoder, such JSON makes the library panic
+        String bert = Files.readString(SharedFiles.path("fixtures/hf/bert-seqcls/tokenizer.json"));
+        String decoder = "\"decoder\": {\"type\": \"WordPiece\", \"prefix\": ";
+        int at = bert.indexOf("\"decoder\"");
+        String rest = bert.substring(at);
+        String tail = rest.substring(rest.indexOf("\"prefix\""));
+        tail = tail.substring(tail.indexOf(',')); // after the prefix value
+        List<String> values = List.of("\"\\ud800\"", "1e999", "[".repeat(130) + "1" + "]".repeat(130));
+        int i = 0;
+        for (String value : values) {
+            Path d = Files.createDirectories(dir.resolve("lexical" + i++));
+            Files.writeString(d.resolve(HfTokenizer.TOKENIZER_JSON), bert.substring(0, at) + decoder + value + tail);
+            assertThatThrownBy(() -> HfTokenizer.load(d).close()).as(value.substring(0, Math.min(20, value.length())))
+                    .isInstanceOf(InvalidCheckpointException.class)
+                    .hasMessageContaining("which the tokenizers library cannot read");
+        }
+    }
+
     private static ObjectNode withSplitRegex(ObjectNode json, String regex) {
         ObjectNode split = JSON.createObjectNode();
         split.put("type", "Split");
