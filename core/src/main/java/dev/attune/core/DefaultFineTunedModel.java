@@ -156,10 +156,27 @@ public final class DefaultFineTunedModel implements FineTunedModel {
 
     @Override
     public List<Features> encode(Dataset data, int length) {
+        return encode(data, length, () -> false);
+    }
+
+    /**
+     * Encodes a data set, giving up between examples once {@code stop} says so (the trainer asks
+     * its {@link dev.attune.train.TrainingControl}, so Ctrl-C or SIGTERM ends a long tokenization
+     * at once rather than after it).
+     *
+     * @param data the examples
+     * @param length the maximum length
+     * @param stop asked every 64 examples
+     * @return the features, or those of the examples encoded before {@code stop} said yes
+     */
+    public List<Features> encode(Dataset data, int length, java.util.function.BooleanSupplier stop) {
         ensureOpen();
         List<Features> out = new ArrayList<>(data.size());
         List<? extends Example> examples = data.examples();
         for (int i = 0; i < examples.size(); i++) {
+            if ((i & 63) == 0 && stop.getAsBoolean()) {
+                return out;
+            }
             out.addAll(task.encode(examples.get(i), i, tokenizer, length));
         }
         return out;

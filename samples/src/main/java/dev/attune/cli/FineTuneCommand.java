@@ -132,9 +132,11 @@ final class FineTuneCommand implements Callable<Integer> {
         data.checkEval(eval != null);
         try (Attune attune = engineOptions.builder().seed(seed).build();
                 PretrainedModel base = attune.load(model, overrides)) {
+            GracefulStop.checkStopped(control, "loading the model");
             Task t = attune.task(task, options);
             Dataset trainData = t.read(train);
             Dataset evalData = eval == null ? null : data.evalReader(attune, task, t).read(eval);
+            GracefulStop.checkStopped(control, "reading the data");
             // the model card names the model as given and the engine with its version
             TrainingConfig config = training.withModelCard(checked, model, attune.engine().describe());
             long start = System.nanoTime();

@@ -68,6 +68,21 @@ final class GracefulStop {
         }
     }
 
+    /**
+     * A safe point of a command that trains, between loading steps (model, data) before the first
+     * training step.
+     *
+     * @param control the command's control
+     * @param done what has been loaded, for the message
+     * @throws dev.attune.error.TrainingStoppedException after Ctrl-C or SIGTERM
+     */
+    static void checkStopped(TrainingControl control, String done) {
+        if (control.isStopRequested()) {
+            throw new dev.attune.error.TrainingStoppedException(control.stopReason() + ": stopped after " + done
+                    + ", before training began; nothing was written", 0, null);
+        }
+    }
+
     /** Ctrl-C or SIGTERM ended a command at a safe point, before it had done all its work. */
     static final class CommandInterruptedException extends AttuneException {
         private static final long serialVersionUID = 1L;
@@ -91,8 +106,9 @@ final class GracefulStop {
         long wait = Long.getLong(WAIT_SECONDS_PROPERTY, 600);
         if (control != null) {
             control.requestStop(REASON);
-            System.err.printf("attune: stopping after the current step and saving a checkpoint (waiting up to %d s;"
-                    + " kill -9 ends at once and loses the work since the last checkpoint)%n", wait);
+            System.err.printf("attune: stopping after the current step and saving a checkpoint, or at once while"
+                    + " loading or tokenizing (waiting up to %d s; kill -9 ends at once and loses the work since the"
+                    + " last checkpoint)%n", wait);
         } else {
             System.err.printf("attune: stopping after the current batch (waiting up to %d s)%n", wait);
         }

@@ -264,14 +264,29 @@ public final class DefaultTrainer implements Trainer {
             this.greaterIsBetter = config.greaterIsBetter(model.task());
         }
 
+        /** Tokenizes a data set; Ctrl-C, SIGTERM or {@code requestStop} ends it between examples. */
+        private List<Features> encode(Dataset data) {
+            LOG.info("tokenizing {} examples (max length {})", data.size(), config.maxLength());
+            List<Features> features = model instanceof dev.attune.core.DefaultFineTunedModel d
+                    ? d.encode(data, config.maxLength(), control::isStopRequested)
+                    : model.encode(data, config.maxLength());
+            if (control.isStopRequested()) {
+                Path resumeFrom = config.resumeFromCheckpoint();
+                throw new TrainingStoppedException(control.stopReason() + ": training stopped while tokenizing the"
+                        + " data, before its first step" + (resumeFrom == null ? ""
+                                : "; the run's progress is still in " + resumeFrom), run.step, resumeFrom);
+            }
+            return features;
+        }
+
         /** Training time so far, over every resume of the run: what checkpoints and the result carry. */
         private double clock() {
             return secondsBefore + (System.nanoTime() - start) / 1e9;
         }
 
         TrainingResult train() {
-            trainFeatures = model.encode(train, config.maxLength());
-            evalFeatures = eval == null ? List.of() : model.encode(eval, config.maxLength());
+            trainFeatures = encode(train);
+            evalFeatures = eval == null ? List.of() : encode(eval);
             int batchSize = config.perDeviceTrainBatchSize();
             int accumulation = config.gradientAccumulationSteps();
             int batchesPerEpoch = (trainFeatures.size() + batchSize - 1) / batchSize;
@@ -290,7 +305,7 @@ public final class DefaultTrainer implements Trainer {
             identity.put("shuffle", config.shuffle());
             identity.put("group_by_length", config.groupByLength());
 
-            Random shuffler = new Random(config.seed());
+            Shuffler shuffler = new Shuffler(config.seed());
             Path resumeFrom = config.resumeFromCheckpoint();
             TrainerState resumed = null;
             if (resumeFrom != null) {
@@ -298,7 +313,7 @@ public final class DefaultTrainer implements Trainer {
                 checkSameRun(resumeFrom, resumed.run(), identity);
                 checkPosition(resumeFrom, resumed, totalSteps, batchesPerEpoch);
                 run.load(resumed);
-                shuffler = RunState.decodeRandom(resumed.shuffler(), resumeFrom);
+                shuffler = Shuffler.decode(resumed.shuffler(), resumeFrom);
             }
             run.identity = identity;
             run.maxSteps = totalSteps;
@@ -352,7 +367,7 @@ public final class DefaultTrainer implements Trainer {
                     run.lastEval, List.copyOf(run.history));
         }
 
-        private void loop(Random shuffler, long totalSteps, long warmup) {
+        private void loop(Shuffler shuffler, long totalSteps, long warmup) {
             int accumulation = config.gradientAccumulationSteps();
             int fixedLength = config.padToMaxLength() ? config.maxLength() : 0;
             Map<String, Long> padding = model.task().padding(model.tokenizer());
@@ -364,7 +379,7 @@ public final class DefaultTrainer implements Trainer {
             }
             int startBatch = run.batchInEpoch;
             while (run.step < totalSteps && !flags.shouldTrainingStop()) {
-                run.shuffler = RunState.encodeRandom(shuffler);
+                run.shuffler = shuffler.encode();
                 List<int[]> batches = plan(shuffler, trainFeatures, config.perDeviceTrainBatchSize());
                 optimizer.beginEpoch(run.epoch);
                 handler.onEpochBegin();
@@ -430,7 +445,7 @@ public final class DefaultTrainer implements Trainer {
                 startBatch = 0;
                 run.epoch++;
                 run.batchInEpoch = 0;
-                run.shuffler = RunState.encodeRandom(shuffler);
+                run.shuffler = shuffler.encode();
                 handler.onEpochEnd();
                 actOnEvaluateAndSave(run.epoch);
                 if (control.isStopRequested() && run.step < totalSteps && !flags.shouldTrainingStop()) {

@@ -1,20 +1,12 @@
 package dev.attune.core.train;
 
-import dev.attune.error.InvalidCheckpointException;
 import dev.attune.train.TrainerState;
-import java.io.ByteArrayInputStream;
-import java.io.ByteArrayOutputStream;
-import java.io.IOException;
-import java.io.ObjectInputStream;
-import java.io.ObjectOutputStream;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Base64;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Random;
 
 /**
  * The trainer's mutable progress. The loop changes it; callbacks and checkpoints see immutable
@@ -42,7 +34,7 @@ final class RunState {
     String bestCheckpoint;
     Double patienceBest;
     int evalsWithoutImprovement;
-    /** The shuffling generator's state at the start of the epoch in progress (Base64), as checkpoints keep it. */
+    /** The shuffling generator's state at the start of the epoch in progress ({@link Shuffler#encode}), as checkpoints keep it. */
     String shuffler;
     Map<String, Object> identity = Map.of();
     Path lastCheckpoint;
@@ -103,39 +95,5 @@ final class RunState {
     /** @param record a logged record, kept in the log history (null values and all) */
     void addLog(Map<String, Object> record) {
         logHistory.add(Collections.unmodifiableMap(new LinkedHashMap<>(record)));
-    }
-
-    /** java.util.Random is Serializable: its 48-bit state (and cached Gaussian) is the shuffling state. */
-    static String encodeRandom(Random r) {
-        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-        try (ObjectOutputStream out = new ObjectOutputStream(bytes)) {
-            out.writeObject(r);
-        } catch (IOException e) {
-            throw new IllegalStateException("cannot serialise the shuffling generator", e);
-        }
-        return Base64.getEncoder().encodeToString(bytes.toByteArray());
-    }
-
-    static Random decodeRandom(String text, Path checkpoint) {
-        if (text == null) {
-            throw new InvalidCheckpointException(checkpoint.resolve(Checkpoints.STATE_FILE) + " has no 'shuffler'"
-                    + " state, so the data order cannot be continued; resume from a checkpoint-N folder written by"
-                    + " the trainer");
-        }
-        try (ObjectInputStream in = new ObjectInputStream(new ByteArrayInputStream(Base64.getDecoder().decode(text))) {
-            @Override
-            protected Class<?> resolveClass(java.io.ObjectStreamClass desc) throws IOException, ClassNotFoundException {
-                // only the generator itself: never instantiate other classes from a file
-                if (!desc.getName().equals(Random.class.getName())) {
-                    throw new java.io.InvalidClassException(desc.getName(), "not allowed in a checkpoint");
-                }
-                return super.resolveClass(desc);
-            }
-        }) {
-            return (Random) in.readObject();
-        } catch (IOException | ClassNotFoundException | IllegalArgumentException | ClassCastException e) {
-            throw new InvalidCheckpointException(checkpoint.resolve(Checkpoints.STATE_FILE) + ": the 'shuffler' state is "
-                    + "corrupt (" + e.getMessage() + "); resume from an earlier checkpoint", e);
-        }
     }
 }

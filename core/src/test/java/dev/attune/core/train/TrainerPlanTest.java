@@ -67,8 +67,9 @@ class TrainerPlanTest {
     void plansAreAFunctionOfTheGeneratorState() {
         List<Features> f = features(100, 3);
         DefaultTrainer t = new DefaultTrainer(TrainingConfig.builder().groupByLength(true).build());
-        Random r1 = new Random(5);
-        Random r2 = RunState.decodeRandom(RunState.encodeRandom(r1), java.nio.file.Path.of("x"));
+        Shuffler r1 = new Shuffler(5);
+        r1.nextInt(7);
+        Random r2 = Shuffler.decode(r1.encode(), java.nio.file.Path.of("x"));
         List<int[]> p1 = t.plan(r1, f, 8);
         List<int[]> p2 = t.plan(r2, f, 8);
         for (int i = 0; i < p1.size(); i++) {

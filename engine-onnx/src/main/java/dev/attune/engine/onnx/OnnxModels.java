@@ -86,6 +86,7 @@ public final class OnnxModels {
             throw new InvalidCheckpointException(onnx + ": no such ONNX file; pass an .onnx file or a folder written by"
                     + " `attune export --format onnx`");
         }
+        ExternalDataCheck.check(onnx); // ONNX Runtime would read any location it is given
         OrtEnvironment env = OnnxRuntimeEngine.environment();
         OrtSession session;
         try {

@@ -158,13 +158,8 @@ final class OnnxWeights implements WeightStore {
                 default -> { } // checksum and others are not needed to read
             }
         }
-        Path folder = file.toAbsolutePath().getParent();
-        Path data = location == null ? null : folder.resolve(location).normalize();
-        if (data == null || !data.startsWith(folder) || data.equals(folder)) {
-            throw new InvalidCheckpointException(file + ": initializer '" + t.getName() + "' names its external data"
-                    + " file as '" + location + "', which is not a file beside the model; the file is damaged or"
-                    + " hostile");
-        }
+        Path data = ExternalDataCheck.checkLocation(file, file.toAbsolutePath().normalize().getParent(), t.getName(),
+                location == null ? "" : location);
         try (FileChannel ch = FileChannel.open(data, StandardOpenOption.READ)) {
             long size = length >= 0 ? length : ch.size() - offset;
             if (offset < 0 || size > Integer.MAX_VALUE || offset + size > ch.size()) {

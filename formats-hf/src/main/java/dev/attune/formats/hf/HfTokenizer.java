@@ -46,6 +46,21 @@ import org.slf4j.LoggerFactory;
  * <p>Character offsets are converted from the native code-point offsets to Java {@code String}
  * indices, so {@code text.substring(charStarts[i], charEnds[i])} is the token's text (within its
  * word for {@link #encodeWords}).
+ *
+ * <p>A hostile tokenizer.json must not take the process down: a Rust panic in the native library
+ * aborts the whole JVM. {@link TokenizerJsonCheck} refuses what is known to panic and can be
+ * checked (a damaged SentencePiece {@code precompiled_charsmap}); a tokenizer with regular
+ * expressions, whose matching Oniguruma may give up on (a panic) for some texts, runs in a
+ * separate process ({@link TokenizerProcess}), where a panic or a runaway match ends that process
+ * and the call fails with a message. {@code -D}{@value #ISOLATION_PROPERTY}{@code =auto} (default),
+ * {@code always} or {@code never} chooses.
+ *
+ * <p>Long texts are not tokenized whole when {@code maxLength} needs only their beginning: the
+ * text is cut to a window (at least {@value #WINDOW_MIN_CHARS} characters, 8 per token of {@code
+ * maxLength}), grown fourfold until the window's words, all but its last two (which the cut may
+ * change), give {@code maxLength} tokens, so the result is the one the whole text would give. A
+ * single word, or text the normalizer removes, longer than {@value #WINDOW_MAX_CHARS} characters
+ * is cut there.
  */
 @API(status = API.Status.EXPERIMENTAL, since = "0.1")
 public final class HfTokenizer implements TextTokenizer {
@@ -60,6 +75,12 @@ public final class HfTokenizer implements TextTokenizer {
     private static final List<String> COMPANION_FILES =
             List.of(TOKENIZER_CONFIG, VOCAB_TXT, "special_tokens_map.json", "vocab.json", "merges.txt",
                     ChatTemplate.FILE_NAME);
+    /** System property: {@code auto} (default), {@code always} or {@code never} run tokenizers apart. */
+    public static final String ISOLATION_PROPERTY = "attune.tokenizer.isolation";
+    /** Texts up to this many characters (or 8 per token of maxLength) are tokenized whole. */
+    static final int WINDOW_MIN_CHARS = 4096;
+    /** The largest window a text is cut to when its first words never settle. */
+    static final int WINDOW_MAX_CHARS = 1 << 20;
     /** Distinct maxLength values with a cached native instance. */
     private static final int MAX_CACHED_LENGTHS = 16;
 
@@ -93,7 +114,10 @@ public final class HfTokenizer implements TextTokenizer {
     /** The chat template (chat_template.jinja, else tokenizer_config.json's), or null. */
     private final ChatTemplate chatTemplate;
 
-    private HfTokenizer(String origin, Map<String, byte[]> files, JsonNode config) {
+    /** Runs the native library apart, or null when it runs in this process. */
+    private final TokenizerProcess isolated;
+
+    private HfTokenizer(String origin, Map<String, byte[]> files, JsonNode config, boolean inProcess) {
         this.origin = origin;
         this.config = config;
         this.files = files;
@@ -104,8 +128,31 @@ public final class HfTokenizer implements TextTokenizer {
         this.vocabularySize = Math.toIntExact(maxId + 1);
         this.padTokenId = resolvePadId(json, config);
         this.cleanUpSpaces = config != null && config.path("clean_up_tokenization_spaces").asBoolean(false);
-        this.untruncated = create(Map.of("truncation", "false"));
         this.chatTemplate = ChatTemplate.find(origin, files, config);
+        TokenizerJsonCheck.Verdict verdict = TokenizerJsonCheck.check(origin, json);
+        String mode = System.getProperty(ISOLATION_PROPERTY, "auto").trim().toLowerCase(java.util.Locale.ROOT);
+        if (!List.of("auto", "always", "never").contains(mode)) {
+            throw new ConfigurationException("-D" + ISOLATION_PROPERTY + "=" + mode + " is not auto, always or never");
+        }
+        boolean apart = !inProcess && (mode.equals("always") || mode.equals("auto") && !verdict.regexes().isEmpty());
+        if (apart) {
+            String why = verdict.regexes().isEmpty() ? "-D" + ISOLATION_PROPERTY + "=always asks for it"
+                    : "its regular expressions (" + verdict.regexes().get(0) + (verdict.regexes().size() > 1
+                            ? " and " + (verdict.regexes().size() - 1) + " more" : "") + ") may make the native library"
+                            + " give up on a text, which aborts the process it runs in";
+            this.isolated = new TokenizerProcess(origin, files, why);
+            this.untruncated = null;
+        } else {
+            this.isolated = null;
+            this.untruncated = create(Map.of("truncation", "false"));
+        }
+    }
+
+    /** The child side of {@link TokenizerProcess}: the files' tokenizer, always in this process. */
+    static HfTokenizer inProcess(String origin, Map<String, byte[]> files) {
+        JsonNode config = files.containsKey(TOKENIZER_CONFIG)
+                ? parseJson(origin, new String(files.get(TOKENIZER_CONFIG), StandardCharsets.UTF_8)) : null;
+        return new HfTokenizer(origin, files, config, true);
     }
 
     /**
@@ -153,25 +200,100 @@ public final class HfTokenizer implements TextTokenizer {
                     + " found; download the model's tokenizer files into this folder");
         }
         files.put(TOKENIZER_JSON, json); // saveTo writes it back, generated or as shipped
-        return new HfTokenizer(origin, Collections.unmodifiableMap(files), config);
+        return new HfTokenizer(origin, Collections.unmodifiableMap(files), config, false);
     }
 
     @Override
     public Encoding encode(String text, String textPair, int maxLength) {
         Objects.requireNonNull(text, "text");
+        if (maxLength < 1) {
+            throw new ConfigurationException("maxLength must be at least 1, got " + maxLength);
+        }
+        if (isolated != null) {
+            return isolated.encode(text, textPair, maxLength);
+        }
+        String first = window(text, maxLength);
+        String second = textPair == null ? null : window(textPair, maxLength);
         return withInstance(maxLength, tk -> {
             ai.djl.huggingface.tokenizers.Encoding e =
-                    textPair == null ? tk.encode(text, true, false) : tk.encode(text, textPair, true, false);
-            return convert(e, false, seq -> seq == 1 ? textPair : text);
+                    second == null ? tk.encode(first, true, false) : tk.encode(first, second, true, false);
+            return convert(e, false, seq -> seq == 1 ? second : first);
         });
+    }
+
+    /**
+     * The beginning of a text that gives the same first {@code maxLength} tokens as the whole text
+     * (see the class comment), or the text itself when it is short.
+     */
+    private String window(String text, int maxLength) {
+        long first = Math.max(WINDOW_MIN_CHARS, 8L * maxLength);
+        if (text.length() <= first || first >= WINDOW_MAX_CHARS) {
+            return text; // short, or the caller asks for (nearly) everything
+        }
+        for (long w = first; ; w = Math.min(4 * w, WINDOW_MAX_CHARS)) {
+            if (w >= text.length()) {
+                return text;
+            }
+            String piece = cut(text, (int) w);
+            if (settledTokens(piece) >= maxLength) {
+                return piece;
+            }
+            if (w == WINDOW_MAX_CHARS) {
+                LOG.debug("{}: a text of {} characters is cut to {} before tokenizing (its first words do not settle)",
+                        origin, text.length(), w);
+                return piece;
+            }
+        }
+    }
+
+    /** The first {@code n} characters, one less when that would split a surrogate pair. */
+    private static String cut(String text, int n) {
+        return text.substring(0, Character.isHighSurrogate(text.charAt(n - 1)) ? n - 1 : n);
+    }
+
+    /**
+     * Tokens of a text's beginning whose words the cut cannot have changed: all but the last two
+     * words' (the last may be cut; a pattern may look past the one before it).
+     */
+    private int settledTokens(String piece) {
+        long[] wordIds;
+        lock.readLock().lock();
+        try {
+            ensureOpen();
+            wordIds = untruncated.encode(piece, false, false).getWordIds();
+        } catch (RuntimeException e) {
+            if (e instanceof AttuneException a) {
+                throw a;
+            }
+            throw new InvalidDataException(origin + ": tokenization failed (" + e.getMessage() + ")", e);
+        } finally {
+            lock.readLock().unlock();
+        }
+        long last = -1;
+        for (long w : wordIds) {
+            last = Math.max(last, w);
+        }
+        int settled = 0;
+        for (long w : wordIds) {
+            if (w >= 0 && w < last - 1) {
+                settled++;
+            }
+        }
+        return settled;
     }
 
     @Override
     public Encoding encodeWords(List<String> words, int maxLength) {
-        String[] array = words.toArray(new String[0]);
-        for (int i = 0; i < array.length; i++) {
-            Objects.requireNonNull(array[i], () -> "words contains null");
+        for (String w : words) {
+            Objects.requireNonNull(w, () -> "words contains null");
         }
+        if (maxLength < 1) {
+            throw new ConfigurationException("maxLength must be at least 1, got " + maxLength);
+        }
+        if (isolated != null) {
+            return isolated.encodeWords(words, maxLength);
+        }
+        String[] array = windowWords(words, maxLength).toArray(new String[0]);
         return withInstance(maxLength, tk -> {
             ai.djl.huggingface.tokenizers.Encoding e = tk.encode(array, true, false);
             // offsets of pre-split words are relative to each word
@@ -179,8 +301,56 @@ public final class HfTokenizer implements TextTokenizer {
         });
     }
 
+    /**
+     * The first words of pre-split text that give {@code maxLength} tokens (each word is whole, so
+     * their tokens are those of the whole list); a word longer than {@value #WINDOW_MAX_CHARS}
+     * characters is cut there.
+     */
+    private List<String> windowWords(List<String> words, int maxLength) {
+        long first = Math.max(WINDOW_MIN_CHARS, 8L * maxLength);
+        long total = 0;
+        for (String w : words) {
+            total += w.length();
+        }
+        if (total <= first || first >= WINDOW_MAX_CHARS) {
+            return words;
+        }
+        List<String> capped = new java.util.ArrayList<>(words.size());
+        for (String w : words) {
+            capped.add(w.length() > WINDOW_MAX_CHARS ? cut(w, WINDOW_MAX_CHARS) : w);
+        }
+        for (long w = first; ; w = Math.min(4 * w, 4L * WINDOW_MAX_CHARS)) {
+            int n = 0;
+            long chars = 0;
+            while (n < capped.size() && chars < w) {
+                chars += capped.get(n++).length();
+            }
+            if (n == capped.size()) {
+                return capped;
+            }
+            List<String> prefix = capped.subList(0, n);
+            int tokens;
+            lock.readLock().lock();
+            try {
+                ensureOpen();
+                tokens = untruncated.encode(prefix.toArray(new String[0]), false, false).getIds().length;
+            } catch (RuntimeException e) {
+                throw new InvalidDataException(origin + ": tokenization failed (" + e.getMessage() + ")", e);
+            } finally {
+                lock.readLock().unlock();
+            }
+            if (tokens >= maxLength || w == 4L * WINDOW_MAX_CHARS) {
+                return prefix;
+            }
+        }
+    }
+
     @Override
     public String decode(long[] ids, boolean skipSpecialTokens) {
+        if (isolated != null) {
+            String text = isolated.decode(ids, skipSpecialTokens);
+            return text;
+        }
         lock.readLock().lock();
         try {
             ensureOpen();
@@ -229,7 +399,7 @@ public final class HfTokenizer implements TextTokenizer {
         lock.readLock().lock();
         try {
             ensureOpen();
-            return new HfTokenizer(origin, files, config);
+            return new HfTokenizer(origin, files, config, false);
         } finally {
             lock.readLock().unlock();
         }
@@ -245,7 +415,12 @@ public final class HfTokenizer implements TextTokenizer {
                     byMaxLength.values().forEach(HuggingFaceTokenizer::close);
                     byMaxLength.clear();
                 }
-                untruncated.close();
+                if (untruncated != null) {
+                    untruncated.close();
+                }
+                if (isolated != null) {
+                    isolated.close();
+                }
             }
         } finally {
             lock.writeLock().unlock();

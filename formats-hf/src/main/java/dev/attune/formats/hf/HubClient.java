@@ -31,6 +31,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.time.Duration;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
@@ -94,6 +95,8 @@ public final class HubClient {
     private static final Pattern CONTENT_RANGE = Pattern.compile("bytes (\\d+)-(\\d+)/(\\d+|\\*)");
     private static final int MAX_REDIRECTS = 10;
     private static final int MAX_API_BYTES = 64 << 20;
+    /** The slowest transfer accepted, averaged over each timeout's time. */
+    static final long MIN_BYTES_PER_SECOND = 1024;
 
     private final HubOptions options;
     private final HttpClient http;
@@ -324,9 +327,12 @@ public final class HubClient {
         URI uri = URI.create(options.endpoint() + "/api/models/" + id + "/revision/" + encodeSegment(revision));
         HttpResponse<byte[]> r;
         try {
-            r = send(uri, null, HttpResponse.BodyHandlers.ofByteArray()).response();
+            r = send(uri, null, info -> new CappedBytes(MAX_API_BYTES)).response();
         } catch (ConnectException | HttpConnectTimeoutException e) {
             throw new Unreachable("cannot connect to " + options.endpoint() + " (" + e + ")", e);
+        } catch (TooLarge e) {
+            throw new HubException(uri + " answered with more than " + MAX_API_BYTES + " bytes (" + e.getMessage()
+                    + "); is HF_ENDPOINT (" + options.endpoint() + ") a HuggingFace Hub?", e);
         } catch (IOException e) {
             throw new HubException("asking " + uri + " about model '" + id + "' failed (" + e + "); check the network or"
                     + " HF_ENDPOINT, or set HF_HUB_OFFLINE=1 to use the cache", e);
@@ -364,12 +370,101 @@ public final class HubClient {
      */
     private record Answer<T>(HttpResponse<T> response, List<HttpHeaders> redirects) {}
 
-    /** When a transfer last showed signs of life, for the stall check. */
+    /**
+     * When an exchange last showed signs of life, how much it received, and its deadline: the
+     * stall, rate and deadline checks of {@link #await}.
+     */
     private static final class Watch {
-        private volatile long last = System.nanoTime();
+        private final long start = System.nanoTime();
+        private volatile long last = start;
+        /** When the headers arrived (System.nanoTime), or 0 before. */
+        private volatile long headersAt;
+        private volatile long bytes;
+        /** Overall deadline (System.nanoTime), or 0 while the default one applies. */
+        private volatile long deadline;
 
         void touch() {
             last = System.nanoTime();
+        }
+
+        void received(long n) {
+            bytes += n; // one subscriber thread at a time
+            last = System.nanoTime();
+        }
+
+        /** Extends the deadline for a body of up to {@code limit} bytes at the lowest accepted rate. */
+        void expect(long limit, Duration timeout) {
+            long seconds = Math.min(Duration.ofDays(7).toSeconds(),
+                    2 * timeout.toSeconds() + Math.max(0, limit) / MIN_BYTES_PER_SECOND);
+            deadline = start + Duration.ofSeconds(seconds).toNanos();
+        }
+    }
+
+    /**
+     * A response body of at most {@code cap} bytes, in memory; refused as soon as it grows past it,
+     * so a body that never ends costs {@code cap} bytes, not the heap.
+     */
+    private static final class CappedBytes implements HttpResponse.BodySubscriber<byte[]> {
+        private final int cap;
+        private final java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+        private final CompletableFuture<byte[]> result = new CompletableFuture<>();
+        private volatile Flow.Subscription subscription;
+        private volatile Watch watch = new Watch();
+
+        CappedBytes(int cap) {
+            this.cap = cap;
+        }
+
+        CappedBytes watching(Watch value) {
+            this.watch = value;
+            return this;
+        }
+
+        @Override
+        public CompletionStage<byte[]> getBody() {
+            return result;
+        }
+
+        @Override
+        public void onSubscribe(Flow.Subscription s) {
+            subscription = s;
+            s.request(1);
+        }
+
+        @Override
+        public void onNext(List<ByteBuffer> items) {
+            for (ByteBuffer bb : items) {
+                int n = bb.remaining();
+                if ((long) out.size() + n > cap) {
+                    subscription.cancel();
+                    result.completeExceptionally(new TooLarge("more than " + cap + " bytes"));
+                    return;
+                }
+                byte[] chunk = new byte[n];
+                bb.get(chunk);
+                out.writeBytes(chunk);
+                watch.received(n);
+            }
+            subscription.request(1);
+        }
+
+        @Override
+        public void onError(Throwable t) {
+            result.completeExceptionally(t);
+        }
+
+        @Override
+        public void onComplete() {
+            result.complete(out.toByteArray());
+        }
+    }
+
+    /** A response body larger than what was asked for. */
+    private static final class TooLarge extends IOException {
+        private static final long serialVersionUID = 1L;
+
+        TooLarge(String message) {
+            super(message);
         }
     }
 
@@ -416,23 +511,57 @@ public final class HubClient {
 
     /**
      * Runs one exchange to its end, giving up when neither headers nor body bytes arrived for the
-     * timeout (HttpClient's own timeout covers the headers only, so a stalled body would hang).
+     * timeout (HttpClient's own timeout covers the headers only, so a stalled body would hang), when
+     * fewer than {@value #MIN_BYTES_PER_SECOND} bytes a second arrived over a whole timeout's time
+     * (a body dripping a byte at a time resets no timer here), or when the exchange passes its
+     * overall deadline: twice the timeout, or for a file, the timeout plus its size at that rate.
      */
     private <T> HttpResponse<T> await(HttpRequest request, HttpResponse.BodyHandler<T> handler) throws IOException {
         Watch watch = new Watch();
         CompletableFuture<HttpResponse<T>> f = http.sendAsync(request, info -> {
             watch.touch();
+            watch.headersAt = watch.last;
             HttpResponse.BodySubscriber<T> s = handler.apply(info);
-            return s instanceof FileSink fs ? (HttpResponse.BodySubscriber<T>) fs.watching(watch) : s;
+            if (s instanceof FileSink fs) {
+                watch.expect(fs.limit >= 0 ? fs.limit - fs.written : options.maxUnannouncedBytes(), options.timeout());
+                return (HttpResponse.BodySubscriber<T>) fs.watching(watch);
+            }
+            return s instanceof CappedBytes cb ? (HttpResponse.BodySubscriber<T>) cb.watching(watch) : s;
         });
         long limit = options.timeout().toNanos();
+        long windowStart = watch.start;
+        long windowBytes = 0;
+        long minPerWindow = Math.max(1, MIN_BYTES_PER_SECOND * Math.max(1, options.timeout().toSeconds()));
+        long defaultDeadline = watch.start + 2 * limit;
         while (true) {
             try {
                 return f.get(100, TimeUnit.MILLISECONDS);
             } catch (TimeoutException e) {
-                if (System.nanoTime() - watch.last > limit) {
+                long now = System.nanoTime();
+                String problem = null;
+                if (now - watch.last > limit) {
+                    problem = "no data from " + request.uri() + " for " + options.timeout();
+                } else if (now - (watch.deadline != 0 ? watch.deadline : defaultDeadline) > 0) {
+                    problem = request.uri() + " did not finish within its deadline of "
+                            + Duration.ofNanos((watch.deadline != 0 ? watch.deadline : defaultDeadline) - watch.start)
+                                    .toSeconds() + " s (" + watch.bytes + " bytes received)";
+                } else if (watch.headersAt == 0) {
+                    windowStart = now; // the rate counts from the headers on
+                } else if (windowStart < watch.headersAt) {
+                    windowStart = watch.headersAt;
+                    windowBytes = 0;
+                } else if (now - windowStart >= limit) {
+                    long got = watch.bytes - windowBytes;
+                    if (got < minPerWindow) {
+                        problem = request.uri() + " sent only " + got + " bytes in " + options.timeout()
+                                + ", less than " + MIN_BYTES_PER_SECOND + " bytes a second";
+                    }
+                    windowStart = now;
+                    windowBytes = watch.bytes;
+                }
+                if (problem != null) {
                     f.cancel(true);
-                    throw new HttpTimeoutException("no data from " + request.uri() + " for " + options.timeout());
+                    throw new HttpTimeoutException(problem);
                 }
             } catch (ExecutionException e) {
                 Throwable cause = e.getCause();
@@ -576,9 +705,15 @@ public final class HubClient {
         private volatile Watch watch = new Watch();
         private long written;
 
-        FileSink(FileChannel out, long start, long limit) throws IOException {
+        /** The most bytes the file may have: its announced size, else the cap for unannounced sizes. */
+        private final long cap;
+        private final boolean announced;
+
+        FileSink(FileChannel out, long start, long limit, long unannouncedCap) throws IOException {
             this.out = out;
             this.limit = limit;
+            this.announced = limit >= 0;
+            this.cap = limit >= 0 ? limit : unannouncedCap;
             this.written = start;
             out.truncate(start);
             out.position(start);
@@ -603,15 +738,16 @@ public final class HubClient {
         @Override
         public void onNext(List<ByteBuffer> items) {
             try {
+                long before = written;
                 for (ByteBuffer bb : items) {
+                    if (bb.remaining() > cap - written) { // refused before it is written
+                        throw new Overflow(cap, announced);
+                    }
                     while (bb.hasRemaining()) {
                         written += out.write(bb);
                     }
                 }
-                if (limit >= 0 && written > limit) {
-                    throw new Overflow(limit);
-                }
-                watch.touch();
+                watch.received(written - before);
                 subscription.request(1);
             } catch (IOException e) {
                 subscription.cancel();
@@ -630,12 +766,15 @@ public final class HubClient {
         }
     }
 
-    /** A server sent more bytes than it announced. */
+    /** A server sent more bytes than it announced, or than a file of unannounced size may have. */
     private static final class Overflow extends IOException {
         private static final long serialVersionUID = 1L;
 
-        Overflow(long limit) {
-            super("more than the announced " + limit + " bytes");
+        Overflow(long limit, boolean announced) {
+            super(announced ? "more than the announced " + limit + " bytes"
+                    : "more than " + limit + " bytes without announcing a size (no X-Linked-Size, Content-Length or "
+                            + "Content-Range); if the file is really that large, raise ATTUNE_HUB_MAX_UNANNOUNCED_MB "
+                            + "(HubOptions.withMaxUnannouncedBytes)");
         }
     }
 
@@ -644,22 +783,35 @@ public final class HubClient {
         long have = partialSize(partial);
         String[] refused = new String[1];
         try (FileChannel out = FileChannel.open(partial, StandardOpenOption.CREATE, StandardOpenOption.WRITE)) {
+            List<HttpHeaders> hops = new ArrayList<>(); // the Hub announces LFS sizes on its redirect
+            long cap = options.maxUnannouncedBytes();
             Answer<Long> answer = send(uri, have > 0 ? "bytes=" + have + "-" : null, info -> {
                 int status = info.statusCode();
                 try {
                     if (status == 200) {
-                        return new FileSink(out, 0, expected(info.statusCode(), info.headers(), List.of()).size.orElse(-1));
+                        long size = expected(status, info.headers(), hops).size.orElse(-1);
+                        ensureSpace(partial, size, name, id);
+                        return new FileSink(out, 0, size, cap);
                     }
                     if (status == 206) {
                         Matcher m = CONTENT_RANGE.matcher(info.headers().firstValue("Content-Range").orElse(""));
                         if (m.matches() && Long.parseLong(m.group(1)) == have) {
-                            return new FileSink(out, have, m.group(3).equals("*") ? -1 : Long.parseLong(m.group(3)));
+                            long size = m.group(3).equals("*") ? expected(status, info.headers(), hops).size.orElse(-1)
+                                    : Long.parseLong(m.group(3));
+                            ensureSpace(partial, size - have, name, id);
+                            return new FileSink(out, have, size, cap);
                         }
                         refused[0] = "the server resumed at another byte than " + have + " ("
                                 + info.headers().firstValue("Content-Range").orElse("no Content-Range") + ")";
                     }
                 } catch (IOException e) {
                     refused[0] = "the partial file could not be prepared: " + e;
+                } catch (NumberFormatException e) {
+                    refused[0] = "the server sent an unreadable Content-Range ("
+                            + info.headers().firstValue("Content-Range").orElse("") + ")";
+                }
+                if (status >= 300 && status < 400) {
+                    hops.add(info.headers());
                 }
                 return HttpResponse.BodySubscribers.replacing(-1L);
             });
@@ -688,6 +840,23 @@ public final class HubClient {
                 throw e;
             }
             throw new Interrupted("connection lost after " + partialSize(partial) + " bytes: " + e, e);
+        }
+    }
+
+    /** Refuses a download the disk cannot hold, before a byte is written. */
+    private static void ensureSpace(Path partial, long bytes, String name, String id) {
+        if (bytes <= 0) {
+            return;
+        }
+        long usable;
+        try {
+            usable = Files.getFileStore(partial.getParent()).getUsableSpace();
+        } catch (IOException e) {
+            return; // unknown: the write itself will tell
+        }
+        if (bytes > usable) {
+            throw new HubException("'" + name + "' of model '" + id + "' has " + bytes + " bytes but only " + usable
+                    + " are free in " + partial.getParent() + "; free space or set ATTUNE_HUB_CACHE to a larger disk");
         }
     }
 

@@ -21,7 +21,9 @@ import java.util.Optional;
  *   <li>{@code HF_TOKEN} (or the older {@code HUGGING_FACE_HUB_TOKEN}): sent as {@code
  *       Authorization: Bearer} for gated and private models;
  *   <li>{@code HF_HUB_OFFLINE=1}: use only the cache, never the network;
- *   <li>{@code ATTUNE_HUB_CACHE}: the cache folder (default {@code ~/.cache/attune/hub}).
+ *   <li>{@code ATTUNE_HUB_CACHE}: the cache folder (default {@code ~/.cache/attune/hub});
+ *   <li>{@code ATTUNE_HUB_MAX_UNANNOUNCED_MB}: the most a file whose size the server does not
+ *       announce may hold (default 64).
  * </ul>
  *
  * <p>Immutable; the {@code with*} methods return changed copies.
@@ -37,14 +39,20 @@ public final class HubOptions {
     private final boolean offline;
     private final Duration timeout;
     private final int maxRetries;
+    private final long maxUnannouncedBytes;
 
-    private HubOptions(URI endpoint, Path cacheDir, String token, boolean offline, Duration timeout, int maxRetries) {
+    /** Default of {@link #maxUnannouncedBytes()}: the Hub keeps every file above 10 MB in LFS, with its size. */
+    public static final long DEFAULT_MAX_UNANNOUNCED_BYTES = 64L << 20;
+
+    private HubOptions(URI endpoint, Path cacheDir, String token, boolean offline, Duration timeout, int maxRetries,
+                       long maxUnannouncedBytes) {
         this.endpoint = endpoint;
         this.cacheDir = cacheDir;
         this.token = token;
         this.offline = offline;
         this.timeout = timeout;
         this.maxRetries = maxRetries;
+        this.maxUnannouncedBytes = maxUnannouncedBytes;
     }
 
     /** @return options from this process's environment variables (see the class comment) */
@@ -64,7 +72,20 @@ public final class HubOptions {
                 : Path.of(System.getProperty("user.home"), ".cache", "attune", "hub");
         String token = nonBlank(env.get("HF_TOKEN")).or(() -> nonBlank(env.get("HUGGING_FACE_HUB_TOKEN"))).orElse(null);
         boolean offline = flag("HF_HUB_OFFLINE", env.get("HF_HUB_OFFLINE"));
-        return new HubOptions(endpoint(endpoint), cacheDir, token, offline, Duration.ofSeconds(30), 3);
+        String cap = nonBlank(env.get("ATTUNE_HUB_MAX_UNANNOUNCED_MB")).orElse(null);
+        long maxUnannounced = DEFAULT_MAX_UNANNOUNCED_BYTES;
+        if (cap != null) {
+            try {
+                maxUnannounced = Math.multiplyExact(Long.parseLong(cap), 1L << 20);
+            } catch (NumberFormatException | ArithmeticException e) {
+                maxUnannounced = -1;
+            }
+            if (maxUnannounced <= 0) {
+                throw new ConfigurationException("ATTUNE_HUB_MAX_UNANNOUNCED_MB='" + cap + "' is not a positive number"
+                        + " of megabytes");
+            }
+        }
+        return new HubOptions(endpoint(endpoint), cacheDir, token, offline, Duration.ofSeconds(30), 3, maxUnannounced);
     }
 
     /** @return the server's base address */
@@ -102,7 +123,7 @@ public final class HubOptions {
      * @return a copy using it
      */
     public HubOptions withEndpoint(String value) {
-        return new HubOptions(endpoint(value), cacheDir, token, offline, timeout, maxRetries);
+        return new HubOptions(endpoint(value), cacheDir, token, offline, timeout, maxRetries, maxUnannouncedBytes);
     }
 
     /**
@@ -110,7 +131,7 @@ public final class HubOptions {
      * @return a copy using it
      */
     public HubOptions withCacheDir(Path value) {
-        return new HubOptions(endpoint, Objects.requireNonNull(value, "cacheDir"), token, offline, timeout, maxRetries);
+        return new HubOptions(endpoint, Objects.requireNonNull(value, "cacheDir"), token, offline, timeout, maxRetries, maxUnannouncedBytes);
     }
 
     /**
@@ -118,7 +139,7 @@ public final class HubOptions {
      * @return a copy using it
      */
     public HubOptions withToken(String value) {
-        return new HubOptions(endpoint, cacheDir, nonBlank(value).orElse(null), offline, timeout, maxRetries);
+        return new HubOptions(endpoint, cacheDir, nonBlank(value).orElse(null), offline, timeout, maxRetries, maxUnannouncedBytes);
     }
 
     /**
@@ -126,7 +147,7 @@ public final class HubOptions {
      * @return a copy using it
      */
     public HubOptions withOffline(boolean value) {
-        return new HubOptions(endpoint, cacheDir, token, value, timeout, maxRetries);
+        return new HubOptions(endpoint, cacheDir, token, value, timeout, maxRetries, maxUnannouncedBytes);
     }
 
     /**
@@ -137,7 +158,7 @@ public final class HubOptions {
         if (value.isNegative() || value.isZero()) {
             throw new ConfigurationException("Hub timeout must be positive, got " + value);
         }
-        return new HubOptions(endpoint, cacheDir, token, offline, value, maxRetries);
+        return new HubOptions(endpoint, cacheDir, token, offline, value, maxRetries, maxUnannouncedBytes);
     }
 
     /**
@@ -148,13 +169,34 @@ public final class HubOptions {
         if (value < 0) {
             throw new ConfigurationException("Hub maxRetries must be 0 or more, got " + value);
         }
-        return new HubOptions(endpoint, cacheDir, token, offline, timeout, value);
+        return new HubOptions(endpoint, cacheDir, token, offline, timeout, value, maxUnannouncedBytes);
+    }
+
+    /**
+     * @return the most bytes accepted for a file whose size the server does not announce (no
+     *     {@code X-Linked-Size}, {@code Content-Length} or complete {@code Content-Range}); more is
+     *     refused and deleted. Environment: {@code ATTUNE_HUB_MAX_UNANNOUNCED_MB}.
+     */
+    public long maxUnannouncedBytes() {
+        return maxUnannouncedBytes;
+    }
+
+    /**
+     * @param value the most bytes accepted for a file of unannounced size (positive)
+     * @return a copy using it
+     */
+    public HubOptions withMaxUnannouncedBytes(long value) {
+        if (value <= 0) {
+            throw new ConfigurationException("Hub maxUnannouncedBytes must be positive, got " + value);
+        }
+        return new HubOptions(endpoint, cacheDir, token, offline, timeout, maxRetries, value);
     }
 
     @Override
     public String toString() {
         return "HubOptions[endpoint=" + endpoint + ", cacheDir=" + cacheDir + ", token=" + (token == null ? "none" : "set")
-                + ", offline=" + offline + ", timeout=" + timeout + ", maxRetries=" + maxRetries + "]";
+                + ", offline=" + offline + ", timeout=" + timeout + ", maxRetries=" + maxRetries + ", maxUnannouncedBytes="
+                + maxUnannouncedBytes + "]";
     }
 
     private static URI endpoint(String value) {

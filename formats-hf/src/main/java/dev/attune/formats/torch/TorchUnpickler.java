@@ -56,24 +56,23 @@ final class TorchUnpickler {
      */
     record TensorRef(StorageRef storage, long offset, long[] shape, long[] stride) {}
 
-    /** A Python tuple: immutable; {@code depth} is its nesting of tuples. */
+    /**
+     * A Python tuple: immutable; {@code depth} is its nesting of tuples. Whether it can be a dict key
+     * is decided once, when it is built, from its items' own flags, so no walk ever descends into a
+     * tuple: a tuple shared n times costs n references, not n walks. Tuples that can be keys are
+     * interned ({@link #tuple}), so two equal keys are the same object and equality is identity
+     * (Java's default {@code equals}/{@code hashCode}): a hostile key made of tuples shared 60 levels
+     * deep, which Python itself would hash in 2^60 steps, costs one lookup here.
+     */
     private static final class Tuple {
         final Object[] items;
         final int depth;
+        final boolean hashable;
 
-        Tuple(Object[] items, int depth) {
+        Tuple(Object[] items, int depth, boolean hashable) {
             this.items = items;
             this.depth = depth;
-        }
-
-        @Override
-        public boolean equals(Object o) {
-            return o instanceof Tuple t && Arrays.equals(items, t.items); // keys only: depth-bounded
-        }
-
-        @Override
-        public int hashCode() {
-            return Arrays.hashCode(items);
+            this.hashable = hashable;
         }
     }
 
@@ -133,6 +132,10 @@ final class TorchUnpickler {
     private final int[] marks = new int[MAX_MARKS];
     private int markCount;
     private final Map<Long, Object> memo = new HashMap<>();
+    /** Hashable tuples by their items, so equal keys are one object (see {@link Tuple}). */
+    private final Map<List<Object>, Tuple> interned = new HashMap<>();
+    /** Stands for None inside an interning key (List.copyOf refuses null). */
+    private static final Object NONE = new Object();
     private long cells;
 
     private TorchUnpickler(String where, byte[] pickle) {
@@ -257,7 +260,7 @@ final class TorchUnpickler {
                 case 0x8e -> push(at, new Bytes(take(at, s64(at))));
                 case '}' -> push(at, new PyDict());
                 case ']' -> push(at, new PyList());
-                case ')' -> push(at, new Tuple(new Object[0], 1));
+                case ')' -> push(at, tuple(at, List.of()));
                 case 'd' -> {
                     List<Object> items = popToMark(at);
                     if (items.size() % 2 != 0) {
@@ -498,16 +501,30 @@ final class TorchUnpickler {
 
     private Tuple tuple(int at, List<Object> items) {
         int depth = 1;
+        boolean hashable = true;
         for (Object o : items) {
             if (o instanceof Tuple t) {
                 depth = Math.max(depth, t.depth + 1);
             }
+            hashable &= hashable(o); // never descends: a tuple's flag was set when it was built
         }
         if (depth > MAX_TUPLE_DEPTH) {
             throw error(at, "tuples nested more than " + MAX_TUPLE_DEPTH + " deep");
         }
         addCells(at, items.size());
-        return new Tuple(items.toArray(), depth);
+        if (!hashable) {
+            return new Tuple(items.toArray(), depth, false);
+        }
+        // items are strings, numbers and interned tuples, so List's equals and hashCode look at
+        // this one level only (an interned tuple compares by identity)
+        List<Object> key = List.copyOf(items.stream().map(o -> o == null ? NONE : o).toList());
+        Tuple known = interned.get(key);
+        if (known != null) {
+            return known;
+        }
+        Tuple t = new Tuple(items.toArray(), depth, true);
+        interned.put(key, t);
+        return t;
     }
 
     private static List<Object> box(Object o) {
@@ -524,17 +541,13 @@ final class TorchUnpickler {
         d.items.put(key, value);
     }
 
+    /** Whether a value can be a dict key; constant time (a tuple's answer was fixed when it was built). */
     private static boolean hashable(Object k) {
         if (k == null || k instanceof String || k instanceof Long || k instanceof BigInteger || k instanceof Boolean) {
             return true;
         }
-        if (k instanceof Tuple t) { // depth is bounded, so this recursion is too
-            for (Object o : t.items) {
-                if (!hashable(o)) {
-                    return false;
-                }
-            }
-            return true;
+        if (k instanceof Tuple t) {
+            return t.hashable;
         }
         return false; // floats (NaN keys), bytes, lists, dicts, storages, tensors
     }

@@ -4,6 +4,7 @@ import static dev.attune.formats.torch.TorchTestFiles.archive;
 import static dev.attune.formats.torch.TorchTestFiles.pickle;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 
 import dev.attune.error.InvalidCheckpointException;
 import dev.attune.formats.hf.SafetensorsStore;
@@ -16,6 +17,7 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -231,6 +233,50 @@ class TorchPickleStoreTest {
                     .isInstanceOf(InvalidCheckpointException.class)
                     .hasMessageContaining(file.toString());
         }
+    }
+
+    /** Pushes a tuple nested {@code levels} deep whose two items at every level are one shared tuple. */
+    private static TorchTestFiles.Pickle sharedTuple(TorchTestFiles.Pickle p, int levels, int memoBase) {
+        p.op(')', 'q', memoBase, '0');
+        for (int i = 0; i < levels; i++) {
+            p.op('h', memoBase + i, 'h', memoBase + i, 0x86, 'q', memoBase + i + 1);
+            if (i < levels - 1) {
+                p.op('0'); // leave only the outermost tuple on the stack
+            }
+        }
+        return p;
+    }
+
+    @Test
+    void sharedTuplesAsDictKeysAreWalkedOnce() throws IOException {
+        // {"w": tensor, "x": {K: None, K': None}} where K and K' are two separately built 60-level
+        // tuples of shared tuples (2^60 paths each): hashing, comparing or checking them by walking
+        // every path would never end; the second key must land on the first
+        float[] values = {1, 2, 3};
+        TorchTestFiles.Pickle p = pickle().op('}', '(').str("w")
+                .tensor("FloatStorage", "0", 3, 0, new int[] {3}, new int[] {1}).str("x").op('}', '(');
+        sharedTuple(p, 60, 10).op('N');
+        sharedTuple(p, 60, 100).op('N', 'u', 'u', '.');
+        Path file = archive(dir.resolve("shared.bin"), p.bytes(), Map.of("0", floats(values)));
+        assertTimeoutPreemptively(Duration.ofSeconds(10), () -> {
+            try (TorchPickleStore store = TorchPickleStore.open(file)) {
+                assertThat(store.names()).containsExactly("w");
+                assertThat(store.read("w").toFloatArray()).containsExactly(values);
+            }
+        });
+        // the same shared tuple with a list at its bottom cannot be a key: refused, also at once
+        TorchTestFiles.Pickle bad = pickle().op('}', '(').str("x").op('}', ']', 0x85, 'q', 10, '0');
+        for (int i = 0; i < 60; i++) {
+            bad.op('h', 10 + i, 'h', 10 + i, 0x86, 'q', 11 + i);
+            if (i < 59) {
+                bad.op('0');
+            }
+        }
+        bad.op('N', 's', 'u', '.');
+        Path badFile = archive(dir.resolve("shared-bad.bin"), bad.bytes(), Map.of());
+        assertTimeoutPreemptively(Duration.ofSeconds(10), () ->
+                assertThatThrownBy(() -> TorchPickleStore.open(badFile)).isInstanceOf(InvalidCheckpointException.class)
+                        .hasMessageContaining("dict key a tuple of 2 is not a string, number or tuple of them"));
     }
 
     @Test
