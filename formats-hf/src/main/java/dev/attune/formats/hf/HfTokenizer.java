@@ -471,7 +471,7 @@ public final class HfTokenizer implements TextTokenizer {
     public HfTokenizer withChatTemplate(String template) {
         Map<String, byte[]> withTemplate = new LinkedHashMap<>(files);
         withTemplate.put(ChatTemplate.FILE_NAME, template.getBytes(StandardCharsets.UTF_8));
-        return new HfTokenizer(origin, Collections.unmodifiableMap(withTemplate), config);
+        return new HfTokenizer(origin, Collections.unmodifiableMap(withTemplate), config, false);
     }
 
     /**
@@ -486,6 +486,9 @@ public final class HfTokenizer implements TextTokenizer {
         lock.readLock().lock();
         try {
             ensureOpen();
+            if (isolated != null) {
+                return isolated.encodeWithoutSpecialTokens(text);
+            }
             ai.djl.huggingface.tokenizers.Encoding e;
             try {
                 e = untruncated.encode(text, false, false);

@@ -48,6 +48,7 @@ final class TokenizerProcess implements AutoCloseable {
     private static final byte ENCODE = 1;
     private static final byte ENCODE_WORDS = 2;
     private static final byte DECODE = 3;
+    private static final byte ENCODE_RAW = 4;
     private static final byte QUIT = 0;
     private static final byte OK = 0;
     private static final byte FAILED = 1;
@@ -262,6 +263,11 @@ final class TokenizerProcess implements AutoCloseable {
         }, "tokenizing " + words.size() + " words");
     }
 
+    Encoding encodeWithoutSpecialTokens(String text) {
+        return (Encoding) call(ENCODE_RAW, out -> writeString(out, text),
+                "tokenizing a rendered text of " + text.length() + " characters");
+    }
+
     String decode(long[] ids, boolean skipSpecialTokens) {
         return (String) call(DECODE, out -> {
             writeLongs(out, ids);
@@ -374,6 +380,7 @@ final class TokenizerProcess implements AutoCloseable {
                         }
                         answer(out, tk.encodeWords(words, in.readInt()));
                     }
+                    case ENCODE_RAW -> answer(out, tk.encodeWithoutSpecialTokens(readString(in)));
                     case DECODE -> {
                         long[] ids = readLongs(in);
                         String text = tk.decode(ids, in.readBoolean());

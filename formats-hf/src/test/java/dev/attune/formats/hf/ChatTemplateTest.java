@@ -70,6 +70,36 @@ class ChatTemplateTest {
         }
     }
 
+    /**
+     * A tokenizer whose regular expressions make it run in a separate process (the hostile-input
+     * isolation) renders and masks a conversation exactly as in this process: the rendered text is
+     * tokenised by the child without special tokens too.
+     */
+    @Test
+    void aTokenizerRunApartAppliesTheTemplateTheSame() throws IOException {
+        Object[] first = conversations().findFirst().orElseThrow().get();
+        String fixture = (String) first[1];
+        JsonNode c = (JsonNode) first[2];
+        ChatEncoding here;
+        try (HfTokenizer tokenizer = HfTokenizer.load(SharedFiles.path("fixtures/hf/" + fixture))) {
+            here = tokenizer.applyChatTemplate(messages(c), true);
+        }
+        String before = System.getProperty(HfTokenizer.ISOLATION_PROPERTY);
+        System.setProperty(HfTokenizer.ISOLATION_PROPERTY, "always");
+        try (HfTokenizer apart = HfTokenizer.load(SharedFiles.path("fixtures/hf/" + fixture))) {
+            ChatEncoding there = apart.applyChatTemplate(messages(c), true);
+            assertThat(there.text()).isEqualTo(here.text());
+            assertThat(there.ids()).containsExactly(here.ids());
+            assertThat(there.assistantMask()).containsExactly(here.assistantMask());
+        } finally {
+            if (before == null) {
+                System.clearProperty(HfTokenizer.ISOLATION_PROPERTY);
+            } else {
+                System.setProperty(HfTokenizer.ISOLATION_PROPERTY, before);
+            }
+        }
+    }
+
     @Test
     void theTemplatesOwnRaiseExceptionIsADataError() {
         String strict = "{% for m in messages %}{% if m['role'] == 'system' and not loop.first %}"
