@@ -210,7 +210,7 @@ public final class Attune implements AutoCloseable {
             PeftFolder.Adapter file = lora.adapter() == null ? null : PeftFolder.read(lora.adapter());
             LoraConfig settings = file == null ? lora : file.config();
             String where = file == null ? "LoRA settings" : lora.adapter().resolve(PeftFolder.CONFIG_FILE).toString();
-            String baseName = file != null && file.baseModel() != null ? file.baseModel() : base.origin();
+            String baseName = file != null && file.baseModel() != null ? file.baseModel() : baseName(base.origin());
             LoraAdapter adapter = LoraAdapter.resolve(settings, head, task.head().kind(),
                     new java.util.HashSet<>(report.missing()), where, baseName);
             Map<String, TensorData> loaded = Map.of();
@@ -242,6 +242,19 @@ public final class Attune implements AutoCloseable {
         } catch (RuntimeException e) {
             lowered.close();
             throw e;
+        }
+    }
+
+    /** A local base model as an absolute path (what Python's PEFT and {@link #open(Path)} resolve anywhere). */
+    private static String baseName(String origin) {
+        if (origin == null) {
+            return null;
+        }
+        try {
+            Path p = Path.of(origin);
+            return java.nio.file.Files.isDirectory(p) ? p.toAbsolutePath().normalize().toString() : origin;
+        } catch (java.nio.file.InvalidPathException e) {
+            return origin;
         }
     }
 

@@ -75,11 +75,11 @@ public abstract class LoraSuite {
         }
     }
 
-    static Path fixture(String name) {
+    public static Path fixture(String name) {
         return SharedFiles.path("fixtures/hf/" + name);
     }
 
-    static JsonNode json(Path file) {
+    public static JsonNode json(Path file) {
         try {
             return JSON.readTree(file.toFile());
         } catch (IOException e) {
@@ -95,7 +95,7 @@ public abstract class LoraSuite {
         return attune.task("text-classification", Map.of("labels", "0,1"));
     }
 
-    static float[] logits(FineTunedModel model, long[] ids) {
+    public static float[] logits(FineTunedModel model, long[] ids) {
         long[] shape = {1, ids.length};
         Map<String, TensorData> inputs = new LinkedHashMap<>();
         inputs.put("input_ids", TensorData.ofLongs(shape, ids));
@@ -110,7 +110,7 @@ public abstract class LoraSuite {
         return out;
     }
 
-    static long[] longs(JsonNode array) {
+    public static long[] longs(JsonNode array) {
         long[] out = new long[array.size()];
         for (int i = 0; i < out.length; i++) {
             out[i] = array.get(i).asLong();

@@ -60,6 +60,14 @@ final class ExportCommand implements Callable<Integer> {
     @Mixin
     EngineOptionsMixin engineOptions;
 
+    @Option(names = "--adapter", paramLabel = "FOLDER", description = "a PEFT LoRA adapter folder over --model; the"
+            + " export merges it into the weights (a full model)")
+    Path adapter;
+
+    @Option(names = "--merge-adapter", description = "merge the --adapter into the weights (what every export of an"
+            + " adapter does; accepted for symmetry with fine-tune)")
+    boolean mergeAdapter;
+
     @Override
     public Integer call() {
         PluginRegistry registry = PluginRegistry.discover();
@@ -98,6 +106,12 @@ final class ExportCommand implements Callable<Integer> {
      * head, whose weights it must hold.
      */
     private FineTunedModel open(Attune attune, PretrainedModel base) {
+        if (adapter != null) {
+            return PeftOptionsMixin.open(attune, base, adapter, null, maxLength);
+        }
+        if (mergeAdapter) {
+            throw new ConfigurationException("--merge-adapter needs --adapter FOLDER");
+        }
         HeadKind kind = headKind(base);
         if (kind == null || kind == HeadKind.SEQUENCE_CLASSIFICATION) {
             return LogitsCommand.openAny(attune, base, maxLength);

@@ -46,6 +46,9 @@ final class LogitsCommand implements Callable<Integer> {
     @Mixin
     EngineOptionsMixin engineOptions;
 
+    @Option(names = "--adapter", paramLabel = "FOLDER", description = "a PEFT LoRA adapter folder over --model")
+    Path adapter;
+
     @Override
     public Integer call() throws IOException {
         List<Map<String, String>> inputs = PredictCommand.readJsonl(input, "text").stream()
@@ -54,7 +57,8 @@ final class LogitsCommand implements Callable<Integer> {
         PluginRegistry registry = PluginRegistry.discover();
         ModelSource source = registry.source(model);
         try (Attune attune = engineOptions.builder(registry, source).build();
-                FineTunedModel m = openAny(attune, attune.load(source, Map.of()), maxLength);
+                FineTunedModel m = adapter == null ? openAny(attune, attune.load(source, Map.of()), maxLength)
+                        : PeftOptionsMixin.open(attune, attune.load(source, Map.of()), adapter, null, maxLength);
                 Writer out = output == null
                         ? new BufferedWriter(new OutputStreamWriter(System.out, StandardCharsets.UTF_8))
                         : Files.newBufferedWriter(output, StandardCharsets.UTF_8)) {

@@ -109,11 +109,10 @@ public final class LoraAdapter {
             boolean lm = kind == HeadKind.MASKED_LM || kind == HeadKind.CAUSAL_LM || kind == HeadKind.SEQ2SEQ_LM;
             for (String name : allParams) {
                 boolean inBase = prefix != null && !prefix.isEmpty() && name.startsWith(prefix + ".");
-                if (!lm && !inBase && name.contains(".")) {
+                // as PEFT: a classification head trains in full; a language-model head only when it is new.
+                // New weights inside the base model (a pooler the checkpoint lacks) stay as initialised, as in PEFT
+                if (!inBase && name.contains(".") && (!lm || newlyInitialised.contains(name))) {
                     defaults.add(name.substring(0, name.indexOf('.')));
-                }
-                if (newlyInitialised.contains(name) && name.contains(".")) {
-                    defaults.add(name.substring(0, name.lastIndexOf('.')));
                 }
             }
             toSave.addAll(defaults);
