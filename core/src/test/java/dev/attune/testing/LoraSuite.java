@@ -241,11 +241,15 @@ public abstract class LoraSuite {
             assertThat(Files.exists(saved.resolve("tokenizer.json"))).isTrue();
             long[] ids = model.tokenizer().encode(ref.get("texts").get(0).asText(), null, 128).ids();
             float[] trained = logits(model, ids);
-            try (FineTunedModel reopened = attune.open(base, saved)) {
+            try (FineTunedModel reopened = attune.open(base, saved);
+                    FineTunedModel byFolder = attune.open(saved)) { // the base from base_model_name_or_path
                 float[] again = logits(reopened, ids);
+                float[] alone = logits(byFolder, ids);
                 for (int j = 0; j < trained.length; j++) {
                     assertThat(again[j]).isCloseTo(trained[j], org.assertj.core.data.Offset.offset(1e-6f));
+                    assertThat(alone[j]).isCloseTo(trained[j], org.assertj.core.data.Offset.offset(1e-6f));
                 }
+                assertThat(byFolder.task().labels()).containsExactly("0", "1");
             }
         }
     }
@@ -284,6 +288,44 @@ public abstract class LoraSuite {
                 assertThat(moved).contains("bert.pooler.dense.lora_B.weight", "classifier.weight");
             }
         }
+    }
+
+    /**
+     * GPT-2's {@code Conv1D} layers (weights {@code [in, out]}) on this engine: an adapter with random
+     * B on every linear layer changes the logits, and merging it ({@code W + scaling (B A)^T}) gives the
+     * same logits as the unmerged forward pass.
+     */
+    @Test
+    void gpt2ConvOneDAdapterGivesTheSameLogitsUnmergedAndMerged() {
+        JsonNode ref = json(fixture("gpt2-lm").resolve("reference.json"));
+        long[] ids = longs(ref.get("cases").get(0).get("input_ids"));
+        LoraConfig lora = LoraConfig.builder().r(2).loraAlpha(4).targetModules(LoraConfig.ALL_LINEAR)
+                .initLoraWeights(false).build();
+        try (PretrainedModel base = attune.load(HfSources.folder(fixture("gpt2-lm")), Map.of());
+                FineTunedModel plain = attune.prepare(base, attune.task("causal-lm", Map.of()), 64, 3);
+                FineTunedModel adapted = attune.prepare(base, attune.task("causal-lm", Map.of()), 64, 3, lora);
+                FineTunedModel merged = adapted.mergeAdapter()) {
+            assertThat(adapted.lowered().definition().parameters().all())
+                    .anyMatch(p -> p.name().endsWith("attn.c_attn.lora_A.weight"));
+            float[] before = causalLogits(plain, ids);
+            float[] lo = causalLogits(adapted, ids);
+            float[] me = causalLogits(merged, ids);
+            double moved = 0;
+            for (int j = 0; j < lo.length; j++) {
+                moved = Math.max(moved, Math.abs(lo[j] - before[j]));
+                assertThat(logitsTolerance().allows(me[j], lo[j]))
+                        .as("merged vs adapted GPT-2 logit %d on %s: %s vs %s", j, engineName(), me[j], lo[j]).isTrue();
+            }
+            assertThat(moved).as("the adapter changes GPT-2's logits").isGreaterThan(1e-3);
+        }
+    }
+
+    private static float[] causalLogits(FineTunedModel model, long[] ids) {
+        long[] shape = {1, ids.length};
+        Map<String, TensorData> inputs = new LinkedHashMap<>();
+        inputs.put("input_ids", TensorData.ofLongs(shape, ids));
+        inputs.put("attention_mask", TensorData.ofLongs(shape, filled(ids.length, 1)));
+        return model.lowered().predict(new Batch(inputs, 1)).get("logits").toFloatArray();
     }
 
     // ---------------------------------------------------------------- refusals
