@@ -210,7 +210,8 @@ public final class Attune implements AutoCloseable {
             PeftFolder.Adapter file = lora.adapter() == null ? null : PeftFolder.read(lora.adapter());
             LoraConfig settings = file == null ? lora : file.config();
             String where = file == null ? "LoRA settings" : lora.adapter().resolve(PeftFolder.CONFIG_FILE).toString();
-            String baseName = file != null && file.baseModel() != null ? file.baseModel() : baseName(base.origin());
+            String baseName = file != null && file.baseModel() != null
+                    ? baseName(lora.adapter(), file.baseModel()) : baseName(null, base.origin());
             LoraAdapter adapter = LoraAdapter.resolve(settings, head, task.head().kind(),
                     new java.util.HashSet<>(report.missing()), where, baseName);
             Map<String, TensorData> loaded = Map.of();
@@ -246,12 +247,16 @@ public final class Attune implements AutoCloseable {
     }
 
     /** A local base model as an absolute path (what Python's PEFT and {@link #open(Path)} resolve anywhere). */
-    private static String baseName(String origin) {
+    private static String baseName(Path adapterFolder, String origin) {
         if (origin == null) {
             return null;
         }
         try {
             Path p = Path.of(origin);
+            if (adapterFolder != null && !p.isAbsolute() && java.nio.file.Files.isDirectory(adapterFolder.resolve(p))) {
+                // an adapter's relative base (PEFT's fixtures say ../bert-seqcls) is kept findable wherever it is saved
+                return adapterFolder.resolve(p).toAbsolutePath().normalize().toString();
+            }
             return java.nio.file.Files.isDirectory(p) ? p.toAbsolutePath().normalize().toString() : origin;
         } catch (java.nio.file.InvalidPathException e) {
             return origin;
