@@ -15,6 +15,13 @@ import dev.attune.error.InvalidCheckpointException;
 import dev.attune.core.internal.ConfigLimits;
 import dev.attune.core.internal.TrainableDefinition;
 import dev.attune.core.internal.WeightBinder;
+import dev.attune.core.lora.LoraAdapter;
+import dev.attune.core.lora.LoraDefinition;
+import dev.attune.core.lora.PeftFolder;
+import dev.attune.engine.Engine.ParameterSource;
+import dev.attune.ops.TensorData;
+import dev.attune.train.TrainingConfig.LoraConfig;
+import java.util.ArrayList;
 import dev.attune.model.HeadSpec;
 import dev.attune.model.HeadSpec.HeadKind;
 import dev.attune.model.FineTunedModel.LoadReport;
@@ -183,6 +190,23 @@ public final class Attune implements AutoCloseable {
      * @return the model
      */
     public FineTunedModel prepare(PretrainedModel base, Task task, int maxLength, long seed) {
+        return prepare(base, task, maxLength, seed, null);
+    }
+
+    /**
+     * As {@link #prepare(PretrainedModel, Task, int, long)} with a LoRA adapter beside the model's
+     * weights: a new one (PEFT's initialisation, so the model starts unchanged) or, when {@link
+     * LoraConfig#adapter()} names a PEFT adapter folder, that adapter (its settings and weights). The
+     * adapter is checked against the model before anything is lowered.
+     *
+     * @param base the checkpoint
+     * @param task the task
+     * @param maxLength maximum tokens per input for prediction
+     * @param seed the seed
+     * @param lora the adapter; null for none
+     * @return the model
+     */
+    public FineTunedModel prepare(PretrainedModel base, Task task, int maxLength, long seed, LoraConfig lora) {
         EngineOptions lowering = new EngineOptions(options.device(), options.numThreads(), seed);
         ModelConfig config = base.config();
         if (!task.labels().isEmpty()) {
@@ -190,17 +214,38 @@ public final class Attune implements AutoCloseable {
         }
         ConfigLimits.check(config, base.weights());
         ConfigLimits.checkTokenizer(config, base.tokenizer());
-        ModelDefinition definition =
-                new TrainableDefinition(registry.family(config.modelType()).define(config, task.head()), task);
-        ConfigLimits.check(definition, config);
-        WeightBinder binder = new WeightBinder(definition, base.weights(), seed);
+        ModelDefinition head = registry.family(config.modelType()).define(config, task.head());
+        ConfigLimits.check(head, config);
+        WeightBinder binder = new WeightBinder(head, base.weights(), seed);
         LoadReport report = binder.report();
-        List<String> notNew = mayNotStartNew(definition, task.head().kind(), report.missing());
+        List<String> notNew = mayNotStartNew(head, task.head().kind(), report.missing());
         if (!notNew.isEmpty()) {
             throw new InvalidCheckpointException(base.origin() + " lacks weights of the pretrained model that "
-                    + definition.architecture() + " needs: " + notNew + "; only a task head may start new (a"
+                    + head.architecture() + " needs: " + notNew + "; only a task head may start new (a"
                     + " language-model head and the base model must be in the checkpoint, or tied by its config.json)");
         }
+        ParameterSource source = binder;
+        ModelDefinition body = head;
+        if (lora != null) {
+            PeftFolder.Adapter file = lora.adapter() == null ? null : PeftFolder.read(lora.adapter());
+            LoraConfig settings = file == null ? lora : file.config();
+            String where = file == null ? "LoRA settings" : lora.adapter().resolve(PeftFolder.CONFIG_FILE).toString();
+            String baseName = file != null && file.baseModel() != null
+                    ? baseName(lora.adapter(), file.baseModel()) : baseName(null, base.origin());
+            LoraAdapter adapter = LoraAdapter.resolve(settings, head, task.head().kind(),
+                    new java.util.HashSet<>(report.missing()), where, baseName);
+            Map<String, TensorData> loaded = Map.of();
+            if (file != null) {
+                adapter.check(file.weightsFile().toString(), file.tensors(), head);
+                loaded = file.tensors();
+                List<String> missing = new ArrayList<>(report.missing());
+                missing.removeAll(loaded.keySet());
+                report = new LoadReport(report.loaded(), missing, report.unused());
+            }
+            body = new LoraDefinition(head, adapter);
+            source = adapter.source(binder, loaded, seed);
+        }
+        ModelDefinition definition = new TrainableDefinition(body, task);
         if (!report.missing().isEmpty()) {
             LOG.warn("Some weights of {} were not in {} and are newly initialised: {}", definition.architecture(),
                     base.origin(), report.missing());
@@ -210,13 +255,31 @@ public final class Attune implements AutoCloseable {
                     report.unused());
         }
         // the model keeps its own tokenizer, so the caller may close the checkpoint once it is lowered
-        LoweredModel lowered = engine.lower(definition, binder, lowering);
+        LoweredModel lowered = engine.lower(definition, source, lowering);
         try {
-            return new DefaultFineTunedModel(lowered, task, config, base.tokenizer().copy(), maxLength, report,
-                    engine.name(), registry);
+            DefaultFineTunedModel model = new DefaultFineTunedModel(lowered, task, config, base.tokenizer().copy(),
+                    maxLength, report, engine.name(), registry);
+            return lora == null ? model : model.withAdapterLowering((d, s) -> engine.lower(d, s, lowering));
         } catch (RuntimeException e) {
             lowered.close();
             throw e;
+        }
+    }
+
+    /** A local base model as an absolute path (what Python's PEFT and {@link #open(Path)} resolve anywhere). */
+    private static String baseName(Path adapterFolder, String origin) {
+        if (origin == null) {
+            return null;
+        }
+        try {
+            Path p = Path.of(origin);
+            if (adapterFolder != null && !p.isAbsolute() && java.nio.file.Files.isDirectory(adapterFolder.resolve(p))) {
+                // an adapter's relative base (PEFT's fixtures say ../bert-seqcls) is kept findable wherever it is saved
+                return adapterFolder.resolve(p).toAbsolutePath().normalize().toString();
+            }
+            return java.nio.file.Files.isDirectory(p) ? p.toAbsolutePath().normalize().toString() : origin;
+        } catch (java.nio.file.InvalidPathException e) {
+            return origin;
         }
     }
 
@@ -297,7 +360,7 @@ public final class Attune implements AutoCloseable {
             TrainingControl control) {
         Task labelled = (task.labels().isEmpty() ? task.withLabels(task.inferLabels(train)) : task)
                 .fitToTrainingData(train);
-        FineTunedModel model = prepare(base, labelled, config.maxLength(), config.seed());
+        FineTunedModel model = prepare(base, labelled, config.maxLength(), config.seed(), config.peft());
         try {
             TrainingResult result = trainer(config, control).train(model, train, eval);
             return new Result(model, result);
@@ -324,7 +387,68 @@ public final class Attune implements AutoCloseable {
      * @return the model, on this SDK's engine
      */
     public FineTunedModel open(Path folder) {
+        if (PeftFolder.isAdapter(folder)) {
+            String name = PeftFolder.baseModel(folder);
+            if (name == null || name.isBlank()) {
+                throw new InvalidCheckpointException(folder.resolve(PeftFolder.CONFIG_FILE) + " has no"
+                        + " base_model_name_or_path, so the base model is unknown; open it with open(base, adapterFolder)");
+            }
+            Path relative = folder.resolve(name);
+            try (PretrainedModel base = java.nio.file.Files.isDirectory(relative) ? load(relative) : load(name)) {
+                return open(base, folder);
+            }
+        }
         return open(registry.source(folder));
+    }
+
+    /**
+     * Opens a LoRA adapter over its base model: an adapter folder that Attune saved ({@link
+     * FineTunedModel#saveAdapter}; its task and labels come from its {@value PeftFolder#ATTUNE_FILE}) or
+     * one PEFT saved (the task then comes from the base's Attune config; otherwise use {@link
+     * #open(PretrainedModel, Task, int, Path)}). The model keeps the adapter beside the base's weights:
+     * {@link FineTunedModel#mergeAdapter()} folds it in.
+     *
+     * @param base the base model the adapter was trained on
+     * @param adapterFolder the adapter folder ({@code adapter_config.json}, {@code adapter_model.safetensors})
+     * @return the model
+     * @throws InvalidCheckpointException when the adapter does not fit the base (named keys and shapes)
+     */
+    public FineTunedModel open(PretrainedModel base, Path adapterFolder) {
+        Path settings = adapterFolder.resolve(PeftFolder.ATTUNE_FILE);
+        ModelConfig saved = base.config();
+        if (java.nio.file.Files.isRegularFile(settings)) {
+            try {
+                saved = ModelConfig.parse(java.nio.file.Files.readString(settings), settings.toString());
+            } catch (java.io.IOException e) {
+                throw new InvalidCheckpointException("cannot read " + settings + ": " + e.getMessage(), e);
+            }
+        }
+        JsonNode attune = saved.raw(FineTunedModel.CONFIG_KEY).orElseThrow(() -> new InvalidCheckpointException(
+                adapterFolder + " has no " + PeftFolder.ATTUNE_FILE + " and " + base.origin() + " no '"
+                        + FineTunedModel.CONFIG_KEY + "' section, so the task is unknown; open it with"
+                        + " open(base, task, maxLength, adapterFolder) and name the task (--task)"));
+        Map<String, String> taskOptions = new LinkedHashMap<>();
+        attune.path("task_options").fields().forEachRemaining(e -> taskOptions.put(e.getKey(), e.getValue().asText()));
+        Task task = task(attune.path("task").asText(), taskOptions);
+        List<String> labels = saved.labels().orElse(List.of());
+        return open(base, labels.isEmpty() ? task : task.withLabels(labels), attune.path("max_length").asInt(128),
+                adapterFolder);
+    }
+
+    /**
+     * Opens a LoRA adapter (made by Attune or by Python's PEFT) over its base model for a given task.
+     *
+     * @param base the base model
+     * @param task the task (labels from the base's {@code id2label} when it has none)
+     * @param maxLength maximum tokens per input
+     * @param adapterFolder the adapter folder
+     * @return the model
+     */
+    public FineTunedModel open(PretrainedModel base, Task task, int maxLength, Path adapterFolder) {
+        List<String> labels = base.config().labels().orElse(List.of());
+        Task labelled = task.labels().isEmpty() && !labels.isEmpty() ? task.withLabels(labels) : task;
+        return prepare(base, labelled, maxLength > 0 ? maxLength : defaultMaxLength(base.config()), options.seed(),
+                PeftFolder.readConfig(adapterFolder));
     }
 
     /**

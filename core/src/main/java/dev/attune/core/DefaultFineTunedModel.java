@@ -11,6 +11,9 @@ import dev.attune.generate.TextGenerator;
 import dev.attune.engine.LoweredModel;
 import dev.attune.error.AttuneException;
 import dev.attune.core.internal.AtomicDirectory;
+import dev.attune.core.lora.LoraAdapter;
+import dev.attune.core.lora.LoraDefinition;
+import dev.attune.core.lora.PeftFolder;
 import dev.attune.PluginRegistry;
 import dev.attune.formats.hf.HfExporter;
 import dev.attune.model.Exporter;
@@ -47,6 +50,9 @@ public final class DefaultFineTunedModel implements FineTunedModel {
     private final String engineName;
     private final PluginRegistry registry;
     private volatile boolean closed;
+    /** Lowers the model without its adapter, for {@link #mergeAdapter()}; null when it has none. */
+    private java.util.function.BiFunction<dev.attune.model.ModelDefinition, dev.attune.engine.Engine.ParameterSource,
+            LoweredModel> relower;
 
     /**
      * A model whose {@link #export} finds exporters on the context class path. It owns {@code
@@ -299,7 +305,10 @@ public final class DefaultFineTunedModel implements FineTunedModel {
         return tensors;
     }
 
-    /** Writes the {@code hf} format, the one exporter core always has (formats-hf is its dependency). */
+    /**
+     * Writes the {@code hf} format, the one exporter core always has (formats-hf is its dependency);
+     * a model with a LoRA adapter writes its adapter folder ({@link #saveAdapter}).
+     */
     @Override
     public void save(Path directory) {
         save(directory, false);
@@ -308,12 +317,106 @@ public final class DefaultFineTunedModel implements FineTunedModel {
     @Override
     public void save(Path directory, boolean overwriteOutputDir) {
         ensureOpen();
+        if (lora().isPresent()) {
+            saveAdapter(directory, overwriteOutputDir);
+            return;
+        }
         write(new HfExporter(), directory, Map.of(), overwriteOutputDir);
     }
 
+    /**
+     * Makes {@link #mergeAdapter()} possible for a model whose definition carries a LoRA adapter.
+     *
+     * @param lowering lowers a definition from given weights on this model's engine and device
+     * @return this model
+     */
+    public DefaultFineTunedModel withAdapterLowering(java.util.function.BiFunction<dev.attune.model.ModelDefinition,
+            dev.attune.engine.Engine.ParameterSource, LoweredModel> lowering) {
+        this.relower = lowering;
+        return this;
+    }
+
+    private java.util.Optional<LoraDefinition> lora() {
+        return LoraDefinition.find(lowered.definition());
+    }
+
+    @Override
+    public java.util.Optional<dev.attune.train.TrainingConfig.LoraConfig> adapter() {
+        return lora().map(l -> l.adapter().config());
+    }
+
+    @Override
+    public void saveAdapter(Path directory) {
+        saveAdapter(directory, false);
+    }
+
+    private void saveAdapter(Path directory, boolean overwriteOutputDir) {
+        ensureOpen();
+        LoraAdapter adapter = lora().orElseThrow(() -> new dev.attune.error.ConfigurationException(
+                "this model has no LoRA adapter to save; save it with save(folder), or train with"
+                        + " TrainingConfig.withPeft(lora)")).adapter();
+        try {
+            AtomicDirectory.write(directory, tmp -> writeAdapter(tmp, adapter), DefaultTrainer::isRunFile,
+                    overwriteOutputDir);
+        } catch (IOException e) {
+            throw new AttuneException("could not save the adapter to " + directory + ": " + e.getMessage()
+                    + "; check free space and permissions (any previous adapter there is unchanged)", e);
+        }
+    }
+
+    /**
+     * Writes the adapter's files (PEFT's two, Attune's task settings, the tokenizer) into a folder.
+     *
+     * @param folder an existing folder
+     * @param adapter this model's adapter
+     * @throws IOException when a file cannot be written
+     */
+    public void writeAdapter(Path folder, LoraAdapter adapter) throws IOException {
+        Map<String, TensorData> values = new LinkedHashMap<>();
+        for (Parameter p : lowered.definition().parameters().all()) {
+            if (adapter.trainable().contains(p.name())) {
+                values.put(p.name(), lowered.read(p));
+            }
+        }
+        PeftFolder.write(folder, adapter, values, adapter.baseModel());
+        java.nio.file.Files.writeString(folder.resolve(PeftFolder.ATTUNE_FILE), savedConfig().toJson() + "\n");
+        tokenizer.saveTo(folder);
+    }
+
+    @Override
+    public FineTunedModel mergeAdapter() {
+        ensureOpen();
+        LoraDefinition definition = lora().orElseThrow(() -> new dev.attune.error.ConfigurationException(
+                "this model has no LoRA adapter to merge"));
+        if (relower == null) {
+            throw new dev.attune.error.ConfigurationException("this model was not prepared by Attune, so its"
+                    + " adapter cannot be merged here; open it with attune.open(base, adapterFolder)");
+        }
+        Map<String, TensorData> merged = definition.adapter().mergedWeights(lowered::read);
+        dev.attune.model.ModelDefinition plain = new dev.attune.core.internal.TrainableDefinition(definition.base(), task);
+        LoweredModel result = relower.apply(plain, p -> {
+            TensorData m = merged.get(p.name());
+            return m != null ? m : lowered.read(p);
+        });
+        try {
+            return new DefaultFineTunedModel(result, task, config, tokenizer.copy(), maxLength, loadReport, engineName,
+                    registry);
+        } catch (RuntimeException e) {
+            result.close();
+            throw e;
+        }
+    }
+
+    /** Exports; a model with a LoRA adapter is merged first ({@link #mergeAdapter()}), so the export is a full model. */
     @Override
     public void export(String format, Path directory, Map<String, String> options) {
         ensureOpen();
+        if (lora().isPresent()) {
+            try (FineTunedModel merged = mergeAdapter()) {
+                merged.export(format, directory, options);
+            }
+            return;
+        }
         PluginRegistry plugins = registry != null ? registry : PluginRegistry.discover();
         Map<String, String> exporterOptions = new LinkedHashMap<>(options == null ? Map.of() : options);
         String overwrite = exporterOptions.remove(OVERWRITE_OUTPUT_DIR);

@@ -23,6 +23,8 @@ import java.util.Map;
 import java.util.Random;
 import java.util.Set;
 import java.util.concurrent.Callable;
+import dev.attune.core.lora.LoraDefinition;
+import dev.attune.train.TrainingConfig.LoraConfig;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -67,8 +69,26 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--rounds", description = "with --vs-hf: alternating rounds (default: 5)")
     Integer rounds;
 
+    @Option(names = "--use-peft", description = "train a LoRA adapter (the model frozen) instead of every weight")
+    boolean usePeft;
+
+    @Option(names = "--lora-r", defaultValue = "8", description = "with --use-peft: LoRA rank (default: ${DEFAULT-VALUE})")
+    int loraR;
+
+    @Option(names = "--lora-alpha", defaultValue = "16", description = "with --use-peft: LoRA alpha (default: ${DEFAULT-VALUE})")
+    double loraAlpha;
+
+    @Option(names = "--lora-target-modules", split = ",", defaultValue = "all-linear", paramLabel = "NAME",
+            description = "with --use-peft: the adapted layers (default: ${DEFAULT-VALUE}, as hf_reference.py --lora-r)")
+    List<String> loraTargets;
+
     @Mixin
     EngineOptionsMixin engineOptions;
+
+    /** @return the LoRA settings of --use-peft (dropout 0, as hf_reference.py), or null */
+    private LoraConfig lora() {
+        return !usePeft ? null : LoraConfig.builder().r(loraR).loraAlpha(loraAlpha).targetModules(loraTargets).build();
+    }
 
     @Override
     public Integer call() throws IOException {
@@ -113,9 +133,16 @@ final class BenchCommand implements Callable<Integer> {
         if (n < 1) {
             throw new ConfigurationException("--rounds must be at least 1, got " + n);
         }
-        List<String> args = List.of("--model", model.toString(), "--batch", Integer.toString(batch),
+        List<String> args = new ArrayList<>(List.of("--model", model.toString(), "--batch", Integer.toString(batch),
                 "--seq", Integer.toString(seq), "--steps", Integer.toString(steps), "--warmup", Integer.toString(warmup),
-                "--threads", Integer.toString(engineOptions.threads), "--labels", Integer.toString(labels));
+                "--threads", Integer.toString(engineOptions.threads), "--labels", Integer.toString(labels)));
+        if (usePeft) {
+            if (!loraTargets.equals(List.of(LoraConfig.ALL_LINEAR))) {
+                throw new ConfigurationException("--vs-hf with --use-peft compares LoRA on every linear layer (what"
+                        + " hf_reference.py --lora-r does): leave --lora-target-modules at all-linear");
+            }
+            args.addAll(List.of("--lora-r", Integer.toString(loraR), "--lora-alpha", Double.toString(loraAlpha)));
+        }
         ObjectMapper json = new ObjectMapper();
         List<Double> trainRatios = new ArrayList<>();
         List<Double> inferRatios = new ArrayList<>();
@@ -190,10 +217,22 @@ final class BenchCommand implements Callable<Integer> {
             Batch training = new Batch(labelled, batch);
 
             try (FineTunedModel m = attune.prepare(base,
-                    attune.task("text-classification", Map.of()).withLabels(names), seq)) {
+                    attune.task("text-classification", Map.of()).withLabels(names), seq, attune.engineOptions().seed(),
+                    lora())) {
                 List<Double> trainTimes = new ArrayList<>();
+                // with an adapter, what the trainer freezes: everything but the adapter and the head
+                Set<String> frozen = new java.util.HashSet<>();
+                long trainable = 0;
+                java.util.Optional<LoraDefinition> adapter = LoraDefinition.find(m.lowered().definition());
+                for (dev.attune.ops.Parameter p : m.lowered().definition().parameters().all()) {
+                    if (adapter.isPresent() && !adapter.get().adapter().trainable().contains(p.name())) {
+                        frozen.add(p.name());
+                    } else {
+                        trainable += p.size();
+                    }
+                }
                 try (AdamW optimizer = new AdamW(m.lowered(),
-                        new OptimizerSettings(0.9, 0.999, 1e-8, 0.01, 1.0, Set.of()))) {
+                        new OptimizerSettings(0.9, 0.999, 1e-8, 0.01, 1.0, frozen))) {
                     for (int i = 0; i < warmup + steps; i++) {
                         GracefulStop.checkInterrupted();
                         long t = System.nanoTime();
@@ -237,6 +276,8 @@ final class BenchCommand implements Callable<Integer> {
                 out.put("batch", batch);
                 out.put("seq", seq);
                 out.put("threads", engineOptions.threads);
+                out.put("lora_r", usePeft ? loraR : 0);
+                out.put("trainable_params", trainable);
                 out.put("step_ms", Math.round(step * 1e5) / 100.0);
                 out.put("train_samples_per_s", Math.round(batch / step * 10) / 10.0);
                 out.put("infer_samples_per_s", Math.round(batch / median(inferTimes) * 10) / 10.0);

@@ -66,6 +66,14 @@ final class ExportCommand implements Callable<Integer> {
     @Mixin
     EngineOptionsMixin engineOptions;
 
+    @Option(names = "--adapter", paramLabel = "FOLDER", description = "a PEFT LoRA adapter folder over --model; the"
+            + " export merges it into the weights (a full model)")
+    Path adapter;
+
+    @Option(names = "--merge-adapter", description = "merge the --adapter into the weights (what every export of an"
+            + " adapter does; accepted for symmetry with fine-tune)")
+    boolean mergeAdapter;
+
     @Override
     public Integer call() {
         PluginRegistry registry = PluginRegistry.discover();
@@ -74,13 +82,17 @@ final class ExportCommand implements Callable<Integer> {
             throw new ConfigurationException("--format " + format + " is not supported; supported formats: "
                     + registry.exporters().keySet());
         }
+        if (mergeAdapter && adapter == null) {
+            throw new ConfigurationException("--merge-adapter needs --adapter FOLDER");
+        }
         Map<String, String> options = options(name);
         // a folder of the user's is refused when the export is written (a plugin format's own names are its)
         OutputFolder.check(output, true, FineTunedModel.OVERWRITE_OUTPUT_DIR);
         options.put(FineTunedModel.OVERWRITE_OUTPUT_DIR, Boolean.toString(overwriteOutputDir));
         try (Attune attune = engineOptions.builder().registry(registry).build();
                 PretrainedModel base = attune.load(model);
-                FineTunedModel m = attune.open(base, headKind(), false, maxLength)) {
+                FineTunedModel m = adapter != null ? PeftOptionsMixin.open(attune, base, adapter, null, maxLength)
+                        : attune.open(base, headKind(), false, maxLength)) {
             m.export(name, output, options);
             // an encoder-decoder exports as encoder_model.onnx and decoder graphs: name the folder
             Path written = name.equals("onnx") && Files.isRegularFile(output.resolve("model.onnx"))

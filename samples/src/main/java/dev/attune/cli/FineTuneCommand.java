@@ -96,6 +96,9 @@ final class FineTuneCommand implements Callable<Integer> {
     @Mixin
     TrainingOptionsMixin training;
 
+    @Mixin
+    PeftOptionsMixin peft;
+
     @Override
     public Integer call() throws IOException {
         // from here on, Ctrl-C lets the command reach a step boundary and save a checkpoint (GracefulStop)
@@ -127,7 +130,7 @@ final class FineTuneCommand implements Callable<Integer> {
         if (noProgress) {
             builder.disableTqdm(true);
         }
-        TrainingConfig checked = builder.build();
+        TrainingConfig checked = builder.peft(peft.config()).build();
         Map<String, String> options = data.options();
         data.checkEval(eval != null);
         try (Attune attune = engineOptions.builder().seed(seed).build();
@@ -143,12 +146,22 @@ final class FineTuneCommand implements Callable<Integer> {
             Attune.Result result = attune.fineTune(base, t, trainData, evalData, config, control);
             try (FineTunedModel tuned = result.model()) {
                 // keeps the run's files there: log, TensorBoard events, checkpoints, plots and model card
-                tuned.save(output, overwriteOutputDir);
+                if (peft.mergeAdapter) {
+                    try (FineTunedModel merged = tuned.mergeAdapter()) {
+                        merged.save(output, overwriteOutputDir);
+                    }
+                } else {
+                    tuned.save(output, overwriteOutputDir); // with an adapter: the PEFT adapter folder
+                }
                 TrainingResult r = result.training();
                 Map<String, Object> report = new LinkedHashMap<>();
                 report.put("model", model);
                 report.put("task", task);
                 report.put("engine", attune.engine().describe());
+                if (tuned.adapter().isPresent()) {
+                    report.put("peft", Map.of("r", tuned.adapter().get().r(), "lora_alpha",
+                            tuned.adapter().get().loraAlpha(), "merged", peft.mergeAdapter));
+                }
                 report.put("device", tuned.lowered().device());
                 report.put("train_file", train.toString());
                 report.put("train_examples", trainData.size());

@@ -85,6 +85,10 @@ final class GenerateCommand implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
+    @Option(names = "--adapter", paramLabel = "FOLDER", description = "a PEFT LoRA adapter folder over --model (a"
+            + " causal language model)")
+    java.nio.file.Path adapter;
+
     @Override
     public Integer call() {
         GenerationConfig config = settings();
@@ -104,10 +108,12 @@ final class GenerateCommand implements Callable<Integer> {
                 return 0;
             }
             StopStrings stop = new StopStrings(base.tokenizer(), stopTexts);
-            try (LoweredModel lm = attune.lower(base, new HeadSpec(HeadKind.CAUSAL_LM, 0))) {
-                int maxLength = base.config().getInt("n_positions", 1024);
+            int maxLength = base.config().getInt("n_positions", base.config().getInt("max_position_embeddings", 1024));
+            try (dev.attune.model.FineTunedModel adapted = adapter == null ? null : PeftOptionsMixin.open(attune, base,
+                    adapter, attune.task("causal-lm", java.util.Map.of()), maxLength);
+                    LoweredModel lm = adapted != null ? null : attune.lower(base, new HeadSpec(HeadKind.CAUSAL_LM, 0))) {
                 long[] promptIds = base.tokenizer().encode(prompt, null, maxLength).ids();
-                long[] ids = new Generator(lm).generate(promptIds, config,
+                long[] ids = new Generator(adapted != null ? adapted.lowered() : lm).generate(promptIds, config,
                         (step, logits, token) -> GracefulStop.checkInterrupted(), stop);
                 String text = base.tokenizer().decode(ids, true);
                 String promptText = base.tokenizer().decode(promptIds, true);

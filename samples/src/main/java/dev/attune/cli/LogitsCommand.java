@@ -70,6 +70,9 @@ final class LogitsCommand implements Callable<Integer> {
     @Mixin
     EngineOptionsMixin engineOptions;
 
+    @Option(names = "--adapter", paramLabel = "FOLDER", description = "a PEFT LoRA adapter folder over --model")
+    Path adapter;
+
     @Override
     public Integer call() throws IOException {
         List<PredictCommand.JsonlRow> rows = PredictCommand.readJsonl(input, "text");
@@ -78,7 +81,8 @@ final class LogitsCommand implements Callable<Integer> {
         ModelSource source = registry.source(model);
         try (Attune attune = engineOptions.builder(registry, source).build();
                 PretrainedModel base = attune.load(source, Map.of());
-                FineTunedModel m = attune.open(base, headKind(), allowNewHead);
+                FineTunedModel m = adapter == null ? attune.open(base, headKind(), allowNewHead)
+                        : PeftOptionsMixin.open(attune, base, adapter, null, 0);
                 Writer out = output == null
                         ? new BufferedWriter(new OutputStreamWriter(System.out, StandardCharsets.UTF_8))
                         : Files.newBufferedWriter(output, StandardCharsets.UTF_8)) {

@@ -49,6 +49,14 @@ final class PredictCommand implements Callable<Integer> {
     @Mixin
     EngineOptionsMixin engineOptions;
 
+    @Option(names = "--adapter", paramLabel = "FOLDER", description = "a PEFT LoRA adapter folder over --model (the"
+            + " base model)")
+    Path adapter;
+
+    @Option(names = "--max-length", defaultValue = "128", description = "maximum tokens per input with --adapter over"
+            + " a plain checkpoint (default: ${DEFAULT-VALUE})")
+    int maxLength;
+
     @Override
     public Integer call() throws IOException {
         List<Map<String, String>> inputs = new ArrayList<>();
@@ -74,7 +82,9 @@ final class PredictCommand implements Callable<Integer> {
         ObjectMapper json = new ObjectMapper();
         PluginRegistry registry = PluginRegistry.discover();
         ModelSource source = registry.source(model);
-        try (Attune attune = engineOptions.builder(registry, source).build(); FineTunedModel m = attune.open(source)) {
+        try (Attune attune = engineOptions.builder(registry, source).build();
+                FineTunedModel m = adapter == null ? attune.open(source)
+                        : PeftOptionsMixin.open(attune, attune.load(source, Map.of()), adapter, null, maxLength)) {
             // every input is checked against the model's task before anything runs, naming its line
             int fromFile = inputs.size() - rows.size();
             for (int i = 0; i < inputs.size(); i++) {

@@ -64,7 +64,8 @@ public interface TrainingSession extends AutoCloseable {
      * Puts parameter values and optimizer state back bit for bit (a checkpoint resumed), and drops
      * the gradients.
      *
-     * @param parameters a value for every declared parameter, by name
+     * @param parameters a value for every declared parameter, by name; a parameter this session does not
+     *     train may be left out and keeps its value (a LoRA checkpoint holds the adapter and the head only)
      * @param slots a value for every slot of every trained parameter, named as {@link #slots()} names them
      * @throws dev.attune.error.InvalidCheckpointException when a tensor is missing or has another shape
      */

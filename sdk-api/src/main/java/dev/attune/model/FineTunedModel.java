@@ -115,6 +115,9 @@ public interface FineTunedModel extends AutoCloseable {
      * files Attune does not write (a project's {@code src/}, {@code .git/}, notes) is refused: see
      * {@link #save(Path, boolean)}.
      *
+     * <p>A model with a LoRA adapter ({@link #adapter()}) saves its adapter folder instead ({@link
+     * #saveAdapter}); {@link #mergeAdapter()} gives the full model.
+     *
      * @param directory target folder (created or replaced)
      * @throws dev.attune.error.ConfigurationException when the folder holds files Attune did not write
      */
@@ -131,6 +134,43 @@ public interface FineTunedModel extends AutoCloseable {
      */
     @API(status = API.Status.EXPERIMENTAL, since = "0.2")
     void save(Path directory, boolean overwriteOutputDir);
+
+    /**
+     * @return the LoRA adapter this model carries beside its frozen weights (as trained or opened), or
+     *     empty for a plain model
+     */
+    @API(status = API.Status.EXPERIMENTAL, since = "0.2")
+    default java.util.Optional<dev.attune.train.TrainingConfig.LoraConfig> adapter() {
+        return java.util.Optional.empty();
+    }
+
+    /**
+     * Saves the LoRA adapter as a PEFT adapter folder: {@code adapter_config.json} (with {@code
+     * base_model_name_or_path}), {@code adapter_model.safetensors} with PEFT's key names (the adapter
+     * matrices and the modules to save), and the tokenizer files. Python loads it with {@code
+     * peft.PeftModel.from_pretrained(base, folder)}; Attune with {@code attune.open(base, folder)}.
+     *
+     * @param directory target folder (created or replaced, as {@link #save})
+     * @throws dev.attune.error.ConfigurationException when the model has no adapter
+     */
+    @API(status = API.Status.EXPERIMENTAL, since = "0.2")
+    default void saveAdapter(Path directory) {
+        throw new dev.attune.error.ConfigurationException("this model has no LoRA adapter to save; save it with"
+                + " save(folder), or train with TrainingConfig.withPeft(lora)");
+    }
+
+    /**
+     * Merges the LoRA adapter into the weights ({@code W + scaling * B A}, as PEFT's {@code
+     * merge_and_unload}): a plain model with the same outputs, which saves and exports as a full
+     * HuggingFace model. This model stays open and unchanged; the caller closes both.
+     *
+     * @return the merged model
+     * @throws dev.attune.error.ConfigurationException when the model has no adapter
+     */
+    @API(status = API.Status.EXPERIMENTAL, since = "0.2")
+    default FineTunedModel mergeAdapter() {
+        throw new dev.attune.error.ConfigurationException("this model has no LoRA adapter to merge");
+    }
 
     /**
      * Exports the model with the {@link Exporter} of a format, found with {@link

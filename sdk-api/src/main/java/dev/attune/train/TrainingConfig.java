@@ -70,6 +70,8 @@ import org.apiguardian.api.API;
  * @param callbacks the config's own callbacks, run after the built-in ones (or in place of a built-in
  *     one of the same class); default none
  * @param withoutDefaults built-in callbacks left out of the run, by class; default none
+ * @param peft parameter-efficient fine-tuning: a LoRA adapter beside the frozen model ({@link
+ *     #withPeft}); null (the default) trains every parameter
  */
 @API(status = STABLE, since = "0.1")
 public record TrainingConfig(
@@ -83,7 +85,8 @@ public record TrainingConfig(
         Logging logging,
         TransferLearning transferLearning,
         List<TrainerCallback> callbacks,
-        Set<Class<? extends TrainerCallback>> withoutDefaults) {
+        Set<Class<? extends TrainerCallback>> withoutDefaults,
+        LoraConfig peft) {
 
     /** Checks that the groups are present and agree with each other; messages name the setting. */
     public TrainingConfig {
@@ -131,6 +134,14 @@ public record TrainingConfig(
     /** @return a builder starting from this config */
     public Builder toBuilder() {
         return new Builder(this);
+    }
+
+    /**
+     * @param lora the adapter to train beside the frozen model; null trains every parameter
+     * @return this config with parameter-efficient fine-tuning ({@code peft_config})
+     */
+    public TrainingConfig withPeft(LoraConfig lora) {
+        return toBuilder().peft(lora).build();
     }
 
     /**
@@ -799,6 +810,7 @@ public record TrainingConfig(
         private boolean gradualUnfreezing = false;
         private final List<TrainerCallback> callbacks = new ArrayList<>();
         private final Set<Class<? extends TrainerCallback>> withoutDefaults = new LinkedHashSet<>();
+        private LoraConfig peft = null;
 
         private Builder() {}
 
@@ -856,6 +868,16 @@ public record TrainingConfig(
             gradualUnfreezing = t.gradualUnfreezing();
             callbacks.addAll(c.callbacks());
             withoutDefaults.addAll(c.withoutDefaults());
+            peft = c.peft();
+        }
+
+        /**
+         * @param value a LoRA adapter to train beside the frozen model; null trains every parameter
+         * @return this builder
+         */
+        public Builder peft(LoraConfig value) {
+            peft = value;
+            return this;
         }
 
         /**
@@ -1300,7 +1322,238 @@ public record TrainingConfig(
                     new Logging(loggingSteps, tensorboard, disableTqdm),
                     new TransferLearning(freezeEmbeddings, freezeLayers, trainHeadOnly, layerwiseLrDecay,
                             gradualUnfreezing),
-                    callbacks, withoutDefaults);
+                    callbacks, withoutDefaults, peft);
+        }
+    }
+
+    /**
+     * A LoRA adapter (PEFT's {@code LoraConfig}, same option names and defaults): low-rank matrices
+     * {@code A [r, in]} and {@code B [out, r]} beside each chosen linear layer, whose output gains
+     * {@code scaling * B A dropout(x)}; the model's own weights stay fixed and only the adapter and
+     * {@link #modulesToSave} train. Saved as a PEFT adapter folder ({@code adapter_config.json},
+     * {@code adapter_model.safetensors}) that Python's {@code peft.PeftModel.from_pretrained} loads.
+     *
+     * <pre>{@code
+     * LoraConfig lora = LoraConfig.builder().r(8).loraAlpha(16).loraDropout(0.1)
+     *         .targetModules("query", "value").build();
+     * attune.fineTune(base, task, train, eval, config.withPeft(lora));
+     * }</pre>
+     *
+     * @param r rank of the update ({@code r}); default 8; must be > 0
+     * @param loraAlpha scale numerator ({@code lora_alpha}): the update is scaled by {@code alpha / r}
+     *     (or {@code alpha / sqrt(r)} with {@code useRslora}); default 8
+     * @param loraDropout dropout on the adapter's input while training ({@code lora_dropout}); default 0
+     * @param targetModules which linear layers get an adapter ({@code target_modules}), by HuggingFace
+     *     module name: a module is chosen when its name is an entry or ends with {@code "." + entry};
+     *     the single entry {@code all-linear} chooses every linear layer except the output layer; empty
+     *     (the default) takes PEFT's default for the model type ({@code query,value} for BERT)
+     * @param targetModulesRegex instead of {@code targetModules}: a regular expression that a module's
+     *     whole name must match (PEFT's string form of {@code target_modules}); default null
+     * @param modulesToSave modules that train in full and are saved with the adapter ({@code
+     *     modules_to_save}); null (the default) takes the task's new head (a classifier, as PEFT does
+     *     for {@code SEQ_CLS}); empty trains none
+     * @param useRslora rank-stabilised scaling {@code alpha / sqrt(r)} ({@code use_rslora}); default false
+     * @param bias which biases train ({@code bias}); only {@code none} is supported
+     * @param initLoraWeights PEFT's initialisation ({@code init_lora_weights}): A Kaiming-uniform, B zero,
+     *     so training starts from the model unchanged; false draws B randomly too (for tests); default true
+     * @param adapter a PEFT adapter folder to continue training from: its {@code adapter_config.json}
+     *     gives r, alpha, the targets, the modules to save and the scaling (the fields above other than
+     *     {@code loraDropout} are then ignored) and its weights the start; default null (a new adapter)
+     */
+    @API(status = API.Status.EXPERIMENTAL, since = "0.2")
+    public record LoraConfig(int r, double loraAlpha, double loraDropout, List<String> targetModules,
+            String targetModulesRegex, List<String> modulesToSave, boolean useRslora, String bias,
+            boolean initLoraWeights, Path adapter) {
+        /** The {@code target_modules} entry that chooses every linear layer but the output layer. */
+        public static final String ALL_LINEAR = "all-linear";
+
+        /** Validates, as PEFT does before it touches a model; messages name the option and the fix. */
+        public LoraConfig {
+            if (r <= 0) {
+                throw new ConfigurationException("LoRA r must be > 0, got " + r + "; use a rank such as 8 (--lora-r)");
+            }
+            if (!(loraAlpha > 0)) {
+                throw new ConfigurationException("LoRA lora_alpha must be > 0, got " + loraAlpha + "; PEFT's default is 8"
+                        + " (--lora-alpha)");
+            }
+            if (!(loraDropout >= 0 && loraDropout < 1)) {
+                throw new ConfigurationException("LoRA lora_dropout must be in [0, 1), got " + loraDropout
+                        + " (--lora-dropout)");
+            }
+            targetModules = targetModules == null ? List.of() : List.copyOf(targetModules);
+            for (String t : targetModules) {
+                if (t.isBlank()) {
+                    throw new ConfigurationException("LoRA target_modules has an empty entry: " + targetModules
+                            + "; name modules such as query,value or all-linear (--lora-target-modules)");
+                }
+            }
+            if (targetModulesRegex != null && !targetModules.isEmpty()) {
+                throw new ConfigurationException("LoRA target_modules is either a list of names or one regular"
+                        + " expression, not both: " + targetModules + " and '" + targetModulesRegex + "'");
+            }
+            if (targetModulesRegex != null) {
+                try {
+                    java.util.regex.Pattern.compile(targetModulesRegex);
+                } catch (java.util.regex.PatternSyntaxException e) {
+                    throw new ConfigurationException("LoRA target_modules regular expression '" + targetModulesRegex
+                            + "' does not compile: " + e.getDescription() + "; fix the expression");
+                }
+            }
+            modulesToSave = modulesToSave == null ? null : List.copyOf(modulesToSave);
+            bias = bias == null ? "none" : bias;
+            if (!bias.equals("none")) {
+                throw new ConfigurationException("LoRA bias '" + bias + "' is not supported: only 'none' (biases stay"
+                        + " fixed, as PEFT's default); train biases with a full fine-tune");
+            }
+        }
+
+        /** @return the factor of the update: {@code alpha / r}, or {@code alpha / sqrt(r)} with rsLoRA */
+        public double scaling() {
+            return useRslora ? loraAlpha / Math.sqrt(r) : loraAlpha / r;
+        }
+
+        /** @return a builder with PEFT's defaults */
+        public static Builder builder() {
+            return new Builder();
+        }
+
+        /** @return a builder starting from this config */
+        public Builder toBuilder() {
+            Builder b = new Builder();
+            b.r = r;
+            b.loraAlpha = loraAlpha;
+            b.loraDropout = loraDropout;
+            b.targetModules = targetModules;
+            b.targetModulesRegex = targetModulesRegex;
+            b.modulesToSave = modulesToSave;
+            b.useRslora = useRslora;
+            b.bias = bias;
+            b.initLoraWeights = initLoraWeights;
+            b.adapter = adapter;
+            return b;
+        }
+
+        /** Builds a {@link LoraConfig}; setters carry PEFT's option names in camel case. */
+        @API(status = API.Status.EXPERIMENTAL, since = "0.2")
+        public static final class Builder {
+            private int r = 8;
+            private double loraAlpha = 8;
+            private double loraDropout = 0;
+            private List<String> targetModules = List.of();
+            private String targetModulesRegex;
+            private List<String> modulesToSave;
+            private boolean useRslora;
+            private String bias = "none";
+            private boolean initLoraWeights = true;
+            private Path adapter;
+
+            private Builder() {}
+
+            /**
+             * @param value rank ({@code r})
+             * @return this builder
+             */
+            public Builder r(int value) {
+                r = value;
+                return this;
+            }
+
+            /**
+             * @param value {@code lora_alpha}
+             * @return this builder
+             */
+            public Builder loraAlpha(double value) {
+                loraAlpha = value;
+                return this;
+            }
+
+            /**
+             * @param value {@code lora_dropout}
+             * @return this builder
+             */
+            public Builder loraDropout(double value) {
+                loraDropout = value;
+                return this;
+            }
+
+            /**
+             * @param values module names or suffixes, or {@code all-linear} ({@code target_modules})
+             * @return this builder
+             */
+            public Builder targetModules(String... values) {
+                return targetModules(List.of(values));
+            }
+
+            /**
+             * @param values module names or suffixes, or {@code all-linear} ({@code target_modules})
+             * @return this builder
+             */
+            public Builder targetModules(List<String> values) {
+                targetModules = values == null ? List.of() : values;
+                targetModulesRegex = null;
+                return this;
+            }
+
+            /**
+             * @param value a regular expression a module's whole name must match ({@code target_modules} as a string)
+             * @return this builder
+             */
+            public Builder targetModulesRegex(String value) {
+                targetModulesRegex = value;
+                targetModules = List.of();
+                return this;
+            }
+
+            /**
+             * @param values modules trained in full and saved with the adapter; null: the task's head
+             * @return this builder
+             */
+            public Builder modulesToSave(List<String> values) {
+                modulesToSave = values;
+                return this;
+            }
+
+            /**
+             * @param value {@code use_rslora}
+             * @return this builder
+             */
+            public Builder useRslora(boolean value) {
+                useRslora = value;
+                return this;
+            }
+
+            /**
+             * @param value {@code bias} (only {@code none})
+             * @return this builder
+             */
+            public Builder bias(String value) {
+                bias = value;
+                return this;
+            }
+
+            /**
+             * @param value {@code init_lora_weights}
+             * @return this builder
+             */
+            public Builder initLoraWeights(boolean value) {
+                initLoraWeights = value;
+                return this;
+            }
+
+            /**
+             * @param value a PEFT adapter folder to continue training from (its settings win)
+             * @return this builder
+             */
+            public Builder adapter(Path value) {
+                adapter = value;
+                return this;
+            }
+
+            /** @return the validated config */
+            public LoraConfig build() {
+                return new LoraConfig(r, loraAlpha, loraDropout, targetModules, targetModulesRegex, modulesToSave,
+                        useRslora, bias, initLoraWeights, adapter);
+            }
         }
     }
 }

@@ -29,7 +29,7 @@ public final class OutputFolder {
     private static final Set<String> NAMES = Set.of(
             // a HuggingFace model folder (any family, adapters, generation settings, tokenizers)
             "config.json", "generation_config.json", "model.safetensors", "model.safetensors.index.json",
-            "pytorch_model.bin", "pytorch_model.bin.index.json", "adapter_config.json", "adapter_model.safetensors",
+            "pytorch_model.bin", "pytorch_model.bin.index.json", "adapter_config.json", "adapter_model.safetensors", "attune_adapter.json",
             "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json", "vocab.txt",
             "vocab.json", "merges.txt", "spiece.model", "tokenizer.model", "chat_template.jinja",
             // a training run

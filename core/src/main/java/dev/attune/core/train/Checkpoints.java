@@ -8,7 +8,9 @@ import dev.attune.model.FineTunedModel;
 import dev.attune.error.AttuneException;
 import dev.attune.error.InvalidCheckpointException;
 import dev.attune.core.internal.AtomicDirectory;
-import dev.attune.core.internal.FileFaults;
+import dev.attune.core.DefaultFineTunedModel;
+import dev.attune.core.lora.LoraDefinition;
+import dev.attune.core.lora.PeftFolder;
 import dev.attune.formats.hf.SafetensorsStore;
 import dev.attune.formats.hf.SafetensorsWriter;
 import dev.attune.ops.TensorData;
@@ -53,6 +55,8 @@ public final class Checkpoints {
             "\\.(" + Pattern.quote(DefaultTrainer.CHECKPOINT_PREFIX) + "\\d+)\\.([a-z]+)-[0-9a-f]+");
     /** The trainer's state inside a checkpoint, written last. */
     public static final String STATE_FILE = "trainer_state.json";
+    /** The model's weights inside a checkpoint of a full fine-tune. */
+    public static final String MODEL_FILE = "model.safetensors";
     /** The optimizer's tensors inside a checkpoint. */
     public static final String OPTIMIZER_FILE = "optimizer.safetensors";
 
@@ -79,9 +83,15 @@ public final class Checkpoints {
         try {
             AtomicDirectory.write(target, tmp -> {
                 FileFaults.at("checkpoint:write");
-                writeForced(tmp.resolve("config.json"), model.savedConfig().toJson().getBytes(StandardCharsets.UTF_8));
-                SafetensorsWriter.write(tmp.resolve("model.safetensors"), model.stateDict());
-                model.tokenizer().saveTo(tmp);
+                java.util.Optional<LoraDefinition> lora = LoraDefinition.find(model.lowered().definition());
+                if (lora.isPresent() && model instanceof DefaultFineTunedModel m) {
+                    // an adapter run keeps what trains only: the adapter and the modules to save, as PEFT saves them
+                    m.writeAdapter(tmp, lora.get().adapter());
+                } else {
+                    writeForced(tmp.resolve("config.json"), model.savedConfig().toJson().getBytes(StandardCharsets.UTF_8));
+                    SafetensorsWriter.write(tmp.resolve(MODEL_FILE), model.stateDict());
+                    model.tokenizer().saveTo(tmp);
+                }
                 SafetensorsWriter.write(tmp.resolve(OPTIMIZER_FILE), optimizer.tensors());
                 writeForced(tmp.resolve(STATE_FILE), (state.toJson() + "\n").getBytes(StandardCharsets.UTF_8));
                 syncDirectory(tmp);
@@ -271,6 +281,21 @@ public final class Checkpoints {
      */
     public static TrainerState readState(Path checkpoint) {
         return TrainerState.read(checkpoint.resolve(STATE_FILE));
+    }
+
+    /**
+     * @param checkpoint a checkpoint folder
+     * @return the model's weights in it by parameter name: all of them (model.safetensors), or for an
+     *     adapter run the adapter's and the saved modules' (adapter_model.safetensors)
+     */
+    public static Map<String, TensorData> readWeights(Path checkpoint) {
+        if (Files.isRegularFile(checkpoint.resolve(PeftFolder.WEIGHTS_FILE))) {
+            Map<String, TensorData> out = new LinkedHashMap<>();
+            readTensors(checkpoint, PeftFolder.WEIGHTS_FILE).forEach((k, v) ->
+                    out.put(k.startsWith(PeftFolder.PREFIX) ? k.substring(PeftFolder.PREFIX.length()) : k, v));
+            return out;
+        }
+        return readTensors(checkpoint, MODEL_FILE);
     }
 
     /**

@@ -5,6 +5,7 @@ import org.apiguardian.api.API;
 import dev.attune.core.internal.OutputFolder;
 
 import dev.attune.core.Collator;
+import dev.attune.core.lora.LoraDefinition;
 import dev.attune.core.train.callbacks.ModelCardCallback;
 import dev.attune.core.train.callbacks.PlotsCallback;
 import dev.attune.engine.Batch;
@@ -611,6 +612,25 @@ public final class DefaultTrainer implements Trainer {
             if (config.freezeLayers() > 0) {
                 frozen.addAll(groups.lowest(1 + config.freezeLayers()));
             }
+            java.util.Optional<LoraDefinition> lora = LoraDefinition.find(model.lowered().definition());
+            if (lora.isPresent()) {
+                // parameter-efficient: the adapter and the modules to save train, everything else stays fixed
+                Set<String> trainable = lora.get().adapter().trainable();
+                long all = 0;
+                long trained = 0;
+                for (Parameter p : model.lowered().definition().parameters().all()) {
+                    all += p.size();
+                    if (trainable.contains(p.name())) {
+                        trained += p.size();
+                    } else {
+                        frozen.add(p.name());
+                    }
+                }
+                LOG.info(String.format(java.util.Locale.ROOT, "LoRA r=%d alpha=%s on %d layers; trainable params: %,d"
+                        + " || all params: %,d || trainable%%: %.4f", lora.get().adapter().config().r(),
+                        lora.get().adapter().config().loraAlpha(), lora.get().adapter().targets().size(), trained, all,
+                        100.0 * trained / all));
+            }
             Map<String, Double> scales = config.layerwiseLrDecay() < 1
                     ? groups.decayedScales(config.layerwiseLrDecay()) : Map.of();
             OptimizerSettings settings = new OptimizerSettings(config.adamBeta1(), config.adamBeta2(),
@@ -625,7 +645,7 @@ public final class DefaultTrainer implements Trainer {
 
         /** Restores the weights and the optimizer's moments and step count from a checkpoint. */
         void restore(Path checkpoint, long optimizerSteps) {
-            adamW.restore(Checkpoints.readTensors(checkpoint, "model.safetensors"),
+            adamW.restore(Checkpoints.readWeights(checkpoint),
                     new OptimizerState(optimizerSteps, Checkpoints.readTensors(checkpoint, Checkpoints.OPTIMIZER_FILE)));
         }
 
@@ -648,7 +668,7 @@ public final class DefaultTrainer implements Trainer {
 
         /** Puts a checkpoint's weights back (the optimizer's state unchanged). */
         void loadWeights(Path checkpoint) {
-            adamW.restore(Checkpoints.readTensors(checkpoint, "model.safetensors"), adamW.state());
+            adamW.restore(Checkpoints.readWeights(checkpoint), adamW.state());
         }
 
         @Override

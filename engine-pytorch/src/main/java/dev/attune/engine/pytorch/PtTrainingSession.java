@@ -340,6 +340,9 @@ final class PtTrainingSession implements TrainingSession {
         List<PtNDArray> targets = new ArrayList<>();
         List<TensorData> values = new ArrayList<>();
         for (Parameter p : model.definition().parameters().all()) {
+            if (!parameters.containsKey(p.name()) && !trained.contains(p)) {
+                continue; // not trained here: keeps its value (a LoRA checkpoint holds what trains only)
+            }
             PtNDArray target = model.value(p);
             targets.add(target);
             values.add(checked(target, parameters.get(p.name()), "parameter " + p.name()));

@@ -502,8 +502,18 @@ final class TfTrainingSession implements TrainingSession {
     public void restore(Map<String, TensorData> parameters, Map<String, TensorData> state) {
         ensureOpen();
         // every tensor checked before any is written, so a bad checkpoint leaves the model as it was
-        for (Parameter p : model.definition().parameters().all()) {
+        Set<String> trainedNames = new java.util.HashSet<>();
+        for (Slot s : slots) {
+            trainedNames.add(s.var().parameter().name());
+        }
+        List<TfLoweredModel.Var> restored = new ArrayList<>();
+        for (TfLoweredModel.Var v : model.vars().values()) {
+            Parameter p = v.parameter();
+            if (!parameters.containsKey(p.name()) && !trainedNames.contains(p.name())) {
+                continue; // not trained here: keeps its value (a LoRA checkpoint holds what trains only)
+            }
             check(p, parameters.get(p.name()), "parameter " + p.name());
+            restored.add(v);
         }
         List<Map<String, TensorData>> bySlot = new ArrayList<>();
         List<List<TfLoweredModel.Var>> targets = new ArrayList<>();
@@ -521,7 +531,7 @@ final class TfTrainingSession implements TrainingSession {
             bySlot.add(values);
             targets.add(vars);
         }
-        model.assign(model.vars().values(), parameters);
+        model.assign(restored, parameters);
         for (int i = 0; i < slotNames.size(); i++) {
             model.assign(targets.get(i), bySlot.get(i));
         }
