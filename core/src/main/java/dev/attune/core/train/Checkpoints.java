@@ -8,6 +8,7 @@ import dev.attune.model.FineTunedModel;
 import dev.attune.error.AttuneException;
 import dev.attune.error.InvalidCheckpointException;
 import dev.attune.core.internal.AtomicDirectory;
+import dev.attune.core.internal.FileFaults;
 import dev.attune.core.DefaultFineTunedModel;
 import dev.attune.core.lora.LoraDefinition;
 import dev.attune.core.lora.PeftFolder;
