@@ -220,7 +220,6 @@ public final class PeftFolder {
      * @param adapter the adapter
      * @param values the model's current values of the adapter's and the saved modules' parameters
      * @param baseModel {@code base_model_name_or_path}
-     * @param dropout the dropout it trained with
      */
     public static void write(Path folder, LoraAdapter adapter, Map<String, TensorData> values, String baseModel) {
         Map<String, TensorData> tensors = new LinkedHashMap<>();
