@@ -167,6 +167,58 @@ public abstract class LoraSuite {
         }
     }
 
+    /**
+     * PEFT's all-linear adapter over the Llama fixture (q/k/v/o and the SwiGLU projections, the
+     * untied lm_head left out): the family declares nothing for LoRA, so this shows the layers are
+     * found in a family added after LoRA was written. Logits per token, as is and merged.
+     */
+    @Test
+    void pythonsAllLinearAdapterOverLlamaGivesPeftsLogits() {
+        Path adapter = fixture("peft-lora-llama-lm");
+        JsonNode ref = json(adapter.resolve("reference.json"));
+        try (PretrainedModel base = attune.load(HfSources.folder(fixture("llama-lm")), Map.of());
+                FineTunedModel model = attune.open(base, attune.task("causal-lm", Map.of()), 64, adapter);
+                FineTunedModel merged = model.mergeAdapter();
+                FineTunedModel plain = attune.prepare(base, attune.task("causal-lm", Map.of()), 64)) {
+            assertThat(model.adapter()).isPresent();
+            for (JsonNode c : ref.get("cases")) {
+                long[] ids = longs(c.get("input_ids"));
+                JsonNode want = flat(c.get("logits"));
+                assertClose(causalLogits(model, ids), want, logitsTolerance(), "logits of '" + c.get("text").asText() + "'");
+            }
+            long[] first = longs(ref.get("cases").get(0).get("input_ids"));
+            assertClose(causalLogits(merged, first), flat(ref.get("merged_logits_first_case")), logitsTolerance(),
+                    "merged logits, first case");
+            // the adapter changes the output: the base alone is far from PEFT's logits
+            float[] before = causalLogits(plain, first);
+            JsonNode want = flat(ref.get("cases").get(0).get("logits"));
+            double far = 0;
+            for (int j = 0; j < before.length; j++) {
+                far = Math.max(far, Math.abs(before[j] - want.get(j).asDouble()));
+            }
+            assertThat(far).isGreaterThan(1e-2);
+        }
+    }
+
+    /** @return a nested JSON array's numbers in row-major order */
+    private static JsonNode flat(JsonNode nested) {
+        com.fasterxml.jackson.databind.node.ArrayNode out = JSON.createArrayNode();
+        java.util.List<JsonNode> order = new java.util.ArrayList<>();
+        flatten(nested, order);
+        order.forEach(out::add);
+        return out;
+    }
+
+    private static void flatten(JsonNode n, java.util.List<JsonNode> out) {
+        if (n.isArray()) {
+            for (JsonNode e : n) {
+                flatten(e, out);
+            }
+        } else {
+            out.add(n);
+        }
+    }
+
     // ---------------------------------------------------------------- training
 
     @Test

@@ -299,7 +299,9 @@ public final class LoraAdapter {
      */
     public Map<String, TensorData> mergedWeights(java.util.function.Function<Parameter, TensorData> read) {
         Map<String, TensorData> out = new LinkedHashMap<>();
-        double s = scaling();
+        // in float, as PEFT's merge_and_unload computes it ((B @ A) * scaling added to W, all float32),
+        // so a merged Attune model has the weights a merged PEFT model has, not more exact ones
+        float s = (float) scaling();
         int r = config.r();
         for (Target t : targets) {
             float[] w = read.apply(t.site().weight()).toFloatArray();
@@ -310,12 +312,12 @@ public final class LoraAdapter {
             float[] merged = new float[w.length];
             for (int o = 0; o < outF; o++) {
                 for (int i = 0; i < in; i++) {
-                    double d = 0;
+                    float d = 0;
                     for (int k = 0; k < r; k++) {
-                        d += (double) b[o * r + k] * a[k * in + i];
+                        d += b[o * r + k] * a[k * in + i];
                     }
                     int at = t.site().fanInFanOut() ? i * outF + o : o * in + i;
-                    merged[at] = (float) (w[at] + s * d);
+                    merged[at] = w[at] + d * s;
                 }
             }
             out.put(t.site().weight().name(), TensorData.ofFloats(t.site().weight().shape(), merged));
