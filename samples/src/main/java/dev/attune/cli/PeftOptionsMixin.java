@@ -10,7 +10,6 @@ import dev.attune.train.TrainingConfig.LoraConfig;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.Map;
 import picocli.CommandLine.Option;
 
 /**
