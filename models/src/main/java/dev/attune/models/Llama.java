@@ -469,7 +469,7 @@ public class Llama implements ModelFamily {
                 keyIndex = ops.concat(0, pastIndex, queryIndex);
             }
             Rotary rotary = rotary(ops, ids, mask, queryIndex, keyIndex);
-            Tensor bias = causalMaskBias(ops, queryIndex, keyIndex, mask);
+            Tensor bias = Gpt2.causalMaskBias(ops, queryIndex, keyIndex, mask);
             Tensor x = embedTokens.forward(ops, ids);
             for (int i = 0; i < layers.size(); i++) {
                 Gpt2.LayerCache cache = new Gpt2.LayerCache();
@@ -518,21 +518,6 @@ public class Llama implements ModelFamily {
             }
             return new Rotary(cos, sin);
         }
-    }
-
-    /**
-     * The additive causal mask: 0 where query index {@code i} may see key index {@code j} ({@code j
-     * <= i} and, with an attention mask, key {@code j} kept), the most negative float32 elsewhere;
-     * [T, S] or, with a mask, [B, 1, T, S].
-     */
-    static Tensor causalMaskBias(Ops ops, Tensor queryIndex, Tensor keyIndex, Tensor attentionMask) {
-        Tensor future = ops.greater(ops.unsqueeze(keyIndex, 0), ops.unsqueeze(queryIndex, 1));
-        Tensor keep = ops.sub(ops.scalar(1f), ops.cast(future, DType.FLOAT32));
-        if (attentionMask != null) {
-            Tensor keys = ops.unsqueeze(ops.unsqueeze(ops.cast(attentionMask, DType.FLOAT32), 1), 1);
-            keep = ops.mul(keep, keys);
-        }
-        return ops.mul(ops.sub(ops.scalar(1f), keep), -Float.MAX_VALUE);
     }
 
     /** Shared plumbing of the head models. */
