@@ -180,23 +180,7 @@ public abstract class TrainingTrajectorySuite {
     void twelveStepsFollowHuggingFacesTrajectory(JsonNode variant, @TempDir Path dir) throws IOException {
         JsonNode s = variant.get("settings");
         assertThat(s.get("lr_scheduler_type").asText()).isEqualTo("linear");
-        TrainingConfig config = TrainingConfig.builder()
-                .learningRate(s.get("learning_rate").asDouble())
-                .lrSchedulerType(SchedulerType.LINEAR)
-                .warmupSteps(s.get("warmup_steps").asLong())
-                .weightDecay(s.get("weight_decay").asDouble())
-                .adamEpsilon(s.get("adam_epsilon").asDouble())
-                .maxGradNorm(s.get("max_grad_norm").asDouble())
-                .perDeviceTrainBatchSize(s.get("per_device_train_batch_size").asInt())
-                .gradientAccumulationSteps(s.get("gradient_accumulation_steps").asInt())
-                .maxSteps(s.get("max_steps").asLong())
-                .maxLength(s.get("max_length").asInt())
-                .shuffle(false)
-                .loggingSteps(1)
-                .evalStrategy(EvalStrategy.NO)
-                .tensorboard(false)
-                .disableTqdm(true)
-                .build();
+        TrainingConfig config = configOf(s);
         // the betas have no setter: the defaults must be the reference's
         assertThat(config.adamBeta1()).isEqualTo(s.get("adam_beta1").asDouble());
         assertThat(config.adamBeta2()).isEqualTo(s.get("adam_beta2").asDouble());
@@ -357,5 +341,33 @@ public abstract class TrainingTrajectorySuite {
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
+    }
+
+    /**
+     * The trainer settings of a reference made with HuggingFace's TrainingArguments names
+     * ({@code learning_rate}, {@code warmup_steps}, ... ; {@code gradient_accumulation_steps} 1 when
+     * absent), linear schedule, no shuffling, a log record every step, nothing else written.
+     *
+     * @param s the reference's settings
+     * @return the configuration that reproduces its run
+     */
+    public static TrainingConfig configOf(JsonNode s) {
+        return TrainingConfig.builder()
+                .learningRate(s.get("learning_rate").asDouble())
+                .lrSchedulerType(SchedulerType.LINEAR)
+                .warmupSteps(s.get("warmup_steps").asLong())
+                .weightDecay(s.get("weight_decay").asDouble())
+                .adamEpsilon(s.get("adam_epsilon").asDouble())
+                .maxGradNorm(s.get("max_grad_norm").asDouble())
+                .perDeviceTrainBatchSize(s.get("per_device_train_batch_size").asInt())
+                .gradientAccumulationSteps(s.path("gradient_accumulation_steps").asInt(1))
+                .maxSteps(s.get("max_steps").asLong())
+                .maxLength(s.get("max_length").asInt())
+                .shuffle(false)
+                .loggingSteps(1)
+                .evalStrategy(EvalStrategy.NO)
+                .tensorboard(false)
+                .disableTqdm(true)
+                .build();
     }
 }

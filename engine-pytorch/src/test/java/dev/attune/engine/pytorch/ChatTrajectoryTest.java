@@ -22,8 +22,6 @@ import dev.attune.task.Task;
 import dev.attune.testing.SharedFiles;
 import dev.attune.testing.Tolerance;
 import dev.attune.train.TrainingConfig;
-import dev.attune.train.TrainingConfig.EvalStrategy;
-import dev.attune.train.TrainingConfig.SchedulerType;
 import dev.attune.train.TrainingControl;
 import java.io.IOException;
 import java.io.InputStream;
@@ -125,22 +123,7 @@ class ChatTrajectoryTest {
     @Test
     void twelveStepsFollowTheReferenceLoop(@TempDir Path dir) throws IOException {
         JsonNode s = ref.get("settings");
-        TrainingConfig config = TrainingConfig.builder()
-                .learningRate(s.get("learning_rate").asDouble())
-                .lrSchedulerType(SchedulerType.LINEAR)
-                .warmupSteps(s.get("warmup_steps").asLong())
-                .weightDecay(s.get("weight_decay").asDouble())
-                .adamEpsilon(s.get("adam_epsilon").asDouble())
-                .maxGradNorm(s.get("max_grad_norm").asDouble())
-                .perDeviceTrainBatchSize(s.get("per_device_train_batch_size").asInt())
-                .maxSteps(s.get("max_steps").asLong())
-                .maxLength(s.get("max_length").asInt())
-                .shuffle(false)
-                .loggingSteps(1)
-                .evalStrategy(EvalStrategy.NO)
-                .tensorboard(false)
-                .disableTqdm(true)
-                .build();
+        TrainingConfig config = dev.attune.testing.TrainingTrajectorySuite.configOf(s);
         List<Map<String, Object>> log = new ArrayList<>();
         TrainingControl control = new TrainingControl().addListener(log::add);
         Task task = attune.task("chat", Map.of());
