@@ -21,6 +21,7 @@ import dev.attune.model.FineTunedModel;
 import dev.attune.model.FineTunedModel.LoadReport;
 import dev.attune.model.ModelConfig;
 import dev.attune.model.TextTokenizer;
+import dev.attune.ops.DType;
 import dev.attune.ops.Parameter;
 import dev.attune.ops.TensorData;
 import dev.attune.task.Dataset;
@@ -316,12 +317,20 @@ public final class DefaultFineTunedModel implements FineTunedModel {
 
     @Override
     public void save(Path directory, boolean overwriteOutputDir) {
+        save(directory, overwriteOutputDir, DType.FLOAT32);
+    }
+
+    @Override
+    public void save(Path directory, boolean overwriteOutputDir, DType dtype) {
         ensureOpen();
+        HfExporter.cast(Map.of(), dtype); // refuses a non-floating dtype before anything is written
         if (lora().isPresent()) {
-            saveAdapter(directory, overwriteOutputDir);
+            saveAdapter(directory, overwriteOutputDir, dtype);
             return;
         }
-        write(new HfExporter(), directory, Map.of(), overwriteOutputDir);
+        Map<String, String> options = dtype == DType.FLOAT32 ? Map.of()
+                : Map.of(HfExporter.DTYPE_OPTION, dtype.name());
+        write(new HfExporter(), directory, options, overwriteOutputDir);
     }
 
     /**
@@ -347,16 +356,16 @@ public final class DefaultFineTunedModel implements FineTunedModel {
 
     @Override
     public void saveAdapter(Path directory) {
-        saveAdapter(directory, false);
+        saveAdapter(directory, false, DType.FLOAT32);
     }
 
-    private void saveAdapter(Path directory, boolean overwriteOutputDir) {
+    private void saveAdapter(Path directory, boolean overwriteOutputDir, DType dtype) {
         ensureOpen();
         LoraAdapter adapter = lora().orElseThrow(() -> new dev.attune.error.ConfigurationException(
                 "this model has no LoRA adapter to save; save it with save(folder), or train with"
                         + " TrainingConfig.withPeft(lora)")).adapter();
         try {
-            AtomicDirectory.write(directory, tmp -> writeAdapter(tmp, adapter), DefaultTrainer::isRunFile,
+            AtomicDirectory.write(directory, tmp -> writeAdapter(tmp, adapter, dtype), DefaultTrainer::isRunFile,
                     overwriteOutputDir);
         } catch (IOException e) {
             throw new AttuneException("could not save the adapter to " + directory + ": " + e.getMessage()
@@ -372,14 +381,29 @@ public final class DefaultFineTunedModel implements FineTunedModel {
      * @throws IOException when a file cannot be written
      */
     public void writeAdapter(Path folder, LoraAdapter adapter) throws IOException {
+        writeAdapter(folder, adapter, DType.FLOAT32);
+    }
+
+    /**
+     * As {@link #writeAdapter(Path, LoraAdapter)}, the adapter tensors stored in a given floating-point
+     * type; {@value PeftFolder#ATTUNE_FILE}'s {@code dtype} names it.
+     *
+     * @param folder an existing folder
+     * @param adapter this model's adapter
+     * @param dtype FLOAT32, BFLOAT16 or FLOAT16
+     * @throws IOException when a file cannot be written
+     */
+    public void writeAdapter(Path folder, LoraAdapter adapter, DType dtype) throws IOException {
         Map<String, TensorData> values = new LinkedHashMap<>();
         for (Parameter p : lowered.definition().parameters().all()) {
             if (adapter.trainable().contains(p.name())) {
                 values.put(p.name(), lowered.read(p));
             }
         }
+        values = HfExporter.cast(values, dtype);
         PeftFolder.write(folder, adapter, values, adapter.baseModel());
-        java.nio.file.Files.writeString(folder.resolve(PeftFolder.ATTUNE_FILE), savedConfig().toJson() + "\n");
+        java.nio.file.Files.writeString(folder.resolve(PeftFolder.ATTUNE_FILE),
+                HfExporter.withDtype(savedConfig(), values).toJson() + "\n");
         tokenizer.saveTo(folder);
     }
 

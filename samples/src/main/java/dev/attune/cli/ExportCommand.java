@@ -52,6 +52,10 @@ final class ExportCommand implements Callable<Integer> {
     @Option(names = "--fp16", description = "onnx: store weights as float16 (half the size; compute stays float32)")
     boolean fp16;
 
+    @Option(names = "--save-dtype", paramLabel = "fp32|bf16|fp16", description = "hf: floating-point type of the"
+            + " saved weights (default fp32); config.json's dtype names it")
+    String saveDtype;
+
     @Option(names = "--no-past", description = "onnx: export a decoder without past key/value inputs and outputs")
     boolean noPast;
 
@@ -105,6 +109,13 @@ final class ExportCommand implements Callable<Integer> {
     /** @return the exporter options the command line sets: the onnx ones only with --format onnx */
     private Map<String, String> options(String name) {
         Map<String, String> options = new LinkedHashMap<>();
+        if (saveDtype != null) {
+            if (!name.equals("hf")) {
+                throw new ConfigurationException("--save-dtype applies to --format hf, not " + format
+                        + " (for onnx, --fp16 stores float16 weights)");
+            }
+            options.put("dtype", saveDtype);
+        }
         if (!name.equals("onnx")) {
             if (fp16 || noPast) {
                 throw new ConfigurationException("--fp16 and --no-past apply to --format onnx, not " + format);

@@ -17,6 +17,8 @@ import dev.attune.train.TrainingConfig.EvalStrategy;
 import dev.attune.train.TrainingConfig.SchedulerType;
 import dev.attune.train.TrainingControl;
 import dev.attune.train.Trainer.TrainingResult;
+import dev.attune.formats.hf.HfExporter;
+import dev.attune.ops.DType;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -58,6 +60,11 @@ final class FineTuneCommand implements Callable<Integer> {
     @Option(names = "--overwrite-output-dir", description = "write into an --output folder that holds files attune"
             + " did not write (they are left as they are); without it such a folder is refused before training")
     boolean overwriteOutputDir;
+
+    @Option(names = "--save-dtype", defaultValue = "fp32", paramLabel = "fp32|bf16|fp16",
+            description = "floating-point type of the saved weights: fp32 (default), or bf16/fp16 for a folder half the"
+                    + " size; config.json's dtype names it (checkpoints stay fp32 so a resume is exact)")
+    String saveDtype;
 
     @Option(names = "--metrics", description = "metrics JSON file (default: <output>/metrics.json)")
     Path metrics;
@@ -131,6 +138,7 @@ final class FineTuneCommand implements Callable<Integer> {
             builder.disableTqdm(true);
         }
         TrainingConfig checked = builder.peft(peft.config()).build();
+        DType savedAs = HfExporter.parseDtype(saveDtype); // a wrong value is refused before training
         Map<String, String> options = data.options();
         data.checkEval(eval != null);
         try (Attune attune = engineOptions.builder().seed(seed).build();
@@ -148,10 +156,10 @@ final class FineTuneCommand implements Callable<Integer> {
                 // keeps the run's files there: log, TensorBoard events, checkpoints, plots and model card
                 if (peft.mergeAdapter) {
                     try (FineTunedModel merged = tuned.mergeAdapter()) {
-                        merged.save(output, overwriteOutputDir);
+                        merged.save(output, overwriteOutputDir, savedAs);
                     }
                 } else {
-                    tuned.save(output, overwriteOutputDir); // with an adapter: the PEFT adapter folder
+                    tuned.save(output, overwriteOutputDir, savedAs); // with an adapter: the PEFT adapter folder
                 }
                 TrainingResult r = result.training();
                 Map<String, Object> report = new LinkedHashMap<>();

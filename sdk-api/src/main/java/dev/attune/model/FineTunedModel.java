@@ -136,6 +136,29 @@ public interface FineTunedModel extends AutoCloseable {
     void save(Path directory, boolean overwriteOutputDir);
 
     /**
+     * As {@link #save(Path, boolean)}, storing the floating-point tensors in a given type: {@link
+     * dev.attune.ops.DType#FLOAT32} (what {@link #save(Path)} writes), or {@link
+     * dev.attune.ops.DType#BFLOAT16} / {@link dev.attune.ops.DType#FLOAT16} for a folder half the size
+     * (values rounded to nearest even, as PyTorch's {@code .to(dtype)}). config.json's {@code dtype} (and
+     * {@code torch_dtype} where the config has it) names the type written, so Python {@code transformers}
+     * loads the folder in that type without being told. A model with a LoRA adapter stores its adapter
+     * tensors in that type ({@code adapter_model.safetensors}).
+     *
+     * @param directory target folder
+     * @param overwriteOutputDir whether a folder of the user's may receive the model
+     * @param dtype FLOAT32, BFLOAT16 or FLOAT16
+     * @throws dev.attune.error.ConfigurationException for any other dtype
+     */
+    @API(status = API.Status.EXPERIMENTAL, since = "0.2")
+    default void save(Path directory, boolean overwriteOutputDir, dev.attune.ops.DType dtype) {
+        if (dtype != dev.attune.ops.DType.FLOAT32) {
+            throw new dev.attune.error.ConfigurationException("this model saves float32 only; save it with"
+                    + " save(folder), or export(\"hf\", folder, Map.of(\"dtype\", \"bf16\"))");
+        }
+        save(directory, overwriteOutputDir);
+    }
+
+    /**
      * @return the LoRA adapter this model carries beside its frozen weights (as trained or opened), or
      *     empty for a plain model
      */

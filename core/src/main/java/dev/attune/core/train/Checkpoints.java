@@ -89,8 +89,11 @@ public final class Checkpoints {
                     // an adapter run keeps what trains only: the adapter and the modules to save, as PEFT saves them
                     m.writeAdapter(tmp, lora.get().adapter());
                 } else {
-                    writeForced(tmp.resolve("config.json"), model.savedConfig().toJson().getBytes(StandardCharsets.UTF_8));
-                    SafetensorsWriter.write(tmp.resolve(MODEL_FILE), model.stateDict());
+                    // float32, so a resume is exact; config.json says so even when the run began from float16
+                    java.util.Map<String, dev.attune.ops.TensorData> weights = model.stateDict();
+                    writeForced(tmp.resolve("config.json"), dev.attune.formats.hf.HfExporter.withDtype(
+                            model.savedConfig(), weights).toJson().getBytes(StandardCharsets.UTF_8));
+                    SafetensorsWriter.write(tmp.resolve(MODEL_FILE), weights);
                     model.tokenizer().saveTo(tmp);
                 }
                 SafetensorsWriter.write(tmp.resolve(OPTIMIZER_FILE), optimizer.tensors());
