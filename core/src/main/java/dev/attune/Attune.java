@@ -735,7 +735,7 @@ public final class Attune implements AutoCloseable {
         public Attune build() {
             PluginRegistry r = registry != null ? registry : PluginRegistry.discover();
             EngineProvider provider = r.engine(engineName);
-            Engine engine = provider.create();
+            Engine engine = provider.create(new EngineOptions(device, numThreads, seed));
             LOG.info("engine {} ({}): {}, device {}{}", provider.name(),
                     engineName == null || engineName.isBlank() ? "the default, of " + r.engines().keySet() : "chosen",
                     engine.describe(), device, numThreads > 0 ? ", " + numThreads + " threads" : "");

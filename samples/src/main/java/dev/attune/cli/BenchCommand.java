@@ -275,6 +275,7 @@ final class BenchCommand implements Callable<Integer> {
                 out.put("impl", "attune/" + attune.engine().describe());
                 out.put("batch", batch);
                 out.put("seq", seq);
+                out.put("device", m.lowered().device());
                 out.put("threads", engineOptions.threads);
                 out.put("lora_r", usePeft ? loraR : 0);
                 out.put("trainable_params", trainable);

@@ -17,7 +17,14 @@ final class EngineOptionsMixin {
     @Option(names = "--threads", defaultValue = "0", description = "intra-op CPU threads; 0 = engine default")
     int threads;
 
+    @Option(names = "--tf32", description = "pytorch on a GPU: let float32 matrix products use TF32 tensor cores"
+            + " (Ampere and newer; HuggingFace's --tf32); no effect on the CPU")
+    boolean tf32;
+
     Attune.Builder builder() {
+        if (tf32) {
+            System.setProperty(dev.attune.engine.pytorch.PyTorchEngineProvider.TF32, "true");
+        }
         return Attune.builder().engine(engine).device(DeviceSpec.parse(device)).numThreads(threads);
     }
 

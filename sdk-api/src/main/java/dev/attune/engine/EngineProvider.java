@@ -26,4 +26,17 @@ public interface EngineProvider {
      * @throws dev.attune.error.EngineException when the natives cannot be loaded
      */
     Engine create();
+
+    /**
+     * Starts the engine for the options it will lower with, so it can load the natives the device needs
+     * (the CUDA build for a GPU). By default {@link #create()}.
+     *
+     * @param options device, threads and seed
+     * @return the engine
+     * @throws dev.attune.error.EngineException when the natives cannot be loaded, or the device cannot be had
+     */
+    @API(status = API.Status.EXPERIMENTAL, since = "0.2")
+    default Engine create(EngineOptions options) {
+        return create();
+    }
 }

@@ -11,6 +11,15 @@ public final class PyTorchEngineProvider implements EngineProvider {
      */
     public static final String DISABLE_FUSED_ATTENTION = "attune.pytorch.disableFusedAttention";
 
+    /**
+     * System property that, set to {@code true} before the engine starts, lets CUDA matrix products of
+     * float32 tensors use TF32 tensor cores (Ampere and newer GPUs), as PyTorch's {@code
+     * torch.backends.cuda.matmul.allow_tf32 = True}; the command line's {@code --tf32}. DJL has no call
+     * for it, so the engine sets libtorch's {@code TORCH_ALLOW_TF32_CUBLAS_OVERRIDE=1} in the process
+     * environment before libtorch's first CUDA matmul. On the CPU it changes nothing.
+     */
+    public static final String TF32 = "attune.pytorch.tf32";
+
     /** Creates the provider; natives load only in {@link #create()}. */
     public PyTorchEngineProvider() {}
 
@@ -27,5 +36,11 @@ public final class PyTorchEngineProvider implements EngineProvider {
     @Override
     public Engine create() {
         return new PyTorchEngine();
+    }
+
+    /** Starts the engine with the libtorch build the requested device needs (CPU or CUDA). */
+    @Override
+    public Engine create(dev.attune.engine.EngineOptions options) {
+        return new PyTorchEngine(options);
     }
 }
