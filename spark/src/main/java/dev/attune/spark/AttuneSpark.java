@@ -308,22 +308,34 @@ public final class AttuneSpark {
             return new PredictOptions(m, engine, threads, batchSize, executorColumn);
         }
 
-        /** @param name engine name @return these options on that engine */
+        /**
+         * @param name engine name
+         * @return these options on that engine
+         */
         public PredictOptions withEngine(String name) {
             return new PredictOptions(inputs, name, threads, batchSize, executorColumn);
         }
 
-        /** @param n intra-op threads @return these options with n threads */
+        /**
+         * @param n intra-op threads
+         * @return these options with n threads
+         */
         public PredictOptions withThreads(int n) {
             return new PredictOptions(inputs, engine, n, batchSize, executorColumn);
         }
 
-        /** @param n rows per batch @return these options with batches of n */
+        /**
+         * @param n rows per batch
+         * @return these options with batches of n
+         */
         public PredictOptions withBatchSize(int n) {
             return new PredictOptions(inputs, engine, threads, n, executorColumn);
         }
 
-        /** @param on whether to add the executor column @return these options */
+        /**
+         * @param on whether to add the executor column
+         * @return these options
+         */
         public PredictOptions withExecutorColumn(boolean on) {
             return new PredictOptions(inputs, engine, threads, batchSize, on);
         }

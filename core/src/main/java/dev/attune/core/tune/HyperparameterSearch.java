@@ -658,50 +658,111 @@ public final class HyperparameterSearch {
 
             private Builder() {}
 
-            /** @param v task name @return this */
+            /**
+             * @param v task name
+             * @return this
+             */
             public Builder task(String v) { s.task = v; return this; }
-            /** @param v task options (text_column, label_column, ...) @return this */
+            /**
+             * @param v task options (text_column, label_column, ...)
+             * @return this
+             */
             public Builder taskOptions(Map<String, String> v) { s.taskOptions = new LinkedHashMap<>(v); return this; }
-            /** @param v task options for reading the eval file only @return this */
+            /**
+             * @param v task options for reading the eval file only
+             * @return this
+             */
             public Builder evalTaskOptions(Map<String, String> v) { s.evalTaskOptions = new LinkedHashMap<>(v); return this; }
             /**
-             * @param v how the data options are recorded in {@value #SETTINGS_FILE} (the CLI's own
-             *     layout, so its earlier folders resume) @return this
+             * @param v how the data options are recorded in {@value HyperparameterSearch#SETTINGS_FILE} (the CLI's own
+             *     layout, so its earlier folders resume)
+             * @return this
              */
             public Builder dataDescription(Map<String, Object> v) { s.dataDescription = new LinkedHashMap<>(v); return this; }
-            /** @param v grid, random or halving @return this */
+            /**
+             * @param v grid, random or halving
+             * @return this
+             */
             public Builder search(String v) { s.search = v; return this; }
-            /** @param v random: trials; halving: trials in the first rung @return this */
+            /**
+             * @param v random: trials; halving: trials in the first rung
+             * @return this
+             */
             public Builder trials(int v) { s.trials = v; return this; }
-            /** @param v halving: keep 1/v each rung @return this */
+            /**
+             * @param v halving: keep 1/v each rung
+             * @return this
+             */
             public Builder halvingFactor(int v) { s.halvingFactor = v; return this; }
-            /** @param v eval metric to optimise @return this */
+            /**
+             * @param v eval metric to optimise
+             * @return this
+             */
             public Builder objective(String v) { s.objective = v; return this; }
-            /** @param v values a,b,c or a log-uniform range lo:hi @return this */
+            /**
+             * @param v values a,b,c or a log-uniform range lo:hi
+             * @return this
+             */
             public Builder learningRate(String v) { s.learningRate = v; return this; }
-            /** @param v values @return this */
+            /**
+             * @param v values
+             * @return this
+             */
             public Builder batchSize(String v) { s.batchSize = v; return this; }
-            /** @param v values @return this */
+            /**
+             * @param v values
+             * @return this
+             */
             public Builder epochs(String v) { s.epochs = v; return this; }
-            /** @param v values @return this */
+            /**
+             * @param v values
+             * @return this
+             */
             public Builder warmupRatio(String v) { s.warmupRatio = v; return this; }
-            /** @param v values @return this */
+            /**
+             * @param v values
+             * @return this
+             */
             public Builder weightDecay(String v) { s.weightDecay = v; return this; }
-            /** @param v tokens per example @return this */
+            /**
+             * @param v tokens per example
+             * @return this
+             */
             public Builder maxLength(int v) { s.maxLength = v; return this; }
-            /** @param v cap on each trial's steps, -1 for none @return this */
+            /**
+             * @param v cap on each trial's steps, -1 for none
+             * @return this
+             */
             public Builder maxSteps(long v) { s.maxSteps = v; return this; }
-            /** @param v seed of sampling and of every trial @return this */
+            /**
+             * @param v seed of sampling and of every trial
+             * @return this
+             */
             public Builder seed(long v) { s.seed = v; return this; }
-            /** @param v reuse the trials recorded by a run with the same settings @return this */
+            /**
+             * @param v reuse the trials recorded by a run with the same settings
+             * @return this
+             */
             public Builder resume(boolean v) { s.resume = v; return this; }
-            /** @param v config.json overrides @return this */
+            /**
+             * @param v config.json overrides
+             * @return this
+             */
             public Builder overrides(Map<String, String> v) { s.overrides = new LinkedHashMap<>(v); return this; }
-            /** @param v engine name, null for the default @return this */
+            /**
+             * @param v engine name, null for the default
+             * @return this
+             */
             public Builder engine(String v) { s.engine = v; return this; }
-            /** @param v auto, cpu, gpu or gpu:N @return this */
+            /**
+             * @param v auto, cpu, gpu or gpu:N
+             * @return this
+             */
             public Builder device(String v) { s.device = v; return this; }
-            /** @param v intra-op thread budget, 0 for all cores @return this */
+            /**
+             * @param v intra-op thread budget, 0 for all cores
+             * @return this
+             */
             public Builder threads(int v) { s.threads = v; return this; }
 
             /** @return the settings */
