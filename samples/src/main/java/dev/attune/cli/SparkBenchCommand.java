@@ -32,6 +32,7 @@ final class SparkBenchCommand implements Callable<Integer> {
     @Option(names = "--model", required = true, description = "a fine-tuned text classifier to predict with") Path model;
     @Option(names = "--tune-model", required = true, description = "checkpoint the search fine-tunes") Path tuneModel;
     @Option(names = "--texts", required = true, description = "TSV with a header and a text column (SMS spam)") Path texts;
+    @Option(names = "--eval", required = true, description = "TSV the search's objective is measured on") Path eval;
     @Option(names = "--text-column", defaultValue = "text") String textColumn;
     @Option(names = "--label-column", defaultValue = "label") String labelColumn;
     @Option(names = "--rows", defaultValue = "20000") int rows;
@@ -68,7 +69,7 @@ final class SparkBenchCommand implements Callable<Integer> {
                     System.out.printf(Locale.ROOT, "predict: %d executor(s) x 1 core: %.1f rows/s%n", executors,
                             rate[executors]);
                     Path out = work.resolve("search-" + executors);
-                    Spec spec = Spec.builder(tuneModel, texts, texts, out).taskOptions(Map.of("text_column", textColumn,
+                    Spec spec = Spec.builder(tuneModel, texts, eval, out).taskOptions(Map.of("text_column", textColumn,
                             "label_column", labelColumn)).trials(4).maxSteps(trialSteps).maxLength(64).batchSize("16")
                             .epochs("1").threads(1).device("cpu").build();
                     t0 = System.nanoTime();
