@@ -12,7 +12,7 @@ import picocli.CommandLine.Command;
         version = "attune 0.1.0",
         description = "Fine-tune pretrained NLP models (HuggingFace checkpoints) from the JVM.",
         subcommands = {FineTuneCommand.class, PredictCommand.class, LogitsCommand.class, BenchCommand.class,
-                GenerateCommand.class, TuneCommand.class, ExportCommand.class, InferenceBenchCommand.class,
+                GenerateCommand.class, TuneCommand.class, ExportCommand.class, InferenceBenchCommand.class, SparkBenchCommand.class,
                 TokenizeCommand.class, ChatCommand.class})
 public final class AttuneCli implements Runnable {
     @CommandLine.Spec

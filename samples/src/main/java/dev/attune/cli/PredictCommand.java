@@ -57,8 +57,30 @@ final class PredictCommand implements Callable<Integer> {
             + " a plain checkpoint (default: ${DEFAULT-VALUE})")
     int maxLength;
 
+    @Option(names = "--spark", paramLabel = "MASTER", description = "predict the --input table on Spark (local[N],"
+            + " spark://host:7077): --input is parquet, csv (with a header) or jsonl, --output a parquet folder; the"
+            + " model is loaded once per executor")
+    String spark;
+
+    @Option(names = "--output", description = "with --spark: the parquet folder to write (the input's columns, then"
+            + " label, score, prediction and error)")
+    Path output;
+
+    @Option(names = "--text-column", description = "with --spark: the column with the text (default: text)")
+    String textColumn;
+
+    @Option(names = "--text-pair-column", description = "with --spark: the column with the second text, for pair tasks")
+    String textPairColumn;
+
     @Override
     public Integer call() throws IOException {
+        if (spark != null) {
+            return onSpark();
+        }
+        if (output != null || textColumn != null || textPairColumn != null) {
+            throw new InvalidDataException("--output, --text-column and --text-pair-column go with --spark; without"
+                    + " it predict prints one JSON line per input");
+        }
         List<Map<String, String>> inputs = new ArrayList<>();
         if (text != null) {
             Map<String, String> one = new LinkedHashMap<>();
@@ -106,6 +128,25 @@ final class PredictCommand implements Callable<Integer> {
                 System.out.flush();
             }
         }
+        return 0;
+    }
+
+    private int onSpark() {
+        if (input == null || output == null) {
+            throw new InvalidDataException("predict --spark needs --input (parquet, csv or jsonl) and --output (a parquet"
+                    + " folder)");
+        }
+        if (text != null || question != null || context != null || adapter != null) {
+            throw new InvalidDataException("predict --spark reads its rows from --input only (not --text, --question,"
+                    + " --context or --adapter)");
+        }
+        dev.attune.spark.AttuneSpark.PredictOptions options = dev.attune.spark.AttuneSpark.PredictOptions.defaults()
+                .withTextColumn(textColumn == null ? "text" : textColumn).withEngine(engineOptions.engine)
+                .withThreads(engineOptions.threads);
+        if (textPairColumn != null) {
+            options = options.withInput("text_pair", textPairColumn);
+        }
+        dev.attune.spark.AttuneSpark.predictFiles(spark, model, input, output, options);
         return 0;
     }
 

@@ -38,7 +38,7 @@ class DependencyRuleTest {
             "dev.attune.task", "dev.attune.train", "dev.attune.generate", "dev.attune.error");
     static final String API = "sdk-api";
     static final Set<String> MODULES = Set.of(API, "core", "formats-hf", "formats-tfhub", "models", "tasks",
-            "engine-pytorch", "engine-tensorflow", "engine-onnx", "samples");
+            "engine-pytorch", "engine-tensorflow", "engine-onnx", "spark", "samples");
 
     private static final Pattern CLASSES_FOLDER = Pattern.compile("/([^/]+)/target/classes/");
     private static final Pattern JAR = Pattern.compile("/attune-([a-z0-9-]+?)-\\d[^/!]*\\.jar!/");
@@ -121,6 +121,15 @@ class DependencyRuleTest {
     static final String FORMATS_RULE = "formats-* use only sdk-api, formats-hf and their own module (no engine, no core)";
     static final String CORE_RULE = "core uses only sdk-api, formats-hf and its own module";
 
+    static final String SPARK_RULE = "spark uses only sdk-api, core, formats-hf and its own module (engines come from"
+            + " the class path)";
+
+    static ArchRule sparkRule(Function<JavaClass, String> moduleOf) {
+        return rule(SPARK_RULE, "spark"::equals,
+                (own, target) -> List.of(own, API, "core", "formats-hf").contains(String.valueOf(moduleOf.apply(target))),
+                moduleOf);
+    }
+
     static ArchRule sdkApiRule(Function<JavaClass, String> moduleOf) {
         return rule(SDK_API_RULE, API::equals, (own, target) -> API.equals(moduleOf.apply(target)), moduleOf);
     }
@@ -153,6 +162,11 @@ class DependencyRuleTest {
             }
         }
         assertThat(seen).containsAll(MODULES);
+    }
+
+    @Test
+    void sparkUsesNoEngineAndNoCommandLine() {
+        sparkRule(DependencyRuleTest::moduleByLocation).check(CLASSES);
     }
 
     @Test

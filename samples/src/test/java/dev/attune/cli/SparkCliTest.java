@@ -1,0 +1,79 @@
+package dev.attune.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** {@code predict --spark} and {@code tune --spark} on the embedded local[2] master, against the same commands without Spark. */
+class SparkCliTest {
+    @TempDir
+    Path tmp;
+
+    @Test
+    void predictOnSparkWritesParquetWithTheLocalPredictionsAndAnErrorForRowsWithoutText() throws Exception {
+        StringBuilder jsonl = new StringBuilder();
+        List<String> texts = new ArrayList<>();
+        for (int i = 0; i < 40; i++) {
+            String t = i % 3 == 0 ? "terrible plot, scene " + i : "the movie was wonderful " + i;
+            texts.add(t);
+            jsonl.append("{\"id\":").append(i).append(",\"review\":\"").append(t).append("\"}\n");
+        }
+        jsonl.append("{\"id\":40,\"review\":null}\n");
+        Path input = Files.writeString(tmp.resolve("rows.jsonl"), jsonl);
+        Path out = tmp.resolve("out.parquet");
+        CliTest.run("predict", "--spark", "local[2]", "--model", CliTest.FIXTURE.toString(), "--input", input.toString(),
+                "--output", out.toString(), "--text-column", "review", "--threads", "1");
+
+        org.apache.spark.sql.SparkSession spark = dev.attune.spark.AttuneSpark.session("local[1]", 0);
+        try {
+            List<org.apache.spark.sql.Row> rows = spark.read().parquet(out.toString()).orderBy("id").collectAsList();
+            assertThat(rows).hasSize(41);
+            StringBuilder local = new StringBuilder();
+            for (String t : texts) {
+                local.append("{\"text\":\"").append(t).append("\"}\n");
+            }
+            Path localInput = Files.writeString(tmp.resolve("local.jsonl"), local);
+            String[] printed = CliTest.run("predict", "--model", CliTest.FIXTURE.toString(), "--input",
+                    localInput.toString(), "--threads", "1").strip().split("\n");
+            ObjectMapper json = new ObjectMapper();
+            for (int i = 0; i < 40; i++) {
+                JsonNode expected = json.readTree(printed[i]);
+                org.apache.spark.sql.Row r = rows.get(i);
+                assertThat(r.<String>getAs("label")).as("row %d", i).isEqualTo(expected.get("label").asText());
+                assertThat(r.<Double>getAs("score")).as("row %d", i)
+                        .isCloseTo(expected.get("score").asDouble(), org.assertj.core.data.Offset.offset(1e-5));
+            }
+            assertThat(rows.get(40).<String>getAs("prediction")).isNull();
+            assertThat(rows.get(40).<String>getAs("error")).isEqualTo("column review is null");
+        } finally {
+            spark.stop();
+        }
+    }
+
+    @Test
+    void tuneOnSparkRecordsEveryTrialAndPicksTheLocalSearchsBest() throws Exception {
+        Path train = Files.writeString(tmp.resolve("train.tsv"), CliTest.reviews(24, i -> i % 2 != 0));
+        List<String> args = new ArrayList<>(TuneAndModelCardTest.threeTrialSearch(train, tmp.resolve("local")));
+        args.addAll(List.of("--threads", "1"));
+        String localBest = CliTest.run(args.toArray(String[]::new));
+        args.set(args.indexOf("--output") + 1, tmp.resolve("spark").toString());
+        args.addAll(List.of("--spark", "local[2]"));
+        String sparkBest = CliTest.run(args.toArray(String[]::new));
+        ObjectMapper json = new ObjectMapper();
+        assertThat(json.readTree(lastLine(sparkBest))).isEqualTo(json.readTree(lastLine(localBest)));
+        assertThat(Files.readAllLines(tmp.resolve("spark/trials.jsonl"))).hasSize(3);
+        assertThat(tmp.resolve("spark/tune_report.md")).isRegularFile();
+    }
+
+    static String lastLine(String out) {
+        String[] lines = out.strip().split("\n");
+        return lines[lines.length - 1];
+    }
+}
