@@ -406,6 +406,61 @@ public abstract class FamilyFidelitySuite {
      * GPT-2 without {@code pad_token_id}: HuggingFace refuses padded batches, Attune reads the last
      * token the attention mask keeps, which is the token HuggingFace reads with the pad id set.
      */
+    /**
+     * Mistral's sliding-window attention: {@code mistral-lm} opened with {@code sliding_window=4}
+     * (every text longer than the window) gives transformers' logits alone, in a right- and a
+     * left-padded batch, and its greedy ids with the cache and without; reference {@code
+     * mistral-sliding-window-reference.json} of {@code core/src/test/python/make_sliding_window_reference.py}.
+     * The window changes the logits by far more than the tolerance, so full attention would fail.
+     */
+    @Test
+    void mistralSlidingWindowMatchesHuggingFace() throws IOException {
+        HfFixture f = HfFixture.named("mistral-lm");
+        require(f);
+        JsonNode ref;
+        try (java.io.InputStream in = FamilyFidelitySuite.class.getResourceAsStream("mistral-sliding-window-reference.json")) {
+            ref = new com.fasterxml.jackson.databind.ObjectMapper().readTree(in);
+        }
+        Map<String, String> overrides = new LinkedHashMap<>();
+        ref.get("overrides").fields().forEachRemaining(e -> overrides.put(e.getKey(), e.getValue().asText()));
+        try (PretrainedModel base = HfSources.folder(f.path()).open(overrides)) {
+            ModelDefinition def = f.family().define(base.config(), f.head());
+            try (LoweredModel model = lower(def, new WeightBinder(def, base.weights(), 42))) {
+                String what = f.name() + " sliding window";
+                for (JsonNode c : ref.get("cases")) {
+                    TensorData out = model.predict(idsOnly(c)).get("logits");
+                    assertMatches(f, what, "logits", out, c.get("logits"));
+                }
+                float[] windowed = model.predict(idsOnly(ref.get("cases").get(0))).get("logits").toFloatArray();
+                Nd full = fromJson(f.reference().get("cases").get(0).get("logits"));
+                assertThat(TensorAssert.Difference.of(windowed, full.v(), tolerance(f)).maxAbs())
+                        .as("the window changes the logits").isGreaterThan(1e-3);
+                assertMatches(f, what + " (batch)", "logits", model.predict(batchOf(ref.get("batch"))).get("logits"),
+                        ref.get("batch").get("logits"));
+                JsonNode left = ref.get("batch_left_padded");
+                TensorData out = model.predict(batchOf(left)).get("logits");
+                long[] mask = longs(left.get("attention_mask"));
+                float[] values = out.toFloatArray();
+                int per = Math.toIntExact(values.length / mask.length);
+                for (int i = 0; i < mask.length; i++) {
+                    if (mask[i] == 0) {
+                        Arrays.fill(values, i * per, (i + 1) * per, 0f);
+                    }
+                }
+                assertMatches(f, what + " (left-padded batch)", "logits", TensorData.ofFloats(out.shape(), values),
+                        left.get("logits"));
+                JsonNode g = ref.get("generate");
+                dev.attune.core.generate.Generator generator = new dev.attune.core.generate.Generator(model);
+                for (boolean cache : new boolean[] {true, false}) {
+                    dev.attune.generate.GenerationConfig settings = dev.attune.generate.GenerationConfig.builder()
+                            .maxNewTokens(g.get("max_new_tokens").asInt()).useCache(cache).build();
+                    assertThat(generator.generate(longs(g.get("prompt_ids")), settings))
+                            .as("%s greedy ids (cache %s)", what, cache).containsExactly(longs(g.get("greedy_ids")));
+                }
+            }
+        }
+    }
+
     @Test
     void gpt2ClassifierWithoutPadTokenReadsTheLastAttendedToken() {
         HfFixture f = HfFixture.named("gpt2-seqcls");

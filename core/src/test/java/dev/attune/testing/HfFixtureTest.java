@@ -58,6 +58,30 @@ class HfFixtureTest {
         }
     }
 
+    /**
+     * Windows the Llama family does not run are refused naming the key: Qwen's {@code
+     * use_sliding_window} (windows from {@code max_window_layers} on) and a window below 1; Mistral's
+     * {@code sliding_window} shorter than the positions is built (its logits: {@link FamilyFidelitySuite}).
+     */
+    @org.junit.jupiter.api.Test
+    void slidingWindowsTheFamilyDoesNotRunAreRefusedNamingTheKey() {
+        HfFixture qwen = HfFixture.named("qwen2-lm");
+        try (PretrainedModel base = HfSources.folder(qwen.path()).open(
+                Map.of("use_sliding_window", "true", "sliding_window", "4"))) {
+            assertThatThrownBy(() -> qwen.family().define(base.config(), qwen.head()))
+                    .isInstanceOf(UnsupportedArchitectureException.class).hasMessageContaining("'use_sliding_window'");
+        }
+        HfFixture mistral = HfFixture.named("mistral-lm");
+        try (PretrainedModel base = HfSources.folder(mistral.path()).open(Map.of("sliding_window", "0"))) {
+            assertThatThrownBy(() -> mistral.family().define(base.config(), mistral.head()))
+                    .isInstanceOf(dev.attune.error.InvalidCheckpointException.class)
+                    .hasMessageContaining("'sliding_window' 0");
+        }
+        try (PretrainedModel base = HfSources.folder(mistral.path()).open(Map.of("sliding_window", "4096"))) {
+            assertThat(mistral.family().define(base.config(), mistral.head()).outputs()).contains("logits");
+        }
+    }
+
     /** @return lower-case letters and digits: GPT-2 as gpt2, DistilBERT as distilbert */
     private static String letters(String s) {
         return s.toLowerCase(Locale.ROOT).replaceAll("[^a-z0-9]", "");

@@ -55,9 +55,13 @@ import java.util.Set;
  * outputs {@code present.N.key/value}, {@code [B, num_key_value_heads, past + T, head_dim]}, keys
  * stored after rotation, as HuggingFace's cache holds them.
  *
+ * <p>Mistral's {@code sliding_window} (Mistral 7B v0.1: 4096) narrows the causal mask: a token
+ * attends to itself and the {@code sliding_window - 1} tokens before it, by index in the (padded)
+ * row, as transformers' {@code sliding_window_overlay}; the cache keeps every key, masked.
+ *
  * <p>Refused with the key named: rope types other than default and llama3, partial rotary
- * factors, sliding-window attention ({@code sliding_window} of mistral, {@code use_sliding_window}
- * of qwen2), mixtures of experts.
+ * factors, Qwen's {@code use_sliding_window} (its windows apply from {@code max_window_layers} on),
+ * mixtures of experts.
  */
 public class Llama implements ModelFamily {
     private final String modelType;
@@ -150,6 +154,8 @@ public class Llama implements ModelFamily {
         final float[] invFreq;
         /** {@code pad_token_id}, or null when the config has none. */
         final Long padTokenId;
+        /** Mistral's {@code sliding_window}: each token attends to itself and the window - 1 before it; 0 for none. */
+        final int slidingWindow;
 
         Config(ModelConfig c, String modelType) {
             raw = c;
@@ -191,6 +197,8 @@ public class Llama implements ModelFamily {
                 }
             }
             qkNorm = modelType.equals("qwen3");
+            slidingWindow = !modelType.equals("qwen2") && !modelType.equals("qwen3") && c.has("sliding_window")
+                    ? c.requireInt("sliding_window") : 0;
             padTokenId = c.has("pad_token_id") ? (long) c.requireInt("pad_token_id") : null;
             if (heads < 1 || kvHeads < 1 || heads % kvHeads != 0) {
                 throw new InvalidCheckpointException(origin + ": num_attention_heads " + heads
@@ -217,15 +225,9 @@ public class Llama implements ModelFamily {
                             + " attention is not supported; set it to false (--set use_sliding_window=false) if your"
                             + " sequences are shorter than 'sliding_window'");
                 }
-            } else if (c.has("sliding_window")) {
-                int window = c.requireInt("sliding_window");
-                int positions = c.getInt("max_position_embeddings", Integer.MAX_VALUE);
-                if (window < positions) {
-                    throw new UnsupportedArchitectureException(origin + ": 'sliding_window' " + window
-                            + " is shorter than max_position_embeddings " + positions
-                            + ": sliding-window attention is not supported; if your sequences are at most " + window
-                            + " tokens, remove the key (--set sliding_window=null)");
-                }
+            } else if (c.has("sliding_window") && c.requireInt("sliding_window") < 1) {
+                throw new InvalidCheckpointException(origin + ": 'sliding_window' " + c.requireInt("sliding_window")
+                        + " must be at least 1 (or null for full attention)");
             }
             Optional<JsonNode> partial = c.raw("partial_rotary_factor");
             if (partial.isPresent() && partial.get().asDouble() != 1.0) {
@@ -469,7 +471,8 @@ public class Llama implements ModelFamily {
                 keyIndex = ops.concat(0, pastIndex, queryIndex);
             }
             Rotary rotary = rotary(ops, ids, mask, queryIndex, keyIndex);
-            Tensor bias = Gpt2.causalMaskBias(ops, queryIndex, keyIndex, mask);
+            Tensor bias = c.slidingWindow > 0 ? slidingWindowMaskBias(ops, queryIndex, keyIndex, mask, c.slidingWindow)
+                    : Gpt2.causalMaskBias(ops, queryIndex, keyIndex, mask);
             Tensor x = embedTokens.forward(ops, ids);
             for (int i = 0; i < layers.size(); i++) {
                 Gpt2.LayerCache cache = new Gpt2.LayerCache();
@@ -486,6 +489,28 @@ public class Llama implements ModelFamily {
                 }
             }
             return norm.forward(ops, x);
+        }
+
+        /**
+         * {@link Gpt2#causalMaskBias} narrowed to a sliding window, as transformers'
+         * {@code sliding_window_overlay}: a query at index q (its place in the padded row, past
+         * included) keeps the keys at indices q - window + 1 .. q that the attention mask keeps.
+         * The keep masks are multiplied before the one scaling, so a row that keeps nothing stays
+         * finite as in the causal mask.
+         */
+        static Tensor slidingWindowMaskBias(Ops ops, Tensor queryIndex, Tensor keyIndex, Tensor attentionMask,
+                int window) {
+            Tensor q = ops.unsqueeze(queryIndex, 1);
+            Tensor k = ops.unsqueeze(keyIndex, 0);
+            Tensor future = ops.cast(ops.greater(k, q), DType.FLOAT32);
+            Tensor far = ops.cast(ops.greater(ops.cast(ops.sub(q, k), DType.FLOAT32), ops.scalar(window - 1f)),
+                    DType.FLOAT32);
+            Tensor keep = ops.mul(ops.sub(ops.scalar(1f), future), ops.sub(ops.scalar(1f), far));
+            if (attentionMask != null) {
+                Tensor keys = ops.unsqueeze(ops.unsqueeze(ops.cast(attentionMask, DType.FLOAT32), 1), 1);
+                keep = ops.mul(keep, keys);
+            }
+            return ops.mul(ops.sub(ops.scalar(1f), keep), -Float.MAX_VALUE);
         }
 
         /**

@@ -6,6 +6,7 @@ import dev.attune.engine.LoweredModel;
 import dev.attune.error.InvalidDataException;
 import dev.attune.generate.GenerationConfig;
 import dev.attune.model.HeadSpec.HeadKind;
+import dev.attune.model.FineTunedModel;
 import dev.attune.model.HeadSpec;
 import dev.attune.model.PretrainedModel;
 import dev.attune.model.TextTokenizer.ChatEncoding;
@@ -21,6 +22,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -32,7 +34,9 @@ import picocli.CommandLine.Option;
  * (Llama, Qwen, Mistral instruct folders, or any model with {@code --chat-template}). Each turn the
  * conversation is rendered with the template and its generation prompt, the reply is streamed as it
  * is generated (with the key/value cache) and kept in the history; the oldest turns are dropped when
- * the conversation no longer fits the model's positions. {@code /reset} forgets the history, {@code
+ * the conversation no longer fits the model's positions. With {@code --adapter} the replies come
+ * from the model with a PEFT LoRA adapter (as {@code attune.open(base, adapter).generator()}), rendered
+ * with the adapter folder's template when it saved one. {@code /reset} forgets the history, {@code
  * /system TEXT} sets the system message (and resets), {@code /quit} or end of input ends.
  */
 @Command(name = "chat", mixinStandardHelpOptions = true,
@@ -44,6 +48,10 @@ final class ChatCommand implements Callable<Integer> {
 
     @Option(names = "--chat-template", description = "a Jinja chat template file to use instead of the model's")
     Path chatTemplate;
+
+    @Option(names = "--adapter", paramLabel = "FOLDER", description = "a PEFT LoRA adapter folder over --model (made by"
+            + " fine-tune --use-peft or Python's PEFT); replies come from the model with the adapter")
+    Path adapter;
 
     @Option(names = "--system", description = "system message to start with")
     String system;
@@ -73,15 +81,16 @@ final class ChatCommand implements Callable<Integer> {
         GenerationConfig config = settings();
         try (Attune attune = engineOptions.builder().build();
                 PretrainedModel base = attune.load(model);
-                TextTokenizer tokenizer = chatTemplate == null ? base.tokenizer().copy()
-                        : base.tokenizer().withChatTemplate(readTemplate());
-                LoweredModel lm = attune.lower(base, new HeadSpec(HeadKind.CAUSAL_LM, 0))) {
+                FineTunedModel adapted = adapter == null ? null : PeftOptionsMixin.open(attune, base, adapter,
+                        attune.task("causal-lm", Map.of()), positions(base));
+                TextTokenizer tokenizer = tokenizer(base, adapted);
+                LoweredModel lm = adapted != null ? null : attune.lower(base, new HeadSpec(HeadKind.CAUSAL_LM, 0))) {
             if (!tokenizer.hasChatTemplate()) {
                 throw new InvalidDataException(model + " has no chat template (no chat_template.jinja, no 'chat_template'"
                         + " in tokenizer_config.json); pass one with --chat-template FILE");
             }
-            int positions = base.config().getInt("max_position_embeddings", base.config().getInt("n_positions", 2048));
-            Generator generator = new Generator(lm);
+            int positions = positions(base);
+            Generator generator = new Generator(adapted != null ? adapted.lowered() : lm);
             List<ChatMessage> history = new ArrayList<>();
             String systemMessage = system;
             BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
@@ -152,7 +161,7 @@ final class ChatCommand implements Callable<Integer> {
                 messages.add(new ChatMessage("system", system));
             }
             messages.addAll(history);
-            ChatEncoding e = tokenizer.applyChatTemplate(messages, true);
+            ChatEncoding e = tokenizer.applyChatTemplate(messages, true, false); // a prompt needs no mask
             if (e.ids().length <= budget || history.size() <= 1) {
                 if (e.ids().length > budget) {
                     throw new InvalidDataException("the message is " + e.ids().length + " tokens with the template, more"
@@ -163,6 +172,19 @@ final class ChatCommand implements Callable<Integer> {
             }
             history.subList(0, Math.min(2, history.size() - 1)).clear(); // the oldest user turn and its reply
         }
+    }
+
+    private static int positions(PretrainedModel base) {
+        return base.config().getInt("max_position_embeddings", base.config().getInt("n_positions", 2048));
+    }
+
+    /**
+     * The tokenizer the chat renders with: {@code --chat-template}'s template, else the adapter folder's
+     * tokenizer (an adapter trained by Attune saves the template it was trained with), else the model's.
+     */
+    private TextTokenizer tokenizer(PretrainedModel base, FineTunedModel adapted) throws IOException {
+        TextTokenizer own = adapted != null && adapted.tokenizer().hasChatTemplate() ? adapted.tokenizer() : base.tokenizer();
+        return chatTemplate == null ? own.copy() : own.withChatTemplate(readTemplate());
     }
 
     private String readTemplate() throws IOException {

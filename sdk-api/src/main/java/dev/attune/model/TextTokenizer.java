@@ -98,6 +98,23 @@ public interface TextTokenizer extends AutoCloseable {
     }
 
     /**
+     * As {@link #applyChatTemplate(List, boolean)}, for a caller that may not need the assistant mask:
+     * with {@code requireAssistantMask} false, an assistant reply the template does not render as
+     * written (a template that drops the reasoning of earlier turns, say) is left out of the mask
+     * instead of being an error. A chat prompt or {@code loss_on=all} training needs no mask.
+     *
+     * @param messages the conversation, in order
+     * @param addGenerationPrompt whether to end with the opening of an assistant turn (for generation)
+     * @param requireAssistantMask whether every assistant reply must be found for the mask
+     * @return the rendered text, its ids and the assistant mask
+     * @throws InvalidDataException as {@link #applyChatTemplate(List, boolean)}
+     */
+    default ChatEncoding applyChatTemplate(List<ChatMessage> messages, boolean addGenerationPrompt,
+            boolean requireAssistantMask) {
+        return applyChatTemplate(messages, addGenerationPrompt);
+    }
+
+    /**
      * @param template the Jinja source of a chat template (HuggingFace's variables: {@code messages},
      *     {@code add_generation_prompt}, {@code bos_token}, {@code eos_token}, {@code raise_exception})
      * @return a tokenizer like this one that renders conversations with {@code template}, owned by

@@ -5,6 +5,8 @@ import com.hubspot.jinjava.JinjavaConfig;
 import com.hubspot.jinjava.LegacyOverrides;
 import com.hubspot.jinjava.interpret.RenderResult;
 import com.hubspot.jinjava.interpret.TemplateError;
+import com.hubspot.jinjava.interpret.JinjavaInterpreter;
+import com.hubspot.jinjava.lib.filter.Filter;
 import com.hubspot.jinjava.lib.fn.ELFunctionDefinition;
 import dev.attune.error.InvalidCheckpointException;
 import dev.attune.error.InvalidDataException;
@@ -98,6 +100,8 @@ public final class ChatTemplate {
                 .withTrimBlocks(true)
                 .withLstripBlocks(true)
                 .withFailOnUnknownTokens(false)
+                // a message is data: Jinjava would otherwise render "{{ ... }}" found in its text again
+                .withNestedInterpretationEnabled(false)
                 .withLegacyOverrides(LegacyOverrides.newBuilder()
                         .withUseNaturalOperatorPrecedence(true)
                         .withParseWhitespaceControlStrictly(true)
@@ -110,7 +114,60 @@ public final class ChatTemplate {
                 new ELFunctionDefinition("", "raise_exception", ChatTemplate.class, "raiseException", String.class));
         jinjava.getGlobalContext().registerFunction(
                 new ELFunctionDefinition("", "strftime_now", ChatTemplate.class, "strftimeNow", String.class));
+        jinjava.getGlobalContext().registerFilter(new PythonTrim());
         return jinjava;
+    }
+
+    /**
+     * Jinja's {@code trim(value, chars=None)}, which is Python's {@code str.strip(chars)}: Jinjava's
+     * own strips every character up to U+0020 (a NUL a reply ends with, say), so a template that
+     * trims the content would render other text than transformers and lose the assistant's span.
+     */
+    private static final class PythonTrim implements Filter {
+        @Override
+        public String getName() {
+            return "trim";
+        }
+
+        @Override
+        public Object filter(Object var, JinjavaInterpreter interpreter, String... args) {
+            if (var == null) {
+                return null;
+            }
+            return pythonStrip(var.toString(), args.length > 0 ? args[0] : null);
+        }
+    }
+
+    /**
+     * Python's {@code str.strip(chars)}.
+     *
+     * @param s the text
+     * @param chars the characters to strip, or null for Python's whitespace ({@code str.isspace})
+     * @return {@code s} without those characters at either end
+     */
+    static String pythonStrip(String s, String chars) {
+        int start = 0;
+        int end = s.length();
+        while (start < end && strips(s.charAt(start), chars)) {
+            start++;
+        }
+        while (end > start && strips(s.charAt(end - 1), chars)) {
+            end--;
+        }
+        return s.substring(start, end);
+    }
+
+    private static boolean strips(char c, String chars) {
+        if (c >= PLACEHOLDER && c < PLACEHOLDER + 0x20) { // a hidden control character (see hideControls)
+            c = (char) (c - PLACEHOLDER);
+        }
+        if (chars != null) {
+            return chars.indexOf(c) >= 0;
+        }
+        // str.isspace: the Unicode White_Space characters and the separators U+001C..U+001F
+        return (c >= '\t' && c <= '\r') || (c >= '\u001c' && c <= '\u0020') || c == '\u0085' || c == '\u00a0'
+                || c == '\u1680' || (c >= '\u2000' && c <= '\u200a') || c == '\u2028' || c == '\u2029'
+                || c == '\u202f' || c == '\u205f' || c == '\u3000';
     }
 
     /** A template's own refusal ({@code raise_exception}). */
@@ -182,11 +239,12 @@ public final class ChatTemplate {
      * @throws InvalidCheckpointException when the template itself is broken
      */
     public String render(List<ChatMessage> messages, boolean addGenerationPrompt, Map<String, String> specialTokens) {
+        boolean hide = messages.stream().noneMatch(m -> hasPlaceholder(m.content()) || hasPlaceholder(m.role()));
         List<Map<String, Object>> list = new ArrayList<>();
         for (ChatMessage m : messages) {
             Map<String, Object> map = new LinkedHashMap<>();
-            map.put("role", m.role());
-            map.put("content", m.content());
+            map.put("role", hide ? hideControls(m.role()) : m.role());
+            map.put("content", hide ? hideControls(m.content()) : m.content());
             list.add(map);
         }
         Map<String, Object> context = new LinkedHashMap<>();
@@ -216,7 +274,57 @@ public final class ChatTemplate {
                         + ": " + error.getMessage() + "; fix the template or pass another with --chat-template FILE");
             }
         }
-        return result.getOutput();
+        return hide ? showControls(result.getOutput()) : result.getOutput();
+    }
+
+    /**
+     * Jinjava writes the control characters U+0000..U+001F other than tab, newline, form feed and
+     * carriage return as the six characters {@code \\uXXXX}, where transformers renders them as
+     * they are (a random model's reply may hold a NUL). They go through the template as private-use
+     * characters U+F700 + c and come back after; a conversation that holds such a character itself
+     * is rendered as Jinjava renders it.
+     */
+    private static final char PLACEHOLDER = '\uf700';
+
+    private static boolean escapedByJinjava(char c) {
+        return c < 0x20 && c != '\t' && c != '\n' && c != '\f' && c != '\r';
+    }
+
+    private static boolean hasPlaceholder(String s) {
+        for (int i = 0; i < s.length(); i++) {
+            if (s.charAt(i) >= PLACEHOLDER && s.charAt(i) < PLACEHOLDER + 0x20) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private static String hideControls(String s) {
+        StringBuilder b = null;
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            if (escapedByJinjava(c)) {
+                if (b == null) {
+                    b = new StringBuilder(s.substring(0, i));
+                }
+                b.append((char) (PLACEHOLDER + c));
+            } else if (b != null) {
+                b.append(c);
+            }
+        }
+        return b == null ? s : b.toString();
+    }
+
+    private static String showControls(String s) {
+        if (!hasPlaceholder(s)) {
+            return s;
+        }
+        StringBuilder b = new StringBuilder(s.length());
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            b.append(c >= PLACEHOLDER && c < PLACEHOLDER + 0x20 ? (char) (c - PLACEHOLDER) : c);
+        }
+        return b.toString();
     }
 
     private static Raised raisedIn(TemplateError error) {
@@ -248,6 +356,22 @@ public final class ChatTemplate {
      * @throws InvalidDataException when an assistant reply is not in the rendered text
      */
     public List<int[]> assistantSpans(String text, List<ChatMessage> messages, String endOfTurn) {
+        return assistantSpans(text, messages, endOfTurn, true);
+    }
+
+    /**
+     * As {@link #assistantSpans(String, List, String)}, optionally leaving out a reply the template
+     * does not render as written (Qwen 3's drops the reasoning of earlier turns) instead of failing:
+     * for rendering a prompt, which needs no mask.
+     *
+     * @param text the rendered conversation
+     * @param messages its messages
+     * @param endOfTurn the token that closes a turn ({@code eos_token}), or null
+     * @param strict whether a reply that cannot be found is an error
+     * @return {@code [start, end)} character spans, in order
+     * @throws InvalidDataException when {@code strict} and an assistant reply is not in the rendered text
+     */
+    public List<int[]> assistantSpans(String text, List<ChatMessage> messages, String endOfTurn, boolean strict) {
         List<int[]> spans = new ArrayList<>();
         int cursor = 0;
         for (int i = 0; i < messages.size(); i++) {
@@ -256,12 +380,12 @@ public final class ChatTemplate {
             int at = text.indexOf(content, cursor);
             int length = content.length();
             if (at < 0) {
-                String trimmed = content.strip();
+                String trimmed = pythonStrip(content, null);
                 at = text.indexOf(trimmed, cursor);
                 length = trimmed.length();
             }
             if (at < 0) {
-                if (m.role().equals("assistant")) {
+                if (strict && m.role().equals("assistant")) {
                     throw new InvalidDataException("chat template " + origin + " does not render message " + (i + 1)
                             + " (assistant) as written, so its tokens cannot be found for assistant-only loss; use"
                             + " loss_on=all or a template that keeps assistant text");

@@ -444,6 +444,12 @@ public final class HfTokenizer implements TextTokenizer {
 
     @Override
     public ChatEncoding applyChatTemplate(List<ChatMessage> messages, boolean addGenerationPrompt) {
+        return applyChatTemplate(messages, addGenerationPrompt, true);
+    }
+
+    @Override
+    public ChatEncoding applyChatTemplate(List<ChatMessage> messages, boolean addGenerationPrompt,
+            boolean requireAssistantMask) {
         if (chatTemplate == null) {
             return TextTokenizer.super.applyChatTemplate(messages, addGenerationPrompt);
         }
@@ -452,7 +458,7 @@ public final class HfTokenizer implements TextTokenizer {
             special.put(key, specialToken(key));
         }
         String text = chatTemplate.render(messages, addGenerationPrompt, special);
-        List<int[]> spans = chatTemplate.assistantSpans(text, messages, special.get("eos_token"));
+        List<int[]> spans = chatTemplate.assistantSpans(text, messages, special.get("eos_token"), requireAssistantMask);
         Encoding e = encodeWithoutSpecialTokens(text);
         long[] mask = new long[e.length()];
         for (int i = 0; i < mask.length; i++) {

@@ -116,6 +116,34 @@ class ChatTemplateTest {
         }
     }
 
+    /**
+     * Jinja's {@code trim} is Python's {@code str.strip()}: a reply ending in a NUL (a random model
+     * writes one) keeps it, as transformers renders it, and its mask is found; a no-break space is
+     * stripped. Message text is data: {@code {{ ... }}} in it is not rendered again. A template that
+     * rewrites a reply fails for the mask, unless the caller needs none (a chat prompt).
+     */
+    @Test
+    void trimIsPythonsStripMessagesAreNotTemplatesAndAPromptNeedsNoMask() {
+        try (HfTokenizer tokenizer = HfTokenizer.load(SharedFiles.path("fixtures/hf/llama-lm"))) {
+            ChatEncoding nul = tokenizer.applyChatTemplate(List.of(new ChatMessage("user", " hi\u00a0\n"),
+                    new ChatMessage("assistant", "land\u0000"), new ChatMessage("user", "{{ 7 * 7 }}")), true);
+            assertThat(nul.text()).contains("\n\nhi<|eot_id|>").contains("land\u0000<|eot_id|>")
+                    .contains("{{ 7 * 7 }}").doesNotContain("49");
+            assertThat(java.util.Arrays.stream(nul.assistantMask()).sum()).isPositive();
+        }
+        String rewrites = "{% for m in messages %}{{ m['content'] | upper }}{{ eos_token }}{% endfor %}";
+        try (HfTokenizer base = HfTokenizer.load(SharedFiles.path("fixtures/hf/qwen2-lm"));
+                HfTokenizer tokenizer = base.withChatTemplate(rewrites)) {
+            List<ChatMessage> c = List.of(new ChatMessage("user", "hi"), new ChatMessage("assistant", "yo"));
+            assertThatThrownBy(() -> tokenizer.applyChatTemplate(c, false)).isInstanceOf(InvalidDataException.class)
+                    .hasMessageContaining("does not render message 2 (assistant) as written");
+            ChatEncoding prompt = tokenizer.applyChatTemplate(c, true, false);
+            assertThat(prompt.text()).startsWith("HI");
+            assertThat(prompt.ids()).isNotEmpty();
+            assertThat(prompt.assistantMask()).containsOnly(0L);
+        }
+    }
+
     @Test
     void aTokenizerWithoutTemplateSaysToPassOne() {
         try (HfTokenizer tokenizer = HfTokenizer.load(SharedFiles.path("fixtures/hf/gpt2-lm"))) {

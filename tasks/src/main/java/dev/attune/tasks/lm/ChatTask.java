@@ -57,7 +57,8 @@ import org.slf4j.LoggerFactory;
  * chat_template} option, and tokenised as {@code apply_chat_template} does.
  *
  * <p>Loss ({@code loss_on}): {@code assistant} (default) trains on the tokens of assistant replies
- * and the end-of-turn token after each (the template's assistant mask); {@code all} on every token.
+ * and the end-of-turn token after each (the template's assistant mask); {@code all} on every token
+ * (and then a template that rewrites replies is fine, since no mask is needed).
  * Conversations longer than the maximum length are cut at it, and a warning counts them; one whose
  * cut leaves no assistant token to learn is an error naming its file and line.
  *
@@ -130,7 +131,9 @@ public final class ChatTask implements Task {
         String packing = options.get(PACKING, "false").strip().toLowerCase(Locale.ROOT);
         if (!packing.equals("false")) {
             throw new ConfigurationException("option " + PACKING + "=" + options.values().get(PACKING)
-                    + " is not supported yet: each conversation is its own sequence; leave the option out");
+                    + " is not supported yet: packing needs attention kept within each conversation (a block-diagonal"
+                    + " mask and positions restarting per conversation), which the model inputs do not carry; leave"
+                    + " the option out (each conversation is its own sequence) and use --group-by-length to cut padding");
         }
         String in = options.get(INPUT, "messages").strip().toLowerCase(Locale.ROOT);
         if (!in.equals("messages") && !in.equals("dialogue")) {
@@ -317,7 +320,7 @@ public final class ChatTask implements Task {
         }
         ChatEncoding enc;
         try {
-            enc = templated(tokenizer).applyChatTemplate(c.messages(), false);
+            enc = templated(tokenizer).applyChatTemplate(c.messages(), false, !lossOnAll);
         } catch (InvalidDataException e) {
             throw new InvalidDataException(c.location() + ": " + e.getMessage(), e);
         }

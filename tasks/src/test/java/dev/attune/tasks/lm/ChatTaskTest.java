@@ -50,6 +50,25 @@ class ChatTaskTest {
         }
     }
 
+    /** Every dev dialogue, rendered by the template, is the causal-lm task's text character for character. */
+    @Test
+    void dialogueTemplateRendersEveryDevDialogueAsCausalLm() throws IOException {
+        Path dev = SharedFiles.path("data/dialogue/dev.jsonl");
+        ChatTask chat = new ChatTask(new TaskOptions(Map.of("input", "dialogue", "loss_on", "all")));
+        CausalLmTask lm = new CausalLmTask(new TaskOptions(Map.of("input", "dialogue", "loss_on", "all")));
+        Dataset a = chat.read(dev);
+        Dataset b = lm.read(dev);
+        assertThat(a.examples()).hasSize(500).hasSameSizeAs(b.examples());
+        try (HfTokenizer base = HfTokenizer.load(GPT);
+                HfTokenizer tokenizer = base.withChatTemplate(Files.readString(template()))) {
+            for (int i = 0; i < a.examples().size(); i++) {
+                String rendered = tokenizer.applyChatTemplate(((ChatTask.ChatExample) a.examples().get(i)).messages(),
+                        false).text();
+                assertThat(rendered).as("dev dialogue %d", i + 1).isEqualTo(((LmExample) b.examples().get(i)).text());
+            }
+        }
+    }
+
     @Test
     void promptCompletionLinesAndBadLines(@TempDir Path dir) throws IOException {
         ChatTask chat = new ChatTask(TaskOptions.empty());
@@ -69,6 +88,9 @@ class ChatTaskTest {
                 .hasMessageContaining("bad.jsonl:2").hasMessageContaining("message 2 (assistant)");
         assertThat(new ChatTask(new TaskOptions(Map.of("on_bad_row", "skip"))).read(noContent).skipped()).isEqualTo(1);
 
+        assertThatThrownBy(() -> new ChatTask(new TaskOptions(Map.of("packing", "true"))))
+                .isInstanceOf(ConfigurationException.class).hasMessageContaining("packing=true")
+                .hasMessageContaining("leave the option out");
         assertThatThrownBy(() -> new ChatTask(new TaskOptions(Map.of("loss_on", "replies"))))
                 .isInstanceOf(ConfigurationException.class).hasMessageContaining("loss_on=assistant");
         assertThatThrownBy(() -> new ChatTask(new TaskOptions(Map.of("chat_template", dir.resolve("none.jinja").toString()))))

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes the reference that ChatTrajectoryTest holds the `chat` task to: 12 AdamW steps of supervised
+"""Writes the reference that ChatTrajectorySuite holds the `chat` task to: 12 AdamW steps of supervised
 fine-tuning of ``fixtures/hf/llama-lm`` (LlamaForCausalLM, tiny random weights, Llama 3 chat template) on
 8 short conversations, loss on the assistant tokens only, written as the plain PyTorch loop a user of
 transformers writes by hand (what TRL's SFTTrainer computes with ``assistant_only_loss``).
@@ -21,9 +21,9 @@ far training moved it.
 
 Run from the repository root with a venv that has torch and transformers 5::
 
-    /work/venv/bin/python engine-pytorch/src/test/python/make_chat_trajectory_reference.py \
+    /work/venv/bin/python core/src/test/python/make_chat_trajectory_reference.py \
         --fixture ../shared/fixtures/hf/llama-lm \
-        --out engine-pytorch/src/test/resources/dev/attune/engine/pytorch/llama-chat-trajectory.json
+        --out core/src/test/resources/dev/attune/testing/llama-chat-trajectory.json
 """
 
 import argparse
