@@ -75,6 +75,8 @@ final class TuneCommand implements Callable<Integer> {
     @Option(names = "--set", description = "config.json override key=value (repeatable)")
     Map<String, String> overrides = new LinkedHashMap<>();
     @Mixin EngineOptionsMixin engineOptions;
+    @Option(names = "--bf16", description = "train every trial in bf16 mixed precision") boolean bf16;
+    @Option(names = "--fp16", description = "train every trial in fp16 mixed precision with loss scaling") boolean fp16;
 
     static final List<String> PARAMS = List.of("learning_rate", "batch_size", "epochs", "warmup_ratio", "weight_decay");
 
@@ -385,6 +387,7 @@ final class TuneCommand implements Callable<Integer> {
                 .seed(seed).loggingSteps(50).evalStrategy(EvalStrategy.EPOCH).disableTqdm(true).tensorboard(false)
                 // a trial keeps its log; the search's report shows the trials instead of plots and cards
                 .withoutDefault(PlotsCallback.class).withoutDefault(ModelCardCallback.class)
+                .mixedPrecision(TrainingOptionsMixin.precision(bf16, fp16))
                 .build();
         long start = System.nanoTime();
         try (PretrainedModel base = attune.load(model, overrides)) {
