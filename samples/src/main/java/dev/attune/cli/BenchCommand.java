@@ -5,9 +5,11 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.attune.Attune;
 import dev.attune.core.train.AdamW;
+import dev.attune.core.train.GradScaler;
 import dev.attune.core.train.OptimizerSettings;
 import dev.attune.model.FineTunedModel;
 import dev.attune.engine.Batch;
+import dev.attune.ops.DType;
 import dev.attune.engine.pytorch.PyTorchEngineProvider;
 import dev.attune.error.ConfigurationException;
 import dev.attune.model.PretrainedModel;
@@ -85,6 +87,19 @@ final class BenchCommand implements Callable<Integer> {
     @Mixin
     EngineOptionsMixin engineOptions;
 
+    @Option(names = "--bf16", description = "mixed precision: matrix products and attention in bfloat16 (torch.autocast);"
+            + " also measures float32 in the same run and prints the ratios")
+    boolean bf16;
+
+    @Option(names = "--fp16", description = "mixed precision in float16 with dynamic loss scaling (GradScaler);"
+            + " also measures float32 in the same run and prints the ratios")
+    boolean fp16;
+
+    /** @return the compute type of --bf16/--fp16 (FLOAT32 without either) */
+    DType precision() {
+        return TrainingOptionsMixin.precision(bf16, fp16);
+    }
+
     /** @return the LoRA settings of --use-peft (dropout 0, as hf_reference.py), or null */
     private LoraConfig lora() {
         return !usePeft ? null : LoraConfig.builder().r(loraR).loraAlpha(loraAlpha).targetModules(loraTargets).build();
@@ -105,8 +120,20 @@ final class BenchCommand implements Callable<Integer> {
             return versusHuggingFace(new HfReference(hfPython, hfScript), rounds == null ? 5 : rounds);
         }
         if (engines == null || engines.isEmpty()) {
-            System.out.println(new ObjectMapper().writeValueAsString(measure(engineOptions.builder())));
+            ObjectMapper json = new ObjectMapper();
+            if (precision() == DType.FLOAT32) {
+                System.out.println(json.writeValueAsString(measure(engineOptions.builder())));
+                return 0;
+            }
+            Map<String, Object> low = measure(engineOptions.builder(), precision());
+            System.out.println(json.writeValueAsString(low));
+            Map<String, Object> full = measure(engineOptions.builder(), DType.FLOAT32);
+            System.out.println(json.writeValueAsString(full));
+            System.out.println(json.writeValueAsString(lowVsFull(List.of(low), List.of(full))));
             return 0;
+        }
+        if (precision() != DType.FLOAT32) {
+            throw new ConfigurationException("--bf16/--fp16 measure one engine against float32; use --engine, not --engines");
         }
         ObjectMapper json = new ObjectMapper();
         List<String> names = engines.stream().map(String::trim).toList();
@@ -143,9 +170,19 @@ final class BenchCommand implements Callable<Integer> {
             }
             args.addAll(List.of("--lora-r", Integer.toString(loraR), "--lora-alpha", Double.toString(loraAlpha)));
         }
+        DType compute = precision();
+        if (compute == DType.FLOAT16) {
+            throw new ConfigurationException("--vs-hf compares bf16 (hf_reference.py --bf16) or float32; the reference has"
+                    + " no fp16 on CPU: use --bf16, or --fp16 without --vs-hf");
+        }
+        if (compute == DType.BFLOAT16) {
+            args.add("--bf16");
+        }
         ObjectMapper json = new ObjectMapper();
         List<Double> trainRatios = new ArrayList<>();
         List<Double> inferRatios = new ArrayList<>();
+        List<Map<String, Object>> lows = new ArrayList<>();
+        List<Map<String, Object>> fulls = new ArrayList<>();
         String hfImpl = null;
         for (int round = 1; round <= n; round++) {
             Map<String, Object> ours = null;
@@ -155,9 +192,17 @@ final class BenchCommand implements Callable<Integer> {
                 // the reference goes first in round 1, so a Python that cannot run it fails before Attune's work
                 if ((turn == 0) == (round % 2 == 0)) {
                     System.err.printf("attune bench: round %d/%d, Attune%n", round, n);
-                    ours = measure(engineOptions.builder());
+                    ours = measure(engineOptions.builder(), compute);
                     ours.put("round", round);
                     System.out.println(json.writeValueAsString(ours));
+                    if (compute != DType.FLOAT32) {
+                        // Attune in float32 in the same round, for the mixed-precision speed-up
+                        Map<String, Object> full = measure(engineOptions.builder(), DType.FLOAT32);
+                        full.put("round", round);
+                        System.out.println(json.writeValueAsString(full));
+                        lows.add(ours);
+                        fulls.add(full);
+                    }
                 } else {
                     System.err.printf("attune bench: round %d/%d, HuggingFace (%s)%n", round, n, hfPython);
                     theirs = reference.run(args);
@@ -176,8 +221,28 @@ final class BenchCommand implements Callable<Integer> {
         summary.put("infer_ratio_median", round3(median(inferRatios)));
         summary.put("train_ratios", trainRatios);
         summary.put("infer_ratios", inferRatios);
+        if (compute != DType.FLOAT32) {
+            summary.putAll(lowVsFull(lows, fulls));
+        }
         System.out.println(json.writeValueAsString(summary));
         return 0;
+    }
+
+    /** Medians of the mixed-precision runs' throughput over the float32 runs', pair by pair. */
+    private Map<String, Object> lowVsFull(List<Map<String, Object>> lows, List<Map<String, Object>> fulls) {
+        List<Double> train = new ArrayList<>();
+        List<Double> infer = new ArrayList<>();
+        for (int i = 0; i < lows.size(); i++) {
+            train.add(ratio((Double) lows.get(i).get("train_samples_per_s"), (Double) fulls.get(i).get("train_samples_per_s")));
+            infer.add(ratio((Double) lows.get(i).get("infer_samples_per_s"), (Double) fulls.get(i).get("infer_samples_per_s")));
+        }
+        String name = precision() == DType.BFLOAT16 ? "bf16" : "fp16";
+        Map<String, Object> out = new LinkedHashMap<>();
+        out.put(name + "_vs_fp32_train_median", round3(median(train)));
+        out.put(name + "_vs_fp32_infer_median", round3(median(infer)));
+        out.put(name + "_vs_fp32_train_ratios", train);
+        out.put(name + "_vs_fp32_infer_ratios", infer);
+        return out;
     }
 
     /** Attune's samples/s over the reference's, to three decimals. */
@@ -192,6 +257,11 @@ final class BenchCommand implements Callable<Integer> {
 
     /** One engine's figures: median training step and inference batch on the same random batch. */
     private Map<String, Object> measure(Attune.Builder builder) throws IOException {
+        return measure(builder, DType.FLOAT32);
+    }
+
+    /** One engine's figures in a compute precision (autocast; fp16 with loss scaling). */
+    private Map<String, Object> measure(Attune.Builder builder, DType compute) throws IOException {
         try (Attune attune = builder.seed(0).build();
                 PretrainedModel base = attune.load(model)) {
             int vocab = base.config().requireInt("vocab_size");
@@ -231,13 +301,20 @@ final class BenchCommand implements Callable<Integer> {
                         trainable += p.size();
                     }
                 }
+                m.lowered().setComputeType(compute);
+                GradScaler scaler = compute == DType.FLOAT16 ? new GradScaler() : null;
                 try (AdamW optimizer = new AdamW(m.lowered(),
                         new OptimizerSettings(0.9, 0.999, 1e-8, 0.01, 1.0, frozen))) {
                     for (int i = 0; i < warmup + steps; i++) {
                         GracefulStop.checkInterrupted();
                         long t = System.nanoTime();
-                        optimizer.session().forwardBackward(training, 1f);
-                        optimizer.step(1e-4);
+                        if (scaler == null) {
+                            optimizer.session().forwardBackward(training, 1f);
+                            optimizer.step(1e-4);
+                        } else {
+                            optimizer.session().forwardBackward(training, (float) scaler.scale());
+                            scaler.update(!Float.isFinite(optimizer.stepScaled(1e-4, scaler.scale())));
+                        }
                         if (i >= warmup) {
                             trainTimes.add((System.nanoTime() - t) / 1e9);
                         }
@@ -273,6 +350,7 @@ final class BenchCommand implements Callable<Integer> {
                 double step = median(trainTimes);
                 Map<String, Object> out = new LinkedHashMap<>();
                 out.put("impl", "attune/" + attune.engine().describe());
+                out.put("precision", compute == DType.FLOAT32 ? "fp32" : compute == DType.BFLOAT16 ? "bf16" : "fp16");
                 out.put("batch", batch);
                 out.put("seq", seq);
                 out.put("device", m.lowered().device());

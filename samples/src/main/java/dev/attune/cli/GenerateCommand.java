@@ -82,6 +82,9 @@ final class GenerateCommand implements Callable<Integer> {
     @Mixin
     EngineOptionsMixin engineOptions;
 
+    @Mixin
+    PrecisionMixin precision;
+
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
@@ -99,6 +102,10 @@ final class GenerateCommand implements Callable<Integer> {
         try (Attune attune = engineOptions.builder(registry, source).build();
                 PretrainedModel base = attune.load(source, Map.of())) {
             if (Seq2SeqGenerate.applies(base)) { // T5 and other encoder-decoder models
+                if (precision.type() != dev.attune.ops.DType.FLOAT32) {
+                    throw new CommandLine.ParameterException(spec.commandLine(), "--dtype " + precision.dtype
+                            + " works with causal language models for now; run " + model + " with --dtype fp32");
+                }
                 if (!stopTexts.isEmpty()) {
                     throw new CommandLine.ParameterException(spec.commandLine(), "--stop works with causal language"
                             + " models (GPT-2); " + model + " is an encoder-decoder model, which ends at its"
@@ -112,6 +119,7 @@ final class GenerateCommand implements Callable<Integer> {
             try (dev.attune.model.FineTunedModel adapted = adapter == null ? null : PeftOptionsMixin.open(attune, base,
                     adapter, attune.task("causal-lm", java.util.Map.of()), maxLength);
                     LoweredModel lm = adapted != null ? null : attune.lower(base, new HeadSpec(HeadKind.CAUSAL_LM, 0))) {
+                precision.applyTo(adapted != null ? adapted.lowered() : lm);
                 long[] promptIds = base.tokenizer().encode(prompt, null, maxLength).ids();
                 long[] ids = new Generator(adapted != null ? adapted.lowered() : lm).generate(promptIds, config,
                         (step, logits, token) -> GracefulStop.checkInterrupted(), stop);

@@ -70,6 +70,9 @@ final class LogitsCommand implements Callable<Integer> {
     @Mixin
     EngineOptionsMixin engineOptions;
 
+    @Mixin
+    PrecisionMixin precision;
+
     @Option(names = "--adapter", paramLabel = "FOLDER", description = "a PEFT LoRA adapter folder over --model")
     Path adapter;
 
@@ -86,6 +89,7 @@ final class LogitsCommand implements Callable<Integer> {
                 Writer out = output == null
                         ? new BufferedWriter(new OutputStreamWriter(System.out, StandardCharsets.UTF_8))
                         : Files.newBufferedWriter(output, StandardCharsets.UTF_8)) {
+            precision.applyTo(m.lowered());
             boolean seq2seq = m.task().head().kind() == HeadKind.SEQ2SEQ_LM;
             if (seq2seq) {
                 for (PredictCommand.JsonlRow row : rows) {

@@ -49,6 +49,9 @@ final class PredictCommand implements Callable<Integer> {
     @Mixin
     EngineOptionsMixin engineOptions;
 
+    @Mixin
+    PrecisionMixin precision;
+
     @Option(names = "--adapter", paramLabel = "FOLDER", description = "a PEFT LoRA adapter folder over --model (the"
             + " base model)")
     Path adapter;
@@ -107,6 +110,7 @@ final class PredictCommand implements Callable<Integer> {
         try (Attune attune = engineOptions.builder(registry, source).build();
                 FineTunedModel m = adapter == null ? attune.open(source)
                         : PeftOptionsMixin.open(attune, attune.load(source, Map.of()), adapter, null, maxLength)) {
+            precision.applyTo(m.lowered());
             // every input is checked against the model's task before anything runs, naming its line
             int fromFile = inputs.size() - rows.size();
             for (int i = 0; i < inputs.size(); i++) {

@@ -3,6 +3,8 @@ package dev.attune.cli;
 import dev.attune.core.train.DefaultTrainer;
 import dev.attune.core.train.callbacks.ModelCardCallback;
 import dev.attune.core.train.callbacks.PlotsCallback;
+import dev.attune.error.ConfigurationException;
+import dev.attune.ops.DType;
 import dev.attune.train.TrainingConfig;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -94,6 +96,25 @@ final class TrainingOptionsMixin {
     @Option(names = "--no-tensorboard", description = "no TensorBoard event files in <output>/runs")
     boolean noTensorboard;
 
+    @Option(names = "--bf16", description = "mixed precision (HuggingFace's bf16): matrix products and attention in"
+            + " bfloat16, weights and optimizer state in float32")
+    boolean bf16;
+
+    @Option(names = "--fp16", description = "mixed precision (HuggingFace's fp16): matrix products and attention in"
+            + " float16 with dynamic loss scaling (GradScaler's defaults)")
+    boolean fp16;
+
+    /**
+     * @return the compute type of --bf16 / --fp16
+     * @throws ConfigurationException when both are given
+     */
+    static DType precision(boolean bf16, boolean fp16) {
+        if (bf16 && fp16) {
+            throw new ConfigurationException("--bf16 and --fp16 exclude each other: give one (bf16 needs no loss scaling)");
+        }
+        return bf16 ? DType.BFLOAT16 : fp16 ? DType.FLOAT16 : DType.FLOAT32;
+    }
+
     /**
      * @param b the builder the command filled
      * @param output the output folder
@@ -116,6 +137,7 @@ final class TrainingOptionsMixin {
         if (noModelCard) {
             b.withoutDefault(PlotsCallback.class).withoutDefault(ModelCardCallback.class);
         }
+        b.mixedPrecision(precision(bf16, fp16));
         return b.resumeFromCheckpoint(from)
                 .saveOnEpochEnd(saveOnEpochEnd)
                 .saveTotalLimit(saveTotalLimit)

@@ -51,6 +51,8 @@ final class TuneCommand implements Callable<Integer> {
     @Option(names = "--set", description = "config.json override key=value (repeatable)")
     Map<String, String> overrides = new LinkedHashMap<>();
     @Mixin EngineOptionsMixin engineOptions;
+    @Option(names = "--bf16", description = "train every trial in bf16 mixed precision") boolean bf16;
+    @Option(names = "--fp16", description = "train every trial in fp16 mixed precision with loss scaling") boolean fp16;
 
     static final List<String> PARAMS = HyperparameterSearch.PARAMS;
     static final String SETTINGS_FILE = HyperparameterSearch.SETTINGS_FILE;
@@ -70,7 +72,7 @@ final class TuneCommand implements Callable<Integer> {
                 .halvingFactor(eta).objective(objective).learningRate(learningRate).batchSize(batchSize).epochs(epochs)
                 .warmupRatio(warmupRatio).weightDecay(weightDecay).maxLength(maxLength).maxSteps(maxSteps).seed(seed)
                 .resume(resume).overrides(overrides).engine(engineOptions.engine).device(engineOptions.device)
-                .threads(engineOptions.threads).build();
+                .threads(engineOptions.threads).mixedPrecision(TrainingOptionsMixin.precision(bf16, fp16)).build();
         if (spark != null) {
             dev.attune.spark.AttuneSpark.tune(spark, spec, control);
         } else {

@@ -3,6 +3,7 @@ package dev.attune.train;
 import static org.apiguardian.api.API.Status.STABLE;
 
 import dev.attune.error.ConfigurationException;
+import dev.attune.ops.DType;
 import dev.attune.task.Task;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -72,6 +73,10 @@ import org.apiguardian.api.API;
  * @param withoutDefaults built-in callbacks left out of the run, by class; default none
  * @param peft parameter-efficient fine-tuning: a LoRA adapter beside the frozen model ({@link
  *     #withPeft}); null (the default) trains every parameter
+ * @param mixedPrecision HuggingFace's {@code bf16}/{@code fp16}: BFLOAT16 or FLOAT16 runs matrix
+ *     products and attention in that type with {@code torch.autocast}'s semantics (parameters and
+ *     optimizer state stay float32; softmax, norms and losses in float32), FLOAT16 with dynamic loss
+ *     scaling as {@code GradScaler}'s defaults; FLOAT32 (the default) trains in float32 throughout
  */
 @API(status = STABLE, since = "0.1")
 public record TrainingConfig(
@@ -86,7 +91,8 @@ public record TrainingConfig(
         TransferLearning transferLearning,
         List<TrainerCallback> callbacks,
         Set<Class<? extends TrainerCallback>> withoutDefaults,
-        LoraConfig peft) {
+        LoraConfig peft,
+        DType mixedPrecision) {
 
     /** Checks that the groups are present and agree with each other; messages name the setting. */
     public TrainingConfig {
@@ -99,6 +105,11 @@ public record TrainingConfig(
         Objects.requireNonNull(transferLearning, "transferLearning");
         callbacks = callbacks == null ? List.of() : List.copyOf(callbacks);
         withoutDefaults = withoutDefaults == null ? Set.of() : Set.copyOf(withoutDefaults);
+        mixedPrecision = mixedPrecision == null ? DType.FLOAT32 : mixedPrecision;
+        if (mixedPrecision != DType.FLOAT32 && mixedPrecision != DType.BFLOAT16 && mixedPrecision != DType.FLOAT16) {
+            throw new ConfigurationException("mixedPrecision is BFLOAT16 (bf16), FLOAT16 (fp16) or FLOAT32 (off), not "
+                    + mixedPrecision);
+        }
         if (outputDir == null) {
             String needs = " needs an outputDir: checkpoints are written to outputDir/checkpoint-N; set outputDir";
             if (saving.saveSteps() > 0) {
@@ -811,6 +822,7 @@ public record TrainingConfig(
         private final List<TrainerCallback> callbacks = new ArrayList<>();
         private final Set<Class<? extends TrainerCallback>> withoutDefaults = new LinkedHashSet<>();
         private LoraConfig peft = null;
+        private DType mixedPrecision = DType.FLOAT32;
 
         private Builder() {}
 
@@ -869,6 +881,17 @@ public record TrainingConfig(
             callbacks.addAll(c.callbacks());
             withoutDefaults.addAll(c.withoutDefaults());
             peft = c.peft();
+            mixedPrecision = c.mixedPrecision();
+        }
+
+        /**
+         * @param value BFLOAT16 ({@code --bf16}) or FLOAT16 ({@code --fp16}, with dynamic loss scaling)
+         *     mixed precision; FLOAT32 (the default) turns it off
+         * @return this builder
+         */
+        public Builder mixedPrecision(DType value) {
+            mixedPrecision = value;
+            return this;
         }
 
         /**
@@ -1322,7 +1345,7 @@ public record TrainingConfig(
                     new Logging(loggingSteps, tensorboard, disableTqdm),
                     new TransferLearning(freezeEmbeddings, freezeLayers, trainHeadOnly, layerwiseLrDecay,
                             gradualUnfreezing),
-                    callbacks, withoutDefaults, peft);
+                    callbacks, withoutDefaults, peft, mixedPrecision);
         }
     }
 

@@ -127,12 +127,34 @@ public final class AdamW implements AutoCloseable {
      * @return the global gradient norm before clipping; when it is not finite nothing was updated
      */
     public float step(double learningRate) {
-        float n = (float) Math.sqrt(norm.run(Map.of()));
-        steps++;
+        return step(learningRate, 1.0, true);
+    }
+
+    /**
+     * One step on gradients of a loss multiplied by {@code gradScale} (float16 loss scaling, {@link
+     * GradScaler}): the gradients are read divided by the scale (folded into the update's factors, no
+     * extra pass), clipped and applied as by {@link #step(double)}. When they hold an inf or a NaN the
+     * step is skipped as {@code GradScaler.step} skips it: nothing changes, not even the step count
+     * that the bias corrections use; the gradients are dropped.
+     *
+     * @param learningRate the step's learning rate (before each group's scale)
+     * @param gradScale the factor the loss was multiplied by before the backward pass
+     * @return the global norm of the unscaled gradients before clipping; not finite when the step was skipped
+     */
+    public float stepScaled(double learningRate, double gradScale) {
+        return step(learningRate, gradScale, false);
+    }
+
+    private float step(double learningRate, double gradScale, boolean countNonFinite) {
+        float n = (float) (Math.sqrt(norm.run(Map.of())) / gradScale);
         if (!Float.isFinite(n)) {
+            if (countNonFinite) {
+                steps++;
+            }
             session.clearGradients();
             return n;
         }
+        steps++;
         double clip = 1.0;
         if (settings.maxGradNorm() > 0) {
             clip = Math.min(1.0, settings.maxGradNorm() / (n + 1e-6));
@@ -142,8 +164,8 @@ public final class AdamW implements AutoCloseable {
         double bc1 = 1 - Math.pow(b1, steps);
         double sqrtBc2 = Math.sqrt(1 - Math.pow(b2, steps));
         Map<String, Double> hypers = new HashMap<>();
-        hypers.put("m_scale", (1 - b1) * clip);
-        hypers.put("v_scale", (1 - b2) * clip * clip);
+        hypers.put("m_scale", (1 - b1) * clip / gradScale);
+        hypers.put("v_scale", (1 - b2) * clip * clip / (gradScale * gradScale));
         hypers.put("beta1", b1);
         hypers.put("beta2", b2);
         hypers.put("eps", settings.epsilon() * sqrtBc2);

@@ -1,5 +1,4 @@
 package dev.attune.core.train;
-
 import org.apiguardian.api.API;
 
 import dev.attune.core.internal.OutputFolder;
@@ -9,6 +8,7 @@ import dev.attune.core.lora.LoraDefinition;
 import dev.attune.core.train.callbacks.ModelCardCallback;
 import dev.attune.core.train.callbacks.PlotsCallback;
 import dev.attune.engine.Batch;
+import dev.attune.engine.LoweredModel;
 import dev.attune.engine.TrainingSession;
 import dev.attune.error.AttuneException;
 import dev.attune.error.ConfigurationException;
@@ -16,7 +16,9 @@ import dev.attune.error.InvalidCheckpointException;
 import dev.attune.error.InvalidDataException;
 import dev.attune.error.TrainingStoppedException;
 import dev.attune.model.FineTunedModel;
+import dev.attune.ops.DType;
 import dev.attune.ops.Parameter;
+import dev.attune.ops.TensorData;
 import dev.attune.task.Dataset;
 import dev.attune.task.Features;
 import dev.attune.train.Trainer;
@@ -188,6 +190,11 @@ public final class DefaultTrainer implements Trainer {
     }
 
     private static void checkSameRun(Path checkpoint, Map<String, Object> saved, Map<String, Object> now) {
+        if (saved != null && saved.containsKey("mixed_precision") && !now.containsKey("mixed_precision")) {
+            throw new InvalidCheckpointException(checkpoint.resolve(Checkpoints.STATE_FILE) + ": the checkpoint was "
+                    + "written with mixed_precision = " + saved.get("mixed_precision") + " but this run trains in float32;"
+                    + " resume with the same precision (--bf16 / --fp16, TrainingConfig.mixedPrecision)");
+        }
         for (Map.Entry<String, Object> e : now.entrySet()) {
             Object v = saved == null ? null : saved.get(e.getKey());
             if (v == null || !String.valueOf(v).equals(String.valueOf(e.getValue()))) {
@@ -305,6 +312,9 @@ public final class DefaultTrainer implements Trainer {
             identity.put("seed", config.seed());
             identity.put("shuffle", config.shuffle());
             identity.put("group_by_length", config.groupByLength());
+            if (config.mixedPrecision() != DType.FLOAT32) {
+                identity.put("mixed_precision", config.mixedPrecision().name()); // absent for float32: old checkpoints match
+            }
 
             Shuffler shuffler = new Shuffler(config.seed());
             Path resumeFrom = config.resumeFromCheckpoint();
@@ -398,7 +408,7 @@ public final class DefaultTrainer implements Trainer {
                     // dropout draws from a generator seeded by position, so a resumed run draws the same masks
                     optimizer.session().reseed(mix(config.seed(), run.microBatches));
                     run.microBatches++;
-                    float loss = optimizer.session().forwardBackward(batch, 1f / accumulation);
+                    float loss = optimizer.session().forwardBackward(batch, optimizer.lossFactor() / accumulation);
                     if (!Float.isFinite(loss)) {
                         throw nonFinite(loss);
                     }
@@ -429,6 +439,9 @@ public final class DefaultTrainer implements Trainer {
                         record.put("loss", run.windowLoss / run.windowCount);
                         record.put("learning_rate", lr);
                         record.put("grad_norm", gradNorm);
+                        if (optimizer.scaler != null) {
+                            record.put("loss_scale", optimizer.scaler.scale());
+                        }
                         record.put("samples_per_second", throughput);
                         record.put("elapsed_seconds", clock());
                         run.windowLoss = 0;
@@ -594,6 +607,10 @@ public final class DefaultTrainer implements Trainer {
         private final TrainingConfig config;
         private final LayerGroups groups;
         private final AdamW adamW;
+        /** fp16's dynamic loss scaling; null without it. */
+        private GradScaler scaler;
+        private final LoweredModel lowered;
+        private final DType computeBefore;
 
         EngineOptimizer(FineTunedModel model, TrainingConfig config) {
             this.config = config;
@@ -635,7 +652,24 @@ public final class DefaultTrainer implements Trainer {
                     ? groups.decayedScales(config.layerwiseLrDecay()) : Map.of();
             OptimizerSettings settings = new OptimizerSettings(config.adamBeta1(), config.adamBeta2(),
                     config.adamEpsilon(), config.weightDecay(), config.maxGradNorm(), frozen, scales);
-            adamW = new AdamW(model.lowered(), settings);
+            lowered = model.lowered();
+            computeBefore = lowered.computeType();
+            if (config.mixedPrecision() != DType.FLOAT32) {
+                // autocast for the run's forward passes (evaluations too, as HuggingFace's Trainer); put back at close
+                lowered.setComputeType(config.mixedPrecision());
+            }
+            scaler = config.mixedPrecision() == DType.FLOAT16 ? new GradScaler() : null;
+            try {
+                adamW = new AdamW(model.lowered(), settings);
+            } catch (RuntimeException e) {
+                lowered.setComputeType(computeBefore);
+                throw e;
+            }
+        }
+
+        /** @return the factor on the loss before backward: fp16's loss scale, else 1 */
+        float lossFactor() {
+            return scaler == null ? 1f : (float) scaler.scale();
         }
 
         /** @return the engine's session, for forward and backward passes */
@@ -645,8 +679,15 @@ public final class DefaultTrainer implements Trainer {
 
         /** Restores the weights and the optimizer's moments and step count from a checkpoint. */
         void restore(Path checkpoint, long optimizerSteps) {
-            adamW.restore(Checkpoints.readWeights(checkpoint),
-                    new OptimizerState(optimizerSteps, Checkpoints.readTensors(checkpoint, Checkpoints.OPTIMIZER_FILE)));
+            Map<String, TensorData> tensors = new LinkedHashMap<>(
+                    Checkpoints.readTensors(checkpoint, Checkpoints.OPTIMIZER_FILE));
+            java.util.Optional<GradScaler> saved = GradScaler.fromState(tensors);
+            tensors.remove(GradScaler.SCALE_KEY);
+            tensors.remove(GradScaler.GROWTH_TRACKER_KEY);
+            adamW.restore(Checkpoints.readWeights(checkpoint), new OptimizerState(optimizerSteps, tensors));
+            if (scaler != null && saved.isPresent()) {
+                scaler = saved.get();
+            }
         }
 
         /** Gradual unfreezing: the epoch's trainable layer groups. */
@@ -658,12 +699,29 @@ public final class DefaultTrainer implements Trainer {
 
         /** @return the gradients' global norm before clipping, after one AdamW update at this rate */
         float step(double learningRate) {
-            return adamW.step(learningRate);
+            if (scaler == null) {
+                return adamW.step(learningRate);
+            }
+            double scale = scaler.scale();
+            float norm = adamW.stepScaled(learningRate, scale);
+            boolean overflow = !Float.isFinite(norm);
+            scaler.update(overflow);
+            if (overflow) {
+                LOG.warn("fp16: the gradients overflowed (norm {}) at loss scale {}: step skipped, loss scale now {}",
+                        norm, scale, scaler.scale());
+            }
+            return norm;
         }
 
-        /** @return the optimizer's moments and step count, for a checkpoint */
+        /** @return the optimizer's moments and step count (and fp16's loss scaler), for a checkpoint */
         OptimizerState state() {
-            return adamW.state();
+            OptimizerState s = adamW.state();
+            if (scaler == null) {
+                return s;
+            }
+            Map<String, TensorData> tensors = new LinkedHashMap<>(s.tensors());
+            tensors.putAll(scaler.state());
+            return new OptimizerState(s.steps(), tensors);
         }
 
         /** Puts a checkpoint's weights back (the optimizer's state unchanged). */
@@ -673,7 +731,11 @@ public final class DefaultTrainer implements Trainer {
 
         @Override
         public void close() {
-            adamW.close();
+            try {
+                adamW.close();
+            } finally {
+                lowered.setComputeType(computeBefore);
+            }
         }
     }
 }

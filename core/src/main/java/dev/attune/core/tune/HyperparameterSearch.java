@@ -8,6 +8,7 @@ import dev.attune.engine.EngineOptions.DeviceSpec;
 import dev.attune.error.AttuneException;
 import dev.attune.error.TrainingStoppedException;
 import dev.attune.model.FineTunedModel;
+import dev.attune.ops.DType;
 import dev.attune.model.PretrainedModel;
 import dev.attune.task.Dataset;
 import dev.attune.task.Task;
@@ -323,6 +324,7 @@ public final class HyperparameterSearch {
                 .seed(spec.seed).loggingSteps(50).evalStrategy(EvalStrategy.EPOCH).disableTqdm(true).tensorboard(false)
                 // a trial keeps its log; the search's report shows the trials instead of plots and cards
                 .withoutDefault(PlotsCallback.class).withoutDefault(ModelCardCallback.class)
+                .mixedPrecision(spec.mixedPrecision)
                 .build();
         long start = System.nanoTime();
         try (PretrainedModel base = attune.load(Path.of(spec.model), spec.overrides)) {
@@ -568,6 +570,7 @@ public final class HyperparameterSearch {
         String engine;
         String device = "auto";
         int threads;
+        DType mixedPrecision = DType.FLOAT32;
 
         private Spec() {}
 
@@ -649,6 +652,9 @@ public final class HyperparameterSearch {
             m.put("seed", seed);
             m.put("set", new TreeMap<>(overrides));
             m.put("engine", engine);
+            if (mixedPrecision != DType.FLOAT32) {
+                m.put("mixed_precision", mixedPrecision.name()); // absent for float32: earlier searches still resume
+            }
             return m;
         }
 
@@ -764,6 +770,12 @@ public final class HyperparameterSearch {
              * @return this
              */
             public Builder threads(int v) { s.threads = v; return this; }
+            /**
+             * @param v {@code --bf16}/{@code --fp16}: BFLOAT16 or FLOAT16 trains every trial in that mixed
+             *     precision, FLOAT32 (the default) in full precision
+             * @return this
+             */
+            public Builder mixedPrecision(DType v) { s.mixedPrecision = v == null ? DType.FLOAT32 : v; return this; }
 
             /** @return the settings */
             public Spec build() {
@@ -793,6 +805,7 @@ public final class HyperparameterSearch {
                 out.engine = s.engine;
                 out.device = s.device;
                 out.threads = s.threads;
+                out.mixedPrecision = s.mixedPrecision;
                 return out;
             }
         }

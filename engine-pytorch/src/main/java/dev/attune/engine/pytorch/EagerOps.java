@@ -12,6 +12,7 @@ import dev.attune.ops.Tensor;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.HashMap;
+import java.util.IdentityHashMap;
 import java.util.Map;
 import java.util.function.Function;
 
@@ -31,11 +32,50 @@ class EagerOps implements Ops {
     private final Function<Parameter, PtNDArray> params;
     private final boolean training;
     private final Map<Float, PtNDArray> scalars = new HashMap<>();
+    /** Autocast's low-precision type for matrix products and attention; null runs everything in float32. */
+    private DType low;
+    /** Casts made this step, by input (a weight or an activation read by several products is cast once). */
+    private final Map<PtNDArray, PtNDArray> lowCasts = new IdentityHashMap<>();
 
     EagerOps(PtNDManager step, Function<Parameter, PtNDArray> params, boolean training) {
         this.step = step;
         this.params = params;
         this.training = training;
+    }
+
+    /**
+     * Autocast, as {@code torch.autocast}: matrix products ({@link #linear}, {@link #matmul}) and
+     * attention run in {@code type}, their inputs (float32 weights included) cast down on the native
+     * side; softmax, log-softmax and layer norm compute in float32, whatever their input; every other
+     * op follows torch's type promotion (a low-precision product plus a float32 residual is float32).
+     *
+     * @param type BFLOAT16 or FLOAT16; FLOAT32 or null turns autocast off
+     * @return these ops
+     */
+    EagerOps autocast(DType type) {
+        low = type == null || type == DType.FLOAT32 ? null : type;
+        return this;
+    }
+
+    /** @return x in autocast's low precision (cast once per step per input) */
+    private PtNDArray lowered(PtNDArray x) {
+        if (!LowPrecision.isFloat32(x)) {
+            return x; // already low (the output of a product), or not a float tensor
+        }
+        PtNDArray cast = lowCasts.get(x);
+        if (cast == null) {
+            cast = LowPrecision.down(x, low, training, step);
+            lowCasts.put(x, cast);
+        }
+        return cast;
+    }
+
+    /** @return x in float32 when autocast is on and x is not (norms and softmax compute in float32) */
+    private PtNDArray widened(PtNDArray x) {
+        if (low == null || LowPrecision.isFloat32(x) || !LowPrecision.isFloatingPoint(x)) {
+            return x;
+        }
+        return own(LowPrecision.up(x, training, step)).a();
     }
 
     static PtNDArray a(Tensor t) {
@@ -167,6 +207,11 @@ class EagerOps implements Ops {
         PtNDArray in = a(x);
         PtNDArray w = a(weight);
         PtNDArray b = bias == null ? null : a(bias);
+        if (low != null) {
+            in = lowered(in);
+            w = lowered(w);
+            b = b == null ? null : lowered(b);
+        }
         long[] dims = in.getShape().getShape();
         if (b == null || dims.length <= 2) {
             return own(JniUtils.linear(in, w, b));
@@ -180,6 +225,9 @@ class EagerOps implements Ops {
 
     @Override
     public Tensor matmul(Tensor x, Tensor y) {
+        if (low != null) {
+            return own(JniUtils.matmul(lowered(a(x)), lowered(a(y))));
+        }
         return own(JniUtils.matmul(a(x), a(y)));
     }
 
@@ -191,17 +239,17 @@ class EagerOps implements Ops {
     @Override
     public Tensor layerNorm(Tensor x, Tensor gamma, Tensor beta, float eps) {
         PtNDArray g = a(gamma);
-        return own(JniUtils.layerNorm(a(x), g.getShape(), g, a(beta), eps));
+        return own(JniUtils.layerNorm(widened(a(x)), g.getShape(), g, a(beta), eps));
     }
 
     @Override
     public Tensor softmax(Tensor x, int axis) {
-        return own(JniUtils.softmax(a(x), axis, DataType.FLOAT32));
+        return own(JniUtils.softmax(widened(a(x)), axis, DataType.FLOAT32));
     }
 
     @Override
     public Tensor logSoftmax(Tensor x, int axis) {
-        return own(JniUtils.logSoftmax(a(x), axis, DataType.FLOAT32));
+        return own(JniUtils.logSoftmax(widened(a(x)), axis, DataType.FLOAT32));
     }
 
     /**
@@ -223,7 +271,10 @@ class EagerOps implements Ops {
         }
         // floor of a uniform number in [1 - p, 2 - p) is 1 with probability 1 - p, else 0
         PtNDArray mask;
-        try (PtNDArray u = JniUtils.uniform(step, 1 - p, 2 - p, in.getShape(), in.getDataType(), in.getDevice())) {
+        // a low-precision input gets a float32 mask: DJL cannot name bfloat16 when it creates a tensor
+        DataType maskType = LowPrecision.isFloat32(in) || in.getDataType() == DataType.FLOAT16
+                ? in.getDataType() : DataType.FLOAT32;
+        try (PtNDArray u = JniUtils.uniform(step, 1 - p, 2 - p, in.getShape(), maskType, in.getDevice())) {
             mask = own(JniUtils.floor(u)).a();
         }
         JniUtils.muli(mask, a(scalar(1f / (1f - p))));
@@ -236,6 +287,9 @@ class EagerOps implements Ops {
      */
     @Override
     public Tensor attention(Tensor q, Tensor k, Tensor v, Tensor bias, float scale, float dropout) {
+        if (low != null && !training && !Boolean.getBoolean(PyTorchEngineProvider.DISABLE_FUSED_ATTENTION)) {
+            return own(LowPrecision.attention(step, low, a(q), a(k), a(v), bias == null ? null : a(bias), scale));
+        }
         PtNDArray fused = training ? null
                 : FusedAttention.apply(step, a(q), a(k), a(v), bias == null ? null : a(bias), scale);
         if (fused != null) {
@@ -314,6 +368,12 @@ class EagerOps implements Ops {
     @Override
     public Tensor cast(Tensor x, DType type) {
         PtNDArray in = a(x);
+        if (type == DType.BFLOAT16) {
+            return own(LowPrecision.down(in, type, training, step));
+        }
+        if (type == DType.FLOAT32 && LowPrecision.isFloatingPoint(in) && !LowPrecision.isFloat32(in)) {
+            return own(LowPrecision.up(in, training, step)); // differentiable widening (DJL's cast is not)
+        }
         DataType target = dataType(type);
         if (in.getDataType() == target) {
             return x;

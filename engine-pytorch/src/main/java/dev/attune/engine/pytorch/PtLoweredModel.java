@@ -10,6 +10,7 @@ import dev.attune.engine.Batch;
 import dev.attune.engine.LoweredModel;
 import dev.attune.engine.Engine.ParameterSource;
 import dev.attune.engine.TrainingSession;
+import dev.attune.error.ConfigurationException;
 import dev.attune.error.EngineException;
 import dev.attune.error.InvalidCheckpointException;
 import dev.attune.model.ModelDefinition.InputSpec;
@@ -35,6 +36,8 @@ final class PtLoweredModel implements LoweredModel {
     private final Map<String, PtNDArray> values = new LinkedHashMap<>();
     private final Object trainingLock = new Object();
     private PtTrainingSession session;
+    /** Autocast's compute type for every later forward pass (FLOAT32: off). */
+    private volatile DType compute = DType.FLOAT32;
 
     PtLoweredModel(ModelDefinition definition, ParameterSource source, PtNDManager root, Device device) {
         this.definition = definition;
@@ -114,6 +117,13 @@ final class PtLoweredModel implements LoweredModel {
             cpu = (PtNDArray) array.toDevice(Device.cpu(), false);
         }
         long[] shape = cpu.getShape().getShape();
+        if (cpu.getDataType() == DataType.UNKNOWN || cpu.getDataType() == DataType.BFLOAT16) {
+            // bfloat16 (DJL reports UNKNOWN): its bytes never cross to Java as bfloat16, which DJL cannot
+            // name; libtorch widens it to float32 first
+            try (PtNDArray wide = LowPrecision.up(cpu)) {
+                return toHost(wide);
+            }
+        }
         DType type = switch (cpu.getDataType()) {
             case FLOAT32 -> DType.FLOAT32;
             case INT64 -> DType.INT64;
@@ -144,11 +154,15 @@ final class PtLoweredModel implements LoweredModel {
         boolean grad = JniUtils.isGradMode();
         JniUtils.setGradMode(false);
         try (PtNDManager step = (PtNDManager) root.newSubManager()) {
-            EagerOps ops = new EagerOps(step, this::value, false);
+            EagerOps ops = new EagerOps(step, this::value, false).autocast(compute);
             Map<String, Tensor> out = forward(ops, step, batch);
             Map<String, TensorData> host = new LinkedHashMap<>();
             for (Map.Entry<String, Tensor> e : out.entrySet()) {
-                host.put(e.getKey(), toHost(EagerOps.a(e.getValue())));
+                PtNDArray value = EagerOps.a(e.getValue());
+                if (compute != DType.FLOAT32 && value.getDataType() == DataType.FLOAT16) {
+                    value = ops.own(LowPrecision.up(value)).a(); // autocast's outputs reach the host as float32
+                }
+                host.put(e.getKey(), toHost(value));
             }
             return host;
         } finally {
@@ -165,6 +179,20 @@ final class PtLoweredModel implements LoweredModel {
             session = new PtTrainingSession(this, frozen, slots);
             return session;
         }
+    }
+
+    /** Autocast on the PyTorch engine: see {@link EagerOps#autocast}. */
+    @Override
+    public void setComputeType(DType type) {
+        if (type != DType.FLOAT32 && type != DType.BFLOAT16 && type != DType.FLOAT16) {
+            throw new ConfigurationException("compute type must be FLOAT32, BFLOAT16 or FLOAT16, not " + type);
+        }
+        compute = type;
+    }
+
+    @Override
+    public DType computeType() {
+        return compute;
     }
 
     @Override

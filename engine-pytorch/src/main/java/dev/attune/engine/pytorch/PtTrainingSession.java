@@ -90,7 +90,7 @@ final class PtTrainingSession implements TrainingSession {
         boolean grad = JniUtils.isGradMode();
         JniUtils.setGradMode(true);
         try (PtNDManager step = (PtNDManager) model.root().newSubManager()) {
-            EagerOps ops = new EagerOps(step, model::value, true);
+            EagerOps ops = new EagerOps(step, model::value, true).autocast(model.computeType());
             Map<String, Tensor> out = model.forward(ops, step, batch);
             Tensor lossT = out.get("loss");
             if (lossT == null) {
@@ -98,6 +98,9 @@ final class PtTrainingSession implements TrainingSession {
                         model.definition().architecture() + " returned no 'loss': the batch needs labels");
             }
             PtNDArray loss = EagerOps.a(lossT);
+            if (!LowPrecision.isFloat32(loss)) {
+                loss = ops.own(LowPrecision.up(loss, true, step)).a(); // autocast: the loss and its seed in float32
+            }
             float value = loss.toFloatArray()[0];
             PtNDArray seed = (PtNDArray) step.full(loss.getShape(), lossScale, loss.getDataType());
             JniUtils.backward(loss, seed, false, false);
