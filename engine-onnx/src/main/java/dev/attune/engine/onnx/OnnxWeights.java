@@ -59,6 +59,13 @@ final class OnnxWeights implements WeightStore {
                 throw new InvalidCheckpointException(file + ": not a readable ONNX model (" + e.getMessage()
                         + "); check that the file is complete", e);
             }
+            for (StringStringEntryProto e : model.getMetadataPropsList()) {
+                if (e.getKey().equals(OnnxExporter.META + OnnxExporter.QUANTIZE_KEY)) {
+                    throw new InvalidCheckpointException(file + ": holds " + e.getValue() + "-quantized weights (an"
+                            + " export with --quantize " + e.getValue() + "), which only ONNX Runtime runs; use the onnx"
+                            + " engine (--engine onnx), or export the model without --quantize to run it elsewhere");
+                }
+            }
             Map<String, TensorProto> found = new LinkedHashMap<>();
             for (TensorProto t : model.getGraph().getInitializerList()) {
                 if (dtype(t) != null && !GENERATED.matcher(t.getName()).matches()) {
