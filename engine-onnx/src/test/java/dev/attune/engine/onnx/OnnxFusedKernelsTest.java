@@ -189,7 +189,10 @@ class OnnxFusedKernelsTest {
                     .isEqualTo(OnnxExportParityTest.argmax(want, 2 * r, 2));
         }
         // its weights are not float initializers under HuggingFace names: other engines are refused, typed
-        assertThatThrownBy(() -> new OnnxWeights(int8Folder.resolve(OnnxExporter.MODEL_FILE)).names())
+        OnnxWeights weights = new OnnxWeights(int8Folder.resolve(OnnxExporter.MODEL_FILE));
+        assertThat(weights.names()).as("quantized weights listed under their HuggingFace names")
+                .contains("bert.encoder.layer.0.attention.self.query.weight", "bert.embeddings.word_embeddings.weight");
+        assertThatThrownBy(() -> weights.read("bert.encoder.layer.0.attention.self.query.weight"))
                 .isInstanceOf(InvalidCheckpointException.class).hasMessageContaining("int8-quantized")
                 .hasMessageContaining("--engine onnx");
     }
