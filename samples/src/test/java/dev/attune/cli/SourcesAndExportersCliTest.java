@@ -137,7 +137,27 @@ class SourcesAndExportersCliTest {
                 .contains("savedmodel");
         assertThat(runRefused("export", "--format", "hf", "--fp16", "--model", fixture.toString(), "--output",
                 tmp.resolve("x").toString())).contains("--fp16 and --no-past apply to --format onnx");
+        assertThat(runRefused("export", "--format", "hf", "--quantize", "int8", "--model", fixture.toString(), "--output",
+                tmp.resolve("x").toString())).contains("--quantize and --onnx-ops apply to --format onnx, not hf");
+        assertThat(runRefused("export", "--quantize", "int4", "--model", fixture.toString(), "--output",
+                tmp.resolve("x").toString())).contains("quantize=int4 is not known").contains("int8");
+        assertThat(runRefused("export", "--quantize", "int8", "--fp16", "--model", fixture.toString(), "--output",
+                tmp.resolve("x").toString())).contains("do not combine");
         assertThat(tmp.resolve("x")).doesNotExist();
+    }
+
+    @Test
+    void anInt8ExportPredictsOnOnnxRuntimeAndIsRefusedElsewhere() throws Exception {
+        Path fixture = CliTest.FIXTURE;
+        Path int8 = tmp.resolve("int8");
+        run("export", "--model", fixture.toString(), "--output", int8.toString(), "--quantize", "int8");
+        JsonNode reference = JSON.readTree(fixture.resolve("reference.json").toFile()).get("cases").get(0);
+        JsonNode p = JSON.readTree(run("predict", "--model", int8.toString(), "--text", reference.get("text").asText()));
+        JsonNode l = reference.get("logits");
+        assertThat(p.get("label").asText()).isEqualTo(l.get(1).asDouble() > l.get(0).asDouble() ? "LABEL_1" : "LABEL_0");
+        // PyTorch would rebuild the model from float initializers an int8 file does not have: a typed refusal
+        assertThat(runRefused("predict", "--model", int8.toString(), "--text", "hello", "--engine", "pytorch"))
+                .contains("int8-quantized weights").contains("--engine onnx");
     }
 
     @Test

@@ -15,8 +15,44 @@ import java.util.Map;
  *     as inputs and the present key/values as outputs, so generation can reuse the cache
  * @param externalDataThreshold total initializer bytes above which weights go to a separate
  *     {@code model.onnx_data} file (protobuf cannot hold messages over 2 GB)
+ * @param operators which operators the graph is written with: {@link Operators#ORT} (default)
+ *     ONNX Runtime's fused transformer kernels, {@link Operators#PLAIN} standard ONNX only
+ * @param quantize {@link Quantization#INT8}: int8 weights with dynamic int8 activations in the
+ *     matrix products ({@link dev.attune.engine.onnx.internal.Int8Quantizer}); {@link
+ *     Quantization#NONE} by default
  */
-public record OnnxExportOptions(boolean float16Weights, boolean withPast, long externalDataThreshold) {
+public record OnnxExportOptions(boolean float16Weights, boolean withPast, long externalDataThreshold,
+        Operators operators, Quantization quantize) {
+
+    /** The operator set a graph is written with. */
+    public enum Operators {
+        /**
+         * ONNX Runtime's {@code com.microsoft} contrib ops where a model's composite matches one
+         * (MultiHeadAttention, SkipLayerNormalization, BiasGelu/Gelu, FastGelu): the fastest graph
+         * for ONNX Runtime, which runs nothing else here. Other runtimes may lack these ops.
+         */
+        ORT,
+        /** Standard ONNX operators (opset {@value OnnxExportOptions#OPSET}) only, for any runtime. */
+        PLAIN
+    }
+
+    /** Weight quantization of an export. */
+    public enum Quantization {
+        /** Weights as they are (float32, or float16 with {@code fp16}). */
+        NONE,
+        /**
+         * int8 weights, one scale per output channel (symmetric); activations quantized per batch at
+         * run time (dynamic quantization, as ONNX Runtime's {@code quantize_dynamic}); embedding
+         * tables int8 with one scale per row. About a quarter of the float32 file; ONNX Runtime only.
+         */
+        INT8
+    }
+
+    /** Canonical constructor: checks the enums are given. */
+    public OnnxExportOptions {
+        java.util.Objects.requireNonNull(operators, "operators");
+        java.util.Objects.requireNonNull(quantize, "quantize");
+    }
     /** ONNX opset written by the exporter. */
     public static final int OPSET = 17;
     /** Default for {@link #externalDataThreshold}: protobuf's 2 GB limit less room for the graph. */
@@ -24,17 +60,32 @@ public record OnnxExportOptions(boolean float16Weights, boolean withPast, long e
 
     /** @return float32 weights, past key/values where the model has them, external data over 2 GB */
     public static OnnxExportOptions defaults() {
-        return new OnnxExportOptions(false, true, TWO_GB_LESS_MARGIN);
+        return new OnnxExportOptions(false, true, TWO_GB_LESS_MARGIN, Operators.ORT, Quantization.NONE);
     }
 
     /** @return these options with float16 weights on or off */
     public OnnxExportOptions withFloat16Weights(boolean value) {
-        return new OnnxExportOptions(value, withPast, externalDataThreshold);
+        return new OnnxExportOptions(value, withPast, externalDataThreshold, operators, quantize);
     }
 
     /** @return these options with another external-data threshold */
     public OnnxExportOptions withExternalDataThreshold(long bytes) {
-        return new OnnxExportOptions(float16Weights, withPast, bytes);
+        return new OnnxExportOptions(float16Weights, withPast, bytes, operators, quantize);
+    }
+
+    /** @return these options with past key/values on or off */
+    public OnnxExportOptions withPast(boolean value) {
+        return new OnnxExportOptions(float16Weights, value, externalDataThreshold, operators, quantize);
+    }
+
+    /** @return these options writing the graph with another operator set */
+    public OnnxExportOptions withOperators(Operators value) {
+        return new OnnxExportOptions(float16Weights, withPast, externalDataThreshold, value, quantize);
+    }
+
+    /** @return these options with another weight quantization */
+    public OnnxExportOptions withQuantize(Quantization value) {
+        return new OnnxExportOptions(float16Weights, withPast, externalDataThreshold, operators, value);
     }
 
     /** Option keys of the {@code onnx} export format, as {@code model.export("onnx", dir, options)} takes them. */
@@ -45,11 +96,17 @@ public record OnnxExportOptions(boolean float16Weights, boolean withPast, long e
     public static final String EXTERNAL_DATA_MB = "external_data_mb";
     /** Option key: as {@link #EXTERNAL_DATA_MB}, in bytes. */
     public static final String EXTERNAL_DATA_BYTES = "external_data_bytes";
+    /** Option key: {@code ort} (default) or {@code plain}, the {@link Operators} of the graph. */
+    public static final String OPS = "ops";
+    /** Option key: {@code int8} or {@code none} (default), the {@link Quantization} of the weights. */
+    public static final String QUANTIZE = "quantize";
 
     /**
      * Reads the options of the {@code onnx} export format: {@value #FP16} ({@code true}/{@code
-     * false}, default false), {@value #PAST} (default true) and {@value #EXTERNAL_DATA_MB} or
-     * {@value #EXTERNAL_DATA_BYTES} (a whole number; default: just under 2 GB).
+     * false}, default false), {@value #PAST} (default true), {@value #EXTERNAL_DATA_MB} or
+     * {@value #EXTERNAL_DATA_BYTES} (a whole number; default: just under 2 GB), {@value #OPS}
+     * ({@code ort} or {@code plain}) and {@value #QUANTIZE} ({@code int8} or {@code none}; int8 does
+     * not combine with {@code fp16}).
      *
      * @param options option values by key
      * @return the options, defaults for keys not given
@@ -61,14 +118,33 @@ public record OnnxExportOptions(boolean float16Weights, boolean withPast, long e
             String value = e.getValue() == null ? "" : e.getValue().strip();
             switch (e.getKey()) {
                 case FP16 -> o = o.withFloat16Weights(bool(e.getKey(), value));
-                case PAST -> o = new OnnxExportOptions(o.float16Weights, bool(e.getKey(), value), o.externalDataThreshold);
+                case PAST -> o = o.withPast(bool(e.getKey(), value));
                 case EXTERNAL_DATA_MB -> o = o.withExternalDataThreshold(count(e.getKey(), value) << 20);
                 case EXTERNAL_DATA_BYTES -> o = o.withExternalDataThreshold(count(e.getKey(), value));
+                case OPS -> o = o.withOperators(choice(e.getKey(), value, Operators.class));
+                case QUANTIZE -> o = o.withQuantize(choice(e.getKey(), value, Quantization.class));
                 default -> throw new ConfigurationException("onnx export option '" + e.getKey() + "' is not known;"
-                        + " known options: " + List.of(FP16, PAST, EXTERNAL_DATA_MB, EXTERNAL_DATA_BYTES));
+                        + " known options: " + List.of(FP16, PAST, EXTERNAL_DATA_MB, EXTERNAL_DATA_BYTES, OPS, QUANTIZE));
             }
         }
+        if (o.quantize == Quantization.INT8 && o.float16Weights) {
+            throw new ConfigurationException("onnx export options " + QUANTIZE + "=int8 and " + FP16
+                    + "=true do not combine: int8 already stores the weights in a quarter of float32; choose one");
+        }
         return o;
+    }
+
+    private static <E extends Enum<E>> E choice(String key, String value, Class<E> type) {
+        for (E c : type.getEnumConstants()) {
+            if (c.name().equalsIgnoreCase(value)) {
+                return c;
+            }
+        }
+        List<String> known = new java.util.ArrayList<>();
+        for (E c : type.getEnumConstants()) {
+            known.add(c.name().toLowerCase(Locale.ROOT));
+        }
+        throw new ConfigurationException("onnx export option " + key + "=" + value + " is not known; use one of " + known);
     }
 
     /** @return these options as {@link #fromMap} reads them */
@@ -77,6 +153,8 @@ public record OnnxExportOptions(boolean float16Weights, boolean withPast, long e
         m.put(FP16, Boolean.toString(float16Weights));
         m.put(PAST, Boolean.toString(withPast));
         m.put(EXTERNAL_DATA_BYTES, Long.toString(externalDataThreshold));
+        m.put(OPS, operators.name().toLowerCase(Locale.ROOT));
+        m.put(QUANTIZE, quantize.name().toLowerCase(Locale.ROOT));
         return m;
     }
 

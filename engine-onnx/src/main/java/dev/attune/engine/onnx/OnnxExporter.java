@@ -5,6 +5,7 @@ import com.google.protobuf.ByteString;
 import dev.attune.model.FineTunedModel;
 import dev.attune.engine.LoweredModel;
 import dev.attune.engine.Engine.ParameterSource;
+import dev.attune.engine.onnx.internal.Int8Quantizer;
 import dev.attune.engine.onnx.internal.OnnxGraph;
 import dev.attune.engine.onnx.internal.OnnxOps;
 import dev.attune.engine.onnx.internal.OnnxOps.Sym;
@@ -69,6 +70,8 @@ public final class OnnxExporter implements Exporter {
     public static final String DECODER_FILE = "decoder_model.onnx";
     /** An encoder-decoder's decoder graph with past keys and values (Optimum's name). */
     public static final String DECODER_WITH_PAST_FILE = "decoder_with_past_model.onnx";
+    /** Metadata key (after {@link #META}) naming a quantized export's scheme ({@code int8}). */
+    public static final String QUANTIZE_KEY = "quantize";
     /** Metadata key prefix. */
     public static final String META = "attune.";
 
@@ -112,7 +115,8 @@ public final class OnnxExporter implements Exporter {
         ModelDefinition model = definition.inference();
         ModelConfig config = model.config();
         OnnxGraph g = new OnnxGraph();
-        OnnxOps ops = new OnnxOps(g, cached(values), options.float16Weights());
+        boolean fused = options.operators() == OnnxExportOptions.Operators.ORT;
+        OnnxOps ops = new OnnxOps(g, cached(values), options.float16Weights(), fused);
         boolean hasPast = false;
         for (InputSpec in : model.inputs()) {
             hasPast |= isPast(in.name());
@@ -162,6 +166,9 @@ public final class OnnxExporter implements Exporter {
             }
             g.output(name, s.dtype(), dims);
         }
+        if (fused) {
+            g.pruneDeadNodes();
+        }
         ModelProto.Builder m = ModelProto.newBuilder()
                 .setIrVersion(8)
                 .setProducerName("attune")
@@ -171,10 +178,20 @@ public final class OnnxExporter implements Exporter {
                 .setDocString(model.architecture() + " exported by Attune")
                 .addOpsetImport(OperatorSetIdProto.newBuilder().setDomain("").setVersion(OnnxExportOptions.OPSET))
                 .setGraph(g.build(model.architecture()));
+        if (g.usesDomain(OnnxGraph.MICROSOFT)) {
+            m.addOpsetImport(OperatorSetIdProto.newBuilder().setDomain(OnnxGraph.MICROSOFT).setVersion(1));
+        }
         Map<String, String> meta = new LinkedHashMap<>();
         meta.put(META + "architecture", model.architecture());
         meta.putAll(metadata);
+        meta.put(META + "operators", options.operators().name().toLowerCase(java.util.Locale.ROOT));
+        if (options.quantize() != OnnxExportOptions.Quantization.NONE) {
+            meta.put(META + QUANTIZE_KEY, options.quantize().name().toLowerCase(java.util.Locale.ROOT));
+        }
         meta.forEach((k, v) -> m.addMetadataProps(StringStringEntryProto.newBuilder().setKey(k).setValue(v)));
+        if (options.quantize() == OnnxExportOptions.Quantization.INT8) {
+            return Int8Quantizer.quantize(m.build(), fused);
+        }
         return m.build();
     }
 

@@ -1,6 +1,7 @@
 package dev.attune.engine.onnx;
 
 import com.google.protobuf.CodedInputStream;
+import dev.attune.engine.onnx.internal.Int8Quantizer;
 import dev.attune.engine.onnx.proto.OnnxProto.ModelProto;
 import dev.attune.engine.onnx.proto.OnnxProto.StringStringEntryProto;
 import dev.attune.engine.onnx.proto.OnnxProto.TensorProto;
@@ -37,6 +38,8 @@ final class OnnxWeights implements WeightStore {
 
     private final Path file;
     private Map<String, TensorProto> initializers;
+    /** The quantization of an int8 export ({@code int8}), whose weights no other engine can take; else null. */
+    private String quantized;
 
     /** @param file the .onnx file */
     OnnxWeights(Path file) {
@@ -59,8 +62,20 @@ final class OnnxWeights implements WeightStore {
                 throw new InvalidCheckpointException(file + ": not a readable ONNX model (" + e.getMessage()
                         + "); check that the file is complete", e);
             }
+            for (StringStringEntryProto e : model.getMetadataPropsList()) {
+                if (e.getKey().equals(OnnxExporter.META + OnnxExporter.QUANTIZE_KEY)) {
+                    quantized = e.getValue();
+                }
+            }
             Map<String, TensorProto> found = new LinkedHashMap<>();
             for (TensorProto t : model.getGraph().getInitializerList()) {
+                if (quantized != null && t.getName().endsWith(Int8Quantizer.QUANTIZED)) {
+                    // listed under its HuggingFace name, so a binder finds it and asks for it: refused in get
+                    String name = t.getName().substring(0, t.getName().length() - Int8Quantizer.QUANTIZED.length());
+                    found.put(name.endsWith(Int8Quantizer.ROWS)
+                            ? name.substring(0, name.length() - Int8Quantizer.ROWS.length()) : name, t);
+                    continue;
+                }
                 if (dtype(t) != null && !GENERATED.matcher(t.getName()).matches()) {
                     found.put(t.getName(), t);
                 }
@@ -82,6 +97,11 @@ final class OnnxWeights implements WeightStore {
 
     private TensorProto get(String name) {
         TensorProto t = initializers().get(name);
+        if (quantized != null) {
+            throw new InvalidCheckpointException(file + ": holds " + quantized + "-quantized weights (an export with"
+                    + " --quantize " + quantized + "), which only ONNX Runtime runs; use the onnx engine (--engine onnx),"
+                    + " or export the model without --quantize to run it elsewhere");
+        }
         if (t == null) {
             throw new InvalidCheckpointException(file + ": no weight named '" + name + "' among its "
                     + initializers().size() + " initializers");

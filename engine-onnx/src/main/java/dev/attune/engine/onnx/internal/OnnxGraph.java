@@ -29,6 +29,10 @@ public final class OnnxGraph {
     private final List<ValueInfoProto> outputs = new ArrayList<>();
     private final Map<String, String> constantNames = new HashMap<>();
     private final Map<String, Integer> counters = new HashMap<>();
+    private final Map<String, NodeProto> producers = new HashMap<>();
+
+    /** ONNX Runtime's contrib operator domain (fused transformer kernels). */
+    public static final String MICROSOFT = "com.microsoft";
 
     /**
      * @param hint readable stem
@@ -45,13 +49,51 @@ public final class OnnxGraph {
      * @return the output's name
      */
     public String node(String op, List<String> in, AttributeProto... attributes) {
+        return nodeIn("", op, in, attributes);
+    }
+
+    /**
+     * Emits a node of an operator domain ({@code ""} for ONNX, {@value #MICROSOFT} for ONNX Runtime's
+     * contrib ops) with one output; an empty input name leaves an optional input out.
+     *
+     * @return the output's name
+     */
+    public String nodeIn(String domain, String op, List<String> in, AttributeProto... attributes) {
         String out = fresh(op);
         NodeProto.Builder b = NodeProto.newBuilder().setOpType(op).setName(out).addAllInput(in).addOutput(out);
+        if (!domain.isEmpty()) {
+            b.setDomain(domain);
+        }
         for (AttributeProto a : attributes) {
             b.addAttribute(a);
         }
-        nodes.add(b.build());
+        add(b.build());
         return out;
+    }
+
+    private void add(NodeProto node) {
+        nodes.add(node);
+        for (String o : node.getOutputList()) {
+            producers.put(o, node);
+        }
+    }
+
+    /**
+     * @param value a value name
+     * @return the node that produced it, or null for graph inputs and initializers
+     */
+    public NodeProto producer(String value) {
+        return producers.get(value);
+    }
+
+    /** @return the initializer of that name, or null */
+    public TensorProto initializer(String name) {
+        return initializers.get(name);
+    }
+
+    /** @return whether any node is of the given domain */
+    public boolean usesDomain(String domain) {
+        return nodes.stream().anyMatch(n -> n.getDomain().equals(domain));
     }
 
     /** Emits a node writing to a given output name (graph outputs). */
@@ -60,7 +102,7 @@ public final class OnnxGraph {
         for (AttributeProto a : attributes) {
             b.addAttribute(a);
         }
-        nodes.add(b.build());
+        add(b.build());
     }
 
     /** @return whether an initializer of that name exists */
@@ -158,6 +200,29 @@ public final class OnnxGraph {
     public GraphProto build(String name) {
         return GraphProto.newBuilder().setName(name).addAllNode(nodes).addAllInitializer(initializers.values())
                 .addAllInput(inputs).addAllOutput(outputs).build();
+    }
+
+    /**
+     * Drops the nodes no graph output depends on (what a fusion left behind: the composite it
+     * replaced) and the unnamed constants only they read. Parameters (initializers under their
+     * HuggingFace names) all stay, so the file still carries every weight the model read.
+     */
+    public void pruneDeadNodes() {
+        java.util.Set<String> live = new java.util.HashSet<>();
+        outputs.forEach(o -> live.add(o.getName()));
+        List<NodeProto> kept = new ArrayList<>();
+        for (int i = nodes.size() - 1; i >= 0; i--) {
+            NodeProto n = nodes.get(i);
+            if (n.getOutputList().stream().anyMatch(live::contains)) {
+                kept.add(n);
+                live.addAll(n.getInputList());
+            }
+        }
+        java.util.Collections.reverse(kept);
+        nodes.clear();
+        nodes.addAll(kept);
+        initializers.keySet().removeIf(k -> !live.contains(k) && constantNames.containsValue(k));
+        constantNames.values().removeIf(k -> !initializers.containsKey(k));
     }
 
     /** @return ONNX's element type number */
