@@ -18,7 +18,7 @@ import java.util.Map;
  * @param operators which operators the graph is written with: {@link Operators#ORT} (default)
  *     ONNX Runtime's fused transformer kernels, {@link Operators#PLAIN} standard ONNX only
  * @param quantize {@link Quantization#INT8}: int8 weights with dynamic int8 activations in the
- *     matrix products ({@link dev.attune.engine.onnx.internal.Int8Quantizer}); {@link
+ *     matrix products ({@code dev.attune.engine.onnx.internal.Int8Quantizer}); {@link
  *     Quantization#NONE} by default
  */
 public record OnnxExportOptions(boolean float16Weights, boolean withPast, long externalDataThreshold,
