@@ -107,7 +107,8 @@ class OnnxSourceTest {
             assertThatThrownBy(() -> m.export("tflite", out)).isInstanceOf(ConfigurationException.class)
                     .hasMessageContaining("'tflite'").hasMessageContaining("onnx").hasMessageContaining("hf");
             assertThatThrownBy(() -> m.export("hf", out, Map.of("fp16", "true")))
-                    .isInstanceOf(ConfigurationException.class).hasMessageContaining("takes no options");
+                    .isInstanceOf(ConfigurationException.class).hasMessageContaining("takes only the option dtype")
+                    .hasMessageContaining("[fp16]");
         }
         assertThat(out).doesNotExist();
         assertThat(tmp).isDirectoryNotContaining(p -> p.getFileName().toString().startsWith(".out"));
