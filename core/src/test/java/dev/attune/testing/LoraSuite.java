@@ -343,6 +343,54 @@ public abstract class LoraSuite {
     }
 
     /**
+     * A LoRA run resumed from a checkpoint on this engine: the checkpoint holds only what trains (the
+     * adapter, the classifier, their optimizer state), so the resumed run restores those in part and
+     * takes everything else from the base model; it ends with the adapter of the uninterrupted run, bit
+     * for bit, dropout on the adapter's input included, and leaves the base weights as they were.
+     */
+    @Test
+    void anAdapterRunResumedFromItsCheckpointEndsAsTheUninterruptedRun(@TempDir Path dir) throws IOException {
+        JsonNode ref = json(fixture("trajectory-lora-bert").resolve("trajectory.json"));
+        Task task = task();
+        Dataset train = task.read(writeExamples(ref, dir.resolve("train.jsonl")));
+        LoraConfig lora = LoraConfig.builder().r(2).loraAlpha(4).loraDropout(0.1).targetModules("query", "value")
+                .build();
+        java.util.function.Function<Path, TrainingConfig.Builder> common = out -> TrainingConfig.builder()
+                .learningRate(1e-2).maxSteps(6).perDeviceTrainBatchSize(2).saveSteps(3).outputDir(out)
+                .evalStrategy(EvalStrategy.NO).tensorboard(false).disableTqdm(true).seed(7);
+        Path whole = dir.resolve("whole");
+        try (PretrainedModel base = base(Map.of());
+                FineTunedModel plain = attune.prepare(base, task.withLabels(List.of("0", "1")), 128, 7);
+                FineTunedModel a = attune.fineTune(base, task, train, null, common.apply(whole).build().withPeft(lora))
+                        .model()) {
+            Path checkpoint = whole.resolve("checkpoint-3");
+            assertThat(checkpoint.resolve("adapter_model.safetensors")).isRegularFile();
+            assertThat(checkpoint.resolve("model.safetensors")).as("the frozen model is not checkpointed").doesNotExist();
+            try (FineTunedModel b = attune.fineTune(base, task, train, null,
+                    common.apply(dir.resolve("resumed")).resumeFromCheckpoint(checkpoint).build().withPeft(lora)).model()) {
+                Map<String, TensorData> want = a.stateDict();
+                Map<String, TensorData> got = b.stateDict();
+                Map<String, TensorData> before = plain.stateDict();
+                assertThat(got.keySet()).isEqualTo(want.keySet());
+                int trained = 0;
+                for (Map.Entry<String, TensorData> e : want.entrySet()) {
+                    String name = e.getKey();
+                    assertThat(got.get(name).toFloatArray()).as("%s after the resumed run on %s", name, engineName())
+                            .isEqualTo(e.getValue().toFloatArray());
+                    boolean trains = name.contains(".lora_") || name.startsWith("classifier.");
+                    if (trains) {
+                        trained++;
+                    } else if (before.containsKey(name)) {
+                        assertThat(got.get(name).toFloatArray()).as("frozen %s", name)
+                                .isEqualTo(before.get(name).toFloatArray());
+                    }
+                }
+                assertThat(trained).isEqualTo(2 * 2 * 2 + 2); // query and value of two layers, A and B; the classifier
+            }
+        }
+    }
+
+    /**
      * GPT-2's {@code Conv1D} layers (weights {@code [in, out]}) on this engine: an adapter with random
      * B on every linear layer changes the logits, and merging it ({@code W + scaling (B A)^T}) gives the
      * same logits as the unmerged forward pass.

@@ -390,4 +390,19 @@ public interface Ops {
         Tensor d = sub(predictions, targets);
         return mean(reshape(mul(d, d), -1), 0, false);
     }
+
+    /**
+     * Tells the engine that the caller will not use {@code x} again (neither as an operand nor as a
+     * result), so an eager engine may free it now instead of when the step ends; what the backward
+     * pass needs it keeps by itself. A composite op that makes full-size temporaries (a LoRA update
+     * beside a linear layer) calls it on them. The default does nothing, which is always correct:
+     * graph engines free by their own analysis. Never call it on a parameter, an input, or a tensor
+     * that was returned by another call as well (a dropout that is off returns its input).
+     *
+     * @param x a tensor this caller computed and no longer needs
+     */
+    @API(status = API.Status.EXPERIMENTAL, since = "0.2")
+    default void release(Tensor x) {
+        // nothing to do for an engine that frees by its own analysis
+    }
 }

@@ -159,7 +159,7 @@ public final class LoraDefinition implements ModelDefinition {
                         Target t = p == null ? null : adapter.forWeight(p.name());
                         if (t != null && !t.site().fanInFanOut()) {
                             Tensor y = ops.linear((Tensor) args[0], (Tensor) args[1], (Tensor) args[2]);
-                            return ops.add(y, update(t, (Tensor) args[0]));
+                            return plus(y, t, (Tensor) args[0]);
                         }
                     }
                 }
@@ -173,7 +173,7 @@ public final class LoraDefinition implements ModelDefinition {
                         Target t = p == null ? null : adapter.forWeight(p.name());
                         if (t != null && t.site().fanInFanOut() == conv) {
                             Tensor y = ops.matmul((Tensor) args[0], (Tensor) args[1]);
-                            return ops.add(y, update(t, (Tensor) args[0]));
+                            return plus(y, t, (Tensor) args[0]);
                         }
                     }
                 }
@@ -188,12 +188,31 @@ public final class LoraDefinition implements ModelDefinition {
             }
         }
 
-        /** {@code scaling * B (A dropout(x))}, as PEFT's {@code lora_B(lora_A(dropout(x))) * scaling}. */
-        private Tensor update(Target t, Tensor x) {
+        /**
+         * The frozen layer's output {@code y = x W} plus {@code B (scaling * A dropout(x))}, as PEFT's
+         * {@code result + lora_B(lora_A(dropout(x))) * scaling}, never {@code W + B A}: the base weight
+         * is read as it is, and nothing of its size is made. The scaling multiplies the rank-r
+         * activations rather than the layer-sized ones, and every temporary is released as soon as
+         * it is used, so an eager engine holds one layer-sized result per adapted layer, as without
+         * the adapter (the backward pass keeps what it needs: the dropped-out input and the rank-r
+         * activations). Dropout applies to the adapter's input only; the base layer sees {@code x}.
+         */
+        private Tensor plus(Tensor y, Target t, Tensor x) {
             Tensor h = dropout > 0 ? ops.dropout(x, dropout) : x;
             Tensor down = ops.linear(h, ops.parameter(t.a()), null);
-            Tensor up = ops.linear(down, ops.parameter(t.b()), null);
-            return ops.mul(up, scaling);
+            if (h != x) {
+                ops.release(h);
+            }
+            Tensor scaled = scaling == 1f ? down : ops.mul(down, scaling);
+            if (scaled != down) {
+                ops.release(down);
+            }
+            Tensor up = ops.linear(scaled, ops.parameter(t.b()), null);
+            ops.release(scaled);
+            Tensor out = ops.add(y, up);
+            ops.release(up);
+            ops.release(y);
+            return out;
         }
     }
 }

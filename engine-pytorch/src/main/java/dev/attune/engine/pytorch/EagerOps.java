@@ -220,7 +220,26 @@ class EagerOps implements Ops {
         PtNDArray out = own(JniUtils.linear(rows, w, b)).a();
         long[] outDims = dims.clone();
         outDims[outDims.length - 1] = w.getShape().get(0);
-        return own(JniUtils.reshape(out, outDims));
+        T result = own(JniUtils.reshape(out, outDims));
+        // the result is a view of out's storage: dropping these handles frees nothing now, but lets a
+        // release of the result free the storage (autograd keeps its own references to what it saved)
+        rows.close();
+        out.close();
+        return result;
+    }
+
+    /**
+     * Frees a temporary before the step ends: closing the handle drops this side's reference to the
+     * libtorch tensor, whose storage goes once no view and no saved autograd variable holds it.
+     * Only results of this step are closed: parameters, cached scalars and tensors of an enclosing
+     * manager are left alone.
+     */
+    @Override
+    public void release(Tensor x) {
+        PtNDArray r = a(x);
+        if (r.getManager() == step && !scalars.containsValue(r)) {
+            r.close();
+        }
     }
 
     @Override
