@@ -82,6 +82,11 @@ final class BenchCommand implements Callable<Integer> {
             description = "with --use-peft: the adapted layers (default: ${DEFAULT-VALUE}, as hf_reference.py --lora-r)")
     List<String> loraTargets;
 
+    @Option(names = "--gradient-checkpointing",
+            description = "recompute each layer in the backward pass (HuggingFace's gradient_checkpointing); not with "
+                    + "--vs-hf, whose reference script keeps every activation")
+    boolean gradientCheckpointing;
+
     @Mixin
     EngineOptionsMixin engineOptions;
 
@@ -99,6 +104,10 @@ final class BenchCommand implements Callable<Integer> {
             throw new ConfigurationException("--rounds counts the alternating rounds of --vs-hf; add --vs-hf PYTHON");
         }
         if (hfPython != null) {
+            if (gradientCheckpointing) {
+                throw new ConfigurationException("--gradient-checkpointing cannot be compared with --vs-hf: the reference"
+                        + " script keeps every activation; run bench with and without --gradient-checkpointing instead");
+            }
             if (engines != null && !engines.isEmpty()) {
                 throw new ConfigurationException("--vs-hf compares one engine with HuggingFace; use --engine, not --engines");
             }
@@ -233,6 +242,7 @@ final class BenchCommand implements Callable<Integer> {
                 }
                 try (AdamW optimizer = new AdamW(m.lowered(),
                         new OptimizerSettings(0.9, 0.999, 1e-8, 0.01, 1.0, frozen))) {
+                    optimizer.session().setGradientCheckpointing(gradientCheckpointing);
                     for (int i = 0; i < warmup + steps; i++) {
                         GracefulStop.checkInterrupted();
                         long t = System.nanoTime();
@@ -243,6 +253,7 @@ final class BenchCommand implements Callable<Integer> {
                         }
                     }
                 }
+                double trainPeak = peakRssMb(); // before inference: the training steps' own peak
                 List<Double> inferTimes = new ArrayList<>();
                 List<Double> compositeTimes = new ArrayList<>();
                 String before = System.getProperty(PyTorchEngineProvider.DISABLE_FUSED_ATTENTION);
@@ -277,6 +288,7 @@ final class BenchCommand implements Callable<Integer> {
                 out.put("seq", seq);
                 out.put("threads", engineOptions.threads);
                 out.put("lora_r", usePeft ? loraR : 0);
+                out.put("gradient_checkpointing", gradientCheckpointing);
                 out.put("trainable_params", trainable);
                 out.put("step_ms", Math.round(step * 1e5) / 100.0);
                 out.put("train_samples_per_s", Math.round(batch / step * 10) / 10.0);
@@ -286,6 +298,7 @@ final class BenchCommand implements Callable<Integer> {
                     out.put("infer_fused_vs_composite", round3(median(compositeTimes) / median(inferTimes)));
                 }
                 out.put("peak_rss_mb", peakRssMb());
+                out.put("peak_rss_mb_training", trainPeak);
                 return out;
             }
         }

@@ -72,6 +72,10 @@ final class TuneCommand implements Callable<Integer> {
     @Option(names = "--resume", description = "reuse the trials already recorded in <output>/trials.jsonl by a run"
             + " with the same settings and run only the rest (an interrupted search loses only its running trials)")
     boolean resume;
+    @Option(names = "--gradient-checkpointing", description = "each trial recomputes its layers in the backward pass "
+            + "(less memory, same gradients)") boolean gradientCheckpointing;
+    @Option(names = "--auto-find-batch-size", description = "a trial that runs out of memory runs its steps in "
+            + "passes of half the size instead of failing") boolean autoFindBatchSize;
     @Option(names = "--set", description = "config.json override key=value (repeatable)")
     Map<String, String> overrides = new LinkedHashMap<>();
     @Mixin EngineOptionsMixin engineOptions;
@@ -385,6 +389,7 @@ final class TuneCommand implements Callable<Integer> {
                 .seed(seed).loggingSteps(50).evalStrategy(EvalStrategy.EPOCH).disableTqdm(true).tensorboard(false)
                 // a trial keeps its log; the search's report shows the trials instead of plots and cards
                 .withoutDefault(PlotsCallback.class).withoutDefault(ModelCardCallback.class)
+                .gradientCheckpointing(gradientCheckpointing).autoFindBatchSize(autoFindBatchSize)
                 .build();
         long start = System.nanoTime();
         try (PretrainedModel base = attune.load(model, overrides)) {
