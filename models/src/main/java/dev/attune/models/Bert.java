@@ -233,7 +233,7 @@ public final class Bert implements ModelFamily {
     static Tensor runLayers(Ops ops, List<Layer> layers, Tensor x, Tensor attentionMask) {
         Tensor bias = attentionMask == null ? null : maskBias(ops, attentionMask);
         for (Layer layer : layers) {
-            x = layer.forward(ops, x, bias);
+            x = ops.checkpoint((o, h) -> layer.forward(o, h, bias), x);
         }
         return x;
     }

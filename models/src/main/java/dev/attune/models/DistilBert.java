@@ -201,7 +201,7 @@ public final class DistilBert implements ModelFamily {
             Tensor mask = inputs.get("attention_mask");
             Tensor bias = mask == null ? null : Bert.maskBias(ops, mask);
             for (Block layer : layers) {
-                x = layer.forward(ops, x, bias);
+                x = ops.checkpoint((o, h) -> layer.forward(o, h, bias), x);
             }
             return x;
         }

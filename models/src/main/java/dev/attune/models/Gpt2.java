@@ -260,7 +260,11 @@ public final class Gpt2 implements ModelFamily {
                     throw new IllegalArgumentException(
                             "GPT-2 needs past key and value for every layer or for none; layer " + i + " differs");
                 }
-                x = blocks.get(i).forward(ops, x, bias, cache);
+                Block block = blocks.get(i);
+                // a recomputed block's key and value would outlive their recomputation: no presents then, and each
+                // run of the block gets a cache of its own (the block writes its key and value into it)
+                x = presents == null && cache.key == null ? ops.checkpoint((o, h) -> block.forward(o, h, bias, new LayerCache()), x)
+                        : block.forward(ops, x, bias, cache);
                 if (presents != null) {
                     presents.put(presentKeyName(i), cache.key);
                     presents.put(presentValueName(i), cache.value);

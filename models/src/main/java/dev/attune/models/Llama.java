@@ -482,7 +482,12 @@ public class Llama implements ModelFamily {
                     throw new IllegalArgumentException(
                             "the decoder needs past key and value for every layer or for none; layer " + i + " differs");
                 }
-                x = layers.get(i).forward(ops, x, rotary, bias, cache);
+                DecoderLayer layer = layers.get(i);
+                // a recomputed layer's key and value would outlive their recomputation: no presents then, and each
+                // run of the layer gets a cache of its own (the layer writes its key and value into it)
+                x = presents == null && cache.key == null
+                        ? ops.checkpoint((o, h) -> layer.forward(o, h, rotary, bias, new Gpt2.LayerCache()), x)
+                        : layer.forward(ops, x, rotary, bias, cache);
                 if (presents != null) {
                     presents.put(Gpt2.presentKeyName(i), cache.key);
                     presents.put(Gpt2.presentValueName(i), cache.value);

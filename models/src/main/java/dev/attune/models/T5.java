@@ -390,8 +390,9 @@ public final class T5 implements ModelFamily {
                 bias = ops.add(bias, paddingMaskBias(ops, attentionMask));
             }
             Tensor x = ops.dropout(embedded, c.dropout);
+            final Tensor shared = bias;
             for (Block b : blocks) {
-                x = b.forward(ops, x, bias, null, null, null, null, false);
+                x = ops.checkpoint((o, h) -> b.forward(o, h, shared, null, null, null, null, false), x);
             }
             return ops.dropout(finalNorm.forward(ops, x), c.dropout);
         }

@@ -84,6 +84,11 @@ final class BenchCommand implements Callable<Integer> {
             description = "with --use-peft: the adapted layers (default: ${DEFAULT-VALUE}, as hf_reference.py --lora-r)")
     List<String> loraTargets;
 
+    @Option(names = "--gradient-checkpointing",
+            description = "recompute each layer in the backward pass (HuggingFace's gradient_checkpointing); not with "
+                    + "--vs-hf, whose reference script keeps every activation")
+    boolean gradientCheckpointing;
+
     @Mixin
     EngineOptionsMixin engineOptions;
 
@@ -114,6 +119,10 @@ final class BenchCommand implements Callable<Integer> {
             throw new ConfigurationException("--rounds counts the alternating rounds of --vs-hf; add --vs-hf PYTHON");
         }
         if (hfPython != null) {
+            if (gradientCheckpointing) {
+                throw new ConfigurationException("--gradient-checkpointing cannot be compared with --vs-hf: the reference"
+                        + " script keeps every activation; run bench with and without --gradient-checkpointing instead");
+            }
             if (engines != null && !engines.isEmpty()) {
                 throw new ConfigurationException("--vs-hf compares one engine with HuggingFace; use --engine, not --engines");
             }
@@ -305,6 +314,7 @@ final class BenchCommand implements Callable<Integer> {
                 GradScaler scaler = compute == DType.FLOAT16 ? new GradScaler() : null;
                 try (AdamW optimizer = new AdamW(m.lowered(),
                         new OptimizerSettings(0.9, 0.999, 1e-8, 0.01, 1.0, frozen))) {
+                    optimizer.session().setGradientCheckpointing(gradientCheckpointing);
                     for (int i = 0; i < warmup + steps; i++) {
                         GracefulStop.checkInterrupted();
                         long t = System.nanoTime();
@@ -320,6 +330,7 @@ final class BenchCommand implements Callable<Integer> {
                         }
                     }
                 }
+                double trainPeak = peakRssMb(); // before inference: the training steps' own peak
                 List<Double> inferTimes = new ArrayList<>();
                 List<Double> compositeTimes = new ArrayList<>();
                 String before = System.getProperty(PyTorchEngineProvider.DISABLE_FUSED_ATTENTION);
@@ -356,6 +367,7 @@ final class BenchCommand implements Callable<Integer> {
                 out.put("device", m.lowered().device());
                 out.put("threads", engineOptions.threads);
                 out.put("lora_r", usePeft ? loraR : 0);
+                out.put("gradient_checkpointing", gradientCheckpointing);
                 out.put("trainable_params", trainable);
                 out.put("step_ms", Math.round(step * 1e5) / 100.0);
                 out.put("train_samples_per_s", Math.round(batch / step * 10) / 10.0);
@@ -365,6 +377,7 @@ final class BenchCommand implements Callable<Integer> {
                     out.put("infer_fused_vs_composite", round3(median(compositeTimes) / median(inferTimes)));
                 }
                 out.put("peak_rss_mb", peakRssMb());
+                out.put("peak_rss_mb_training", trainPeak);
                 return out;
             }
         }

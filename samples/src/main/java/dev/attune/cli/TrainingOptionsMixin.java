@@ -89,6 +89,14 @@ final class TrainingOptionsMixin {
     @Option(names = "--group-by-length", description = "batch examples of similar length together (less padding)")
     boolean groupByLength;
 
+    @Option(names = "--gradient-checkpointing", description = "recompute each layer in the backward pass instead of "
+            + "keeping its activations: much less memory, one more forward computation; same gradients")
+    boolean gradientCheckpointing;
+
+    @Option(names = "--auto-find-batch-size", description = "on running out of memory, run the step's examples "
+            + "again in passes of half the size (down to one), instead of failing")
+    boolean autoFindBatchSize;
+
     @Option(names = "--eval-on-start", description = "evaluate once before the first step, to show where "
             + "fine-tuning starts from (logged as step 0)")
     boolean evalOnStart;
@@ -154,6 +162,8 @@ final class TrainingOptionsMixin {
                 .layerwiseLrDecay(layerwiseLrDecay)
                 .gradualUnfreezing(gradualUnfreezing)
                 .groupByLength(groupByLength)
+                .gradientCheckpointing(gradientCheckpointing)
+                .autoFindBatchSize(autoFindBatchSize)
                 .tensorboard(!noTensorboard)
                 .evalOnStart(evalOnStart);
     }

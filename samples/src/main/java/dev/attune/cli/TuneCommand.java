@@ -48,6 +48,10 @@ final class TuneCommand implements Callable<Integer> {
     @Option(names = "--resume", description = "reuse the trials already recorded in <output>/trials.jsonl by a run"
             + " with the same settings and run only the rest (an interrupted search loses only its running trials)")
     boolean resume;
+    @Option(names = "--gradient-checkpointing", description = "each trial recomputes its layers in the backward pass "
+            + "(less memory, same gradients)") boolean gradientCheckpointing;
+    @Option(names = "--auto-find-batch-size", description = "a trial that runs out of memory runs its steps in "
+            + "passes of half the size instead of failing") boolean autoFindBatchSize;
     @Option(names = "--set", description = "config.json override key=value (repeatable)")
     Map<String, String> overrides = new LinkedHashMap<>();
     @Mixin EngineOptionsMixin engineOptions;
@@ -72,7 +76,8 @@ final class TuneCommand implements Callable<Integer> {
                 .halvingFactor(eta).objective(objective).learningRate(learningRate).batchSize(batchSize).epochs(epochs)
                 .warmupRatio(warmupRatio).weightDecay(weightDecay).maxLength(maxLength).maxSteps(maxSteps).seed(seed)
                 .resume(resume).overrides(overrides).engine(engineOptions.engine).device(engineOptions.device)
-                .threads(engineOptions.threads).mixedPrecision(TrainingOptionsMixin.precision(bf16, fp16)).build();
+                .threads(engineOptions.threads).mixedPrecision(TrainingOptionsMixin.precision(bf16, fp16))
+                .gradientCheckpointing(gradientCheckpointing).autoFindBatchSize(autoFindBatchSize).build();
         if (spark != null) {
             dev.attune.spark.AttuneSpark.tune(spark, spec, control);
         } else {

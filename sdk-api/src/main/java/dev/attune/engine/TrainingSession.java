@@ -88,6 +88,21 @@ public interface TrainingSession extends AutoCloseable {
      */
     void setFrozen(Set<String> names);
 
+    /**
+     * Turns gradient checkpointing on or off for the following {@link #forwardBackward} calls: each
+     * {@link Ops#checkpoint} segment keeps only its input through the forward pass and
+     * is recomputed during the backward pass, for less memory at the cost of a second forward
+     * computation. The gradients are the same either way. The default does nothing and returns
+     * false: an engine that keeps every activation anyway (a graph engine) trains as before.
+     *
+     * @param enabled true to recompute segments in the backward pass
+     * @return true when this engine recomputes; false when it ignores the setting
+     */
+    @API(status = API.Status.EXPERIMENTAL, since = "0.2")
+    default boolean setGradientCheckpointing(boolean enabled) {
+        return false;
+    }
+
     @Override
     void close();
 

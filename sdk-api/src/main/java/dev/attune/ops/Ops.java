@@ -202,6 +202,39 @@ public interface Ops {
         return matmul(dropout(softmax(scores, -1), dropout), v);
     }
 
+    /**
+     * A piece of a forward pass that {@link #checkpoint} may run more than once: one transformer
+     * layer, taking the hidden state and returning the next. It must compute its result only from
+     * {@code x}, parameters and tensors computed before the checkpoint, and must use the ops it is
+     * given (a recomputation runs it on ops whose results live only as long as that recomputation).
+     */
+    @API(status = API.Status.EXPERIMENTAL, since = "0.2")
+    @FunctionalInterface
+    interface Segment {
+        /**
+         * @param ops the ops to compute with
+         * @param x the segment's input
+         * @return its output
+         */
+        Tensor apply(Ops ops, Tensor x);
+    }
+
+    /**
+     * Runs a segment of the forward pass (HuggingFace's {@code gradient_checkpointing} unit, one
+     * layer) whose intermediate activations an engine may drop after the forward pass and recompute
+     * during the backward pass, keeping only the segment's input; the gradients are the same as
+     * without it, bit for bit, dropout masks included. The default runs the segment once and keeps
+     * everything; an engine that trains with gradient checkpointing overrides it.
+     *
+     * @param segment the segment
+     * @param x its input
+     * @return its output
+     */
+    @API(status = API.Status.EXPERIMENTAL, since = "0.2")
+    default Tensor checkpoint(Segment segment, Tensor x) {
+        return segment.apply(this, x);
+    }
+
     // ---------------------------------------------------------------- shape
 
     /**

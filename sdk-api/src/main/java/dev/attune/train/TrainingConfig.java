@@ -1,6 +1,7 @@
 package dev.attune.train;
 
 import static org.apiguardian.api.API.Status.STABLE;
+import static org.apiguardian.api.API.Status.EXPERIMENTAL;
 
 import dev.attune.error.ConfigurationException;
 import dev.attune.ops.DType;
@@ -77,6 +78,8 @@ import org.apiguardian.api.API;
  *     products and attention in that type with {@code torch.autocast}'s semantics (parameters and
  *     optimizer state stay float32; softmax, norms and losses in float32), FLOAT16 with dynamic loss
  *     scaling as {@code GradScaler}'s defaults; FLOAT32 (the default) trains in float32 throughout
+ * @param memory memory-saving settings: gradient checkpointing and finding a batch size that fits;
+ *     null means both off
  */
 @API(status = STABLE, since = "0.1")
 public record TrainingConfig(
@@ -92,7 +95,8 @@ public record TrainingConfig(
         List<TrainerCallback> callbacks,
         Set<Class<? extends TrainerCallback>> withoutDefaults,
         LoraConfig peft,
-        DType mixedPrecision) {
+        DType mixedPrecision,
+        Memory memory) {
 
     /** Checks that the groups are present and agree with each other; messages name the setting. */
     public TrainingConfig {
@@ -110,6 +114,7 @@ public record TrainingConfig(
             throw new ConfigurationException("mixedPrecision is BFLOAT16 (bf16), FLOAT16 (fp16) or FLOAT32 (off), not "
                     + mixedPrecision);
         }
+        memory = memory == null ? new Memory(false, false) : memory;
         if (outputDir == null) {
             String needs = " needs an outputDir: checkpoints are written to outputDir/checkpoint-N; set outputDir";
             if (saving.saveSteps() > 0) {
@@ -146,6 +151,32 @@ public record TrainingConfig(
     public Builder toBuilder() {
         return new Builder(this);
     }
+
+    /** @return {@link Memory#gradientCheckpointing()} */
+    public boolean gradientCheckpointing() {
+        return memory.gradientCheckpointing();
+    }
+
+    /** @return {@link Memory#autoFindBatchSize()} */
+    public boolean autoFindBatchSize() {
+        return memory.autoFindBatchSize();
+    }
+
+    /**
+     * Memory against time.
+     *
+     * @param gradientCheckpointing keep only each layer's input through the forward pass and recompute the
+     *     layer in the backward pass ({@code gradient_checkpointing}): activations take about one layer's
+     *     worth instead of every layer's, for a second forward computation; the gradients are the same, bit
+     *     for bit. Engines that keep every activation anyway (TensorFlow's graph) ignore it; default false
+     * @param autoFindBatchSize when a training step runs out of memory ({@link
+     *     dev.attune.error.EngineException.OutOfMemory}), drop the step's gradients, halve the examples per
+     *     forward pass and run the same examples again as twice as many passes (each step still sees
+     *     {@code perDeviceTrainBatchSize * gradientAccumulationSteps} examples), down to one example per
+     *     pass ({@code auto_find_batch_size}, which halves the batch itself); default false
+     */
+    @API(status = EXPERIMENTAL, since = "0.2")
+    public record Memory(boolean gradientCheckpointing, boolean autoFindBatchSize) {}
 
     /**
      * @param lora the adapter to train beside the frozen model; null trains every parameter
@@ -798,6 +829,8 @@ public record TrainingConfig(
         private boolean padToMaxLength = false;
         private boolean shuffle = true;
         private boolean groupByLength = false;
+        private boolean gradientCheckpointing = false;
+        private boolean autoFindBatchSize = false;
         private EvalStrategy evalStrategy = EvalStrategy.EPOCH;
         private int evalSteps = 0;
         private boolean evalOnStart = false;
@@ -882,6 +915,8 @@ public record TrainingConfig(
             withoutDefaults.addAll(c.withoutDefaults());
             peft = c.peft();
             mixedPrecision = c.mixedPrecision();
+            gradientCheckpointing = c.gradientCheckpointing();
+            autoFindBatchSize = c.autoFindBatchSize();
         }
 
         /**
@@ -891,6 +926,28 @@ public record TrainingConfig(
          */
         public Builder mixedPrecision(DType value) {
             mixedPrecision = value;
+            return this;
+        }
+
+        /**
+         * @param value recompute each layer in the backward pass instead of keeping its activations
+         *     ({@code gradient_checkpointing}); see {@link Memory}
+         * @return this builder
+         */
+        @API(status = EXPERIMENTAL, since = "0.2")
+        public Builder gradientCheckpointing(boolean value) {
+            gradientCheckpointing = value;
+            return this;
+        }
+
+        /**
+         * @param value on running out of memory, retry the step's examples in passes of half the size
+         *     ({@code auto_find_batch_size}); see {@link Memory}
+         * @return this builder
+         */
+        @API(status = EXPERIMENTAL, since = "0.2")
+        public Builder autoFindBatchSize(boolean value) {
+            autoFindBatchSize = value;
             return this;
         }
 
@@ -1345,7 +1402,7 @@ public record TrainingConfig(
                     new Logging(loggingSteps, tensorboard, disableTqdm),
                     new TransferLearning(freezeEmbeddings, freezeLayers, trainHeadOnly, layerwiseLrDecay,
                             gradualUnfreezing),
-                    callbacks, withoutDefaults, peft, mixedPrecision);
+                    callbacks, withoutDefaults, peft, mixedPrecision, new Memory(gradientCheckpointing, autoFindBatchSize));
         }
     }
 

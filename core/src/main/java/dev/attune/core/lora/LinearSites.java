@@ -133,6 +133,9 @@ public final class LinearSites {
                     return new Param((Parameter) args[0]);
                 case "isTraining":
                     return false;
+                case "checkpoint":
+                    // a checkpointed layer runs here once, on this recorder, so its linear layers are seen
+                    return ((Ops.Segment) args[0]).apply((Ops) proxy, (Tensor) args[1]);
                 case "embedding":
                     if (args[0] instanceof Param p) {
                         tables.add(p.parameter.name());

@@ -112,9 +112,13 @@ public final class LoraDefinition implements ModelDefinition {
 
     @Override
     public Map<String, Tensor> forward(Ops ops, Map<String, Tensor> inputs) {
-        Ops adapted = (Ops) Proxy.newProxyInstance(Ops.class.getClassLoader(), new Class<?>[] {Ops.class},
+        return model.forward(adapt(ops, adapter), inputs);
+    }
+
+    /** The engine's ops with the adapter's updates added (see {@link Adapted}). */
+    private static Ops adapt(Ops ops, LoraAdapter adapter) {
+        return (Ops) Proxy.newProxyInstance(Ops.class.getClassLoader(), new Class<?>[] {Ops.class},
                 new Adapted(ops, adapter));
-        return model.forward(adapted, inputs);
     }
 
     /**
@@ -162,6 +166,13 @@ public final class LoraDefinition implements ModelDefinition {
                             return plus(y, t, (Tensor) args[0]);
                         }
                     }
+                }
+                case "checkpoint" -> {
+                    // the segment runs on the engine's ops it is given (a recomputation's), adapted as these are
+                    Ops.Segment segment = (Ops.Segment) args[0];
+                    Ops self = (Ops) proxy;
+                    return ops.checkpoint((o, h) -> segment.apply(o == ops ? self : adapt(o, adapter), h),
+                            (Tensor) args[1]);
                 }
                 case "matmul" -> {
                     if (args.length == 2) {

@@ -12,6 +12,7 @@ import dev.attune.engine.LoweredModel;
 import dev.attune.engine.TrainingSession;
 import dev.attune.error.AttuneException;
 import dev.attune.error.ConfigurationException;
+import dev.attune.error.EngineException;
 import dev.attune.error.InvalidCheckpointException;
 import dev.attune.error.InvalidDataException;
 import dev.attune.error.TrainingStoppedException;
@@ -260,6 +261,8 @@ public final class DefaultTrainer implements Trainer {
         private CallbackHandler handler;
         private TrainerCallback.Control flags;
         private EngineOptimizer optimizer;
+        /** Forward passes per batch: 1, doubled each time autoFindBatchSize meets an out-of-memory failure. */
+        private int split = 1;
         private long start;
         private double secondsBefore;
 
@@ -395,20 +398,38 @@ public final class DefaultTrainer implements Trainer {
                 optimizer.beginEpoch(run.epoch);
                 handler.onEpochBegin();
                 int inAccumulation = 0;
+                int windowStart = startBatch;
+                double[] counters = counters();
                 for (int b = startBatch; b < batches.size() && run.step < totalSteps; b++) {
                     if (inAccumulation == 0) {
                         handler.onStepBegin();
+                        windowStart = b;
+                        counters = counters();
                     }
                     int[] indices = batches.get(b);
                     List<Features> chunk = new ArrayList<>(indices.length);
                     for (int i : indices) {
                         chunk.add(trainFeatures.get(i));
                     }
-                    Batch batch = Collator.collate(chunk, padding, fixedLength, model.task()::sequenceRows);
-                    // dropout draws from a generator seeded by position, so a resumed run draws the same masks
-                    optimizer.session().reseed(mix(config.seed(), run.microBatches));
-                    run.microBatches++;
-                    float loss = optimizer.session().forwardBackward(batch, optimizer.lossFactor() / accumulation);
+                    float loss;
+                    try {
+                        loss = passes(chunk, padding, fixedLength, accumulation);
+                    } catch (EngineException.OutOfMemory e) {
+                        int rows = (chunk.size() + split - 1) / split;
+                        if (!config.autoFindBatchSize() || rows <= 1) {
+                            throw e;
+                        }
+                        // the step starts again from its first batch, in passes of half the examples
+                        split *= 2;
+                        LOG.warn("out of memory in a forward and backward pass of {} examples; autoFindBatchSize: "
+                                + "the step's batches run again in passes of {} ({})", rows, (rows + 1) / 2,
+                                e.getMessage());
+                        optimizer.session().clearGradients();
+                        restore(counters);
+                        inAccumulation = 0;
+                        b = windowStart - 1;
+                        continue;
+                    }
                     if (!Float.isFinite(loss)) {
                         throw nonFinite(loss);
                     }
@@ -467,6 +488,46 @@ public final class DefaultTrainer implements Trainer {
                     throw stopped(totalSteps);
                 }
             }
+        }
+
+        /**
+         * One batch's forward and backward passes: one pass, or, after autoFindBatchSize met an out-of-memory
+         * failure, {@code split} passes of consecutive slices whose losses are weighted by their share of
+         * the batch's examples (as one pass averages them). Dropout draws from a generator seeded by the
+         * pass's position, so a resumed run draws the same masks.
+         *
+         * @return the batch's loss
+         */
+        private float passes(List<Features> chunk, Map<String, Long> padding, int fixedLength, int accumulation) {
+            int per = (chunk.size() + split - 1) / split;
+            float loss = 0;
+            for (int from = 0; from < chunk.size(); from += per) {
+                List<Features> part = split == 1 ? chunk : chunk.subList(from, Math.min(chunk.size(), from + per));
+                Batch batch = Collator.collate(part, padding, fixedLength, model.task()::sequenceRows);
+                optimizer.session().reseed(mix(config.seed(), run.microBatches));
+                run.microBatches++;
+                if (split == 1) {
+                    return optimizer.session().forwardBackward(batch, optimizer.lossFactor() / accumulation);
+                }
+                float share = (float) part.size() / chunk.size();
+                loss += optimizer.session().forwardBackward(batch, optimizer.lossFactor() * share / accumulation) * share;
+            }
+            return loss;
+        }
+
+        /** The run's counters an accumulation window changes, to start the window again. */
+        private double[] counters() {
+            return new double[] {run.microBatches, run.samples, run.lossSum, run.lossCount, run.windowLoss,
+                run.windowCount};
+        }
+
+        private void restore(double[] c) {
+            run.microBatches = (long) c[0];
+            run.samples = (long) c[1];
+            run.lossSum = c[2];
+            run.lossCount = (long) c[3];
+            run.windowLoss = c[4];
+            run.windowCount = (long) c[5];
         }
 
         /** Evaluates, then saves, where the callbacks asked for it (and the run has the data and the folder). */
@@ -664,6 +725,14 @@ public final class DefaultTrainer implements Trainer {
             } catch (RuntimeException e) {
                 lowered.setComputeType(computeBefore);
                 throw e;
+            }
+            if (config.gradientCheckpointing()) {
+                if (adamW.session().setGradientCheckpointing(true)) {
+                    LOG.info("gradient checkpointing: each layer is recomputed in the backward pass");
+                } else {
+                    LOG.info("gradient checkpointing: this engine keeps every activation anyway; the setting has"
+                            + " no effect");
+                }
             }
         }
 

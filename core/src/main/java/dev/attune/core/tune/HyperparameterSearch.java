@@ -325,6 +325,7 @@ public final class HyperparameterSearch {
                 // a trial keeps its log; the search's report shows the trials instead of plots and cards
                 .withoutDefault(PlotsCallback.class).withoutDefault(ModelCardCallback.class)
                 .mixedPrecision(spec.mixedPrecision)
+                .gradientCheckpointing(spec.gradientCheckpointing).autoFindBatchSize(spec.autoFindBatchSize)
                 .build();
         long start = System.nanoTime();
         try (PretrainedModel base = attune.load(Path.of(spec.model), spec.overrides)) {
@@ -571,6 +572,8 @@ public final class HyperparameterSearch {
         String device = "auto";
         int threads;
         DType mixedPrecision = DType.FLOAT32;
+        boolean gradientCheckpointing;
+        boolean autoFindBatchSize;
 
         private Spec() {}
 
@@ -776,6 +779,17 @@ public final class HyperparameterSearch {
              * @return this
              */
             public Builder mixedPrecision(DType v) { s.mixedPrecision = v == null ? DType.FLOAT32 : v; return this; }
+            /**
+             * @param v {@code --gradient-checkpointing}: every trial recomputes its layers in the backward pass
+             * @return this
+             */
+            public Builder gradientCheckpointing(boolean v) { s.gradientCheckpointing = v; return this; }
+            /**
+             * @param v {@code --auto-find-batch-size}: a trial that runs out of memory runs its steps in
+             *     passes of half the size
+             * @return this
+             */
+            public Builder autoFindBatchSize(boolean v) { s.autoFindBatchSize = v; return this; }
 
             /** @return the settings */
             public Spec build() {
@@ -806,6 +820,8 @@ public final class HyperparameterSearch {
                 out.device = s.device;
                 out.threads = s.threads;
                 out.mixedPrecision = s.mixedPrecision;
+                out.gradientCheckpointing = s.gradientCheckpointing;
+                out.autoFindBatchSize = s.autoFindBatchSize;
                 return out;
             }
         }

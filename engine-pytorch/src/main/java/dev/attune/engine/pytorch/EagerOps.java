@@ -11,8 +11,10 @@ import dev.attune.ops.Parameter;
 import dev.attune.ops.Tensor;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.IdentityHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.function.Function;
 
@@ -28,7 +30,10 @@ class EagerOps implements Ops {
     /** An eager value. */
     record T(PtNDArray a) implements Tensor {}
 
+    /** Holds the cached scalars and, outside a checkpointed segment, every result. */
     private final PtNDManager step;
+    /** Where results go: the step manager, or the manager of the checkpointed segment being run. */
+    private PtNDManager results;
     private final Function<Parameter, PtNDArray> params;
     private final boolean training;
     private final Map<Float, PtNDArray> scalars = new HashMap<>();
@@ -36,9 +41,15 @@ class EagerOps implements Ops {
     private DType low;
     /** Casts made this step, by input (a weight or an activation read by several products is cast once). */
     private final Map<PtNDArray, PtNDArray> lowCasts = new IdentityHashMap<>();
+    /** Non-null while training with gradient checkpointing: the segments run so far, in order. */
+    private List<Checkpointed> checkpointed;
+
+    /** A segment run without recording, its input, its output (a leaf), and the seed its dropout drew from. */
+    private record Checkpointed(Segment segment, PtNDArray input, PtNDArray output, long seed) {}
 
     EagerOps(PtNDManager step, Function<Parameter, PtNDArray> params, boolean training) {
         this.step = step;
+        this.results = step;
         this.params = params;
         this.training = training;
     }
@@ -64,7 +75,7 @@ class EagerOps implements Ops {
         }
         PtNDArray cast = lowCasts.get(x);
         if (cast == null) {
-            cast = LowPrecision.down(x, low, training, step);
+            cast = LowPrecision.down(x, low, training, results);
             lowCasts.put(x, cast);
         }
         return cast;
@@ -75,7 +86,112 @@ class EagerOps implements Ops {
         if (low == null || LowPrecision.isFloat32(x) || !LowPrecision.isFloatingPoint(x)) {
             return x;
         }
-        return own(LowPrecision.up(x, training, step)).a();
+        return own(LowPrecision.up(x, training, results)).a();
+    }
+
+    /** Turns gradient checkpointing on for this forward pass (training only); see {@link #backwardCheckpoints}. */
+    EagerOps checkpointing() {
+        if (training) {
+            checkpointed = new ArrayList<>();
+        }
+        return this;
+    }
+
+    /**
+     * While training, every segment first reseeds the generator with a seed drawn from it, with or
+     * without checkpointing, so a recomputation can replay the segment's dropout masks exactly (DJL
+     * gives no access to the generator's state) and both ways draw the same masks. With
+     * checkpointing, the segment runs without recording on a manager of its own that is closed when
+     * it returns, and its output becomes a leaf that requires a gradient: the graph after it ends
+     * there, and {@link #backwardCheckpoints} carries the gradient through the segment later.
+     */
+    @Override
+    public Tensor checkpoint(Segment segment, Tensor x) {
+        if (!training) {
+            return segment.apply(this, x);
+        }
+        long seed = drawSeed();
+        JniUtils.setSeed(seed);
+        if (checkpointed == null) {
+            return segment.apply(this, x);
+        }
+        PtNDManager outer = results;
+        boolean grad = JniUtils.isGradMode();
+        PtNDArray output;
+        try (PtNDManager own = (PtNDManager) step.newSubManager()) {
+            results = own;
+            JniUtils.setGradMode(false);
+            PtNDArray y = a(segment.apply(this, x));
+            output = JniUtils.detachGradient(y);
+            output.attach(step);
+        } finally {
+            results = outer;
+            JniUtils.setGradMode(grad);
+            lowCasts.clear(); // autocast's casts made in the segment went with its manager
+        }
+        JniUtils.attachGradient(output, true);
+        PtNDArray input = a(x);
+        checkpointed.add(new Checkpointed(segment, input, output, seed));
+        return new T(output);
+    }
+
+    /** A seed from the generator dropout draws from, so the stream stays a function of the last reseed. */
+    private long drawSeed() {
+        try (PtNDArray r = JniUtils.randint(step, 0, Long.MAX_VALUE, new Shape(), DataType.INT64, ai.djl.Device.cpu())) {
+            return r.toLongArray()[0];
+        }
+    }
+
+    /**
+     * Ends a training forward pass: the generator is reseeded from itself, so what draws from it next
+     * does not depend on whether segments are recomputed in between.
+     *
+     * @return the seed to put back after the backward pass
+     */
+    long endForward() {
+        long seed = drawSeed();
+        JniUtils.setSeed(seed);
+        return seed;
+    }
+
+    /**
+     * The backward pass through the checkpointed segments, last to first, once the loss's backward
+     * pass has given their outputs gradients: each segment runs again from its kept input, recording,
+     * with the seed of its first run, then its output is backpropagated with that gradient, which
+     * adds to the parameters' gradients and to the gradient of its input (the previous segment's
+     * output, or through the graph before the first segment). The recomputation's tensors are freed
+     * before the next segment runs. The graphs before the first segment may be shared by several
+     * segments (a position bias), so they are kept until the step ends.
+     */
+    void backwardCheckpoints() {
+        if (checkpointed == null) {
+            return;
+        }
+        boolean grad = JniUtils.isGradMode();
+        PtNDManager outer = results;
+        try {
+            JniUtils.setGradMode(true);
+            for (int i = checkpointed.size() - 1; i >= 0; i--) {
+                Checkpointed c = checkpointed.get(i);
+                try (PtNDManager own = (PtNDManager) step.newSubManager()) {
+                    PtNDArray g = JniUtils.getGradient(c.output());
+                    if (g == null) {
+                        continue; // the output did not reach the loss
+                    }
+                    g.attach(own);
+                    results = own;
+                    JniUtils.setSeed(c.seed());
+                    PtNDArray y = a(c.segment().apply(this, new T(c.input())));
+                    JniUtils.backward(y, g, true, false);
+                }
+                results = outer;
+                lowCasts.clear(); // autocast's casts made in the recomputation went with its manager
+            }
+        } finally {
+            results = outer;
+            JniUtils.setGradMode(grad);
+            checkpointed.clear();
+        }
     }
 
     static PtNDArray a(Tensor t) {
@@ -84,8 +200,8 @@ class EagerOps implements Ops {
 
     /** Takes a result into the step manager; the training session's update ops also note it as a temporary. */
     T own(PtNDArray r) {
-        if (r.getManager() != step) {
-            r.attach(step);
+        if (r.getManager() != results) {
+            r.attach(results);
         }
         return new T(r);
     }
@@ -107,7 +223,7 @@ class EagerOps implements Ops {
 
     @Override
     public Tensor constant(long[] shape, float[] values) {
-        return own((PtNDArray) step.create(values, new Shape(shape)));
+        return own((PtNDArray) results.create(values, new Shape(shape)));
     }
 
     @Override
@@ -293,7 +409,7 @@ class EagerOps implements Ops {
         // a low-precision input gets a float32 mask: DJL cannot name bfloat16 when it creates a tensor
         DataType maskType = LowPrecision.isFloat32(in) || in.getDataType() == DataType.FLOAT16
                 ? in.getDataType() : DataType.FLOAT32;
-        try (PtNDArray u = JniUtils.uniform(step, 1 - p, 2 - p, in.getShape(), maskType, in.getDevice())) {
+        try (PtNDArray u = JniUtils.uniform(results, 1 - p, 2 - p, in.getShape(), maskType, in.getDevice())) {
             mask = own(JniUtils.floor(u)).a();
         }
         JniUtils.muli(mask, a(scalar(1f / (1f - p))));
@@ -307,10 +423,10 @@ class EagerOps implements Ops {
     @Override
     public Tensor attention(Tensor q, Tensor k, Tensor v, Tensor bias, float scale, float dropout) {
         if (low != null && !training && !Boolean.getBoolean(PyTorchEngineProvider.DISABLE_FUSED_ATTENTION)) {
-            return own(LowPrecision.attention(step, low, a(q), a(k), a(v), bias == null ? null : a(bias), scale));
+            return own(LowPrecision.attention(results, low, a(q), a(k), a(v), bias == null ? null : a(bias), scale));
         }
         PtNDArray fused = training ? null
-                : FusedAttention.apply(step, a(q), a(k), a(v), bias == null ? null : a(bias), scale);
+                : FusedAttention.apply(results, a(q), a(k), a(v), bias == null ? null : a(bias), scale);
         if (fused != null) {
             return own(fused);
         }
@@ -381,17 +497,17 @@ class EagerOps implements Ops {
         PtNDArray in = a(like);
         int ax = axis < 0 ? axis + in.getShape().dimension() : axis;
         long n = in.getShape().get(ax);
-        return own((PtNDArray) step.arange(0, Math.toIntExact(n), 1, DataType.INT64));
+        return own((PtNDArray) results.arange(0, Math.toIntExact(n), 1, DataType.INT64));
     }
 
     @Override
     public Tensor cast(Tensor x, DType type) {
         PtNDArray in = a(x);
         if (type == DType.BFLOAT16) {
-            return own(LowPrecision.down(in, type, training, step));
+            return own(LowPrecision.down(in, type, training, results));
         }
         if (type == DType.FLOAT32 && LowPrecision.isFloatingPoint(in) && !LowPrecision.isFloat32(in)) {
-            return own(LowPrecision.up(in, training, step)); // differentiable widening (DJL's cast is not)
+            return own(LowPrecision.up(in, training, results)); // differentiable widening (DJL's cast is not)
         }
         DataType target = dataType(type);
         if (in.getDataType() == target) {
@@ -403,7 +519,7 @@ class EagerOps implements Ops {
     @Override
     public Tensor notEqual(Tensor x, long value) {
         PtNDArray in = a(x);
-        PtNDArray v = (PtNDArray) step.create(value).toType(in.getDataType(), false);
+        PtNDArray v = (PtNDArray) results.create(value).toType(in.getDataType(), false);
         return own(JniUtils.neq(in, v));
     }
 

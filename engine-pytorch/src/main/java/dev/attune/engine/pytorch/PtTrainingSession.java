@@ -43,6 +43,9 @@ final class PtTrainingSession implements TrainingSession {
     private final List<Parameter> trained = new ArrayList<>();
     private boolean open = true;
     private Set<String> paused = Set.of();
+    private boolean checkpointing;
+    /** Tests only: training passes on batches of the sizes it accepts fail as libtorch's allocator fails. */
+    static volatile java.util.function.IntPredicate allocationFault;
 
     /** One trained parameter and its optimizer state, one tensor per slot name; its value is {@link #value(Slot)}. */
     private record Slot(Parameter parameter, PtNDArray[] state) {}
@@ -90,8 +93,17 @@ final class PtTrainingSession implements TrainingSession {
         boolean grad = JniUtils.isGradMode();
         JniUtils.setGradMode(true);
         try (PtNDManager step = (PtNDManager) model.root().newSubManager()) {
-            EagerOps ops = new EagerOps(step, model::value, true).autocast(model.computeType());
-            Map<String, Tensor> out = model.forward(ops, step, batch);
+            PtNDManager forward = (PtNDManager) step.newSubManager();
+            EagerOps ops = new EagerOps(forward, model::value, true).autocast(model.computeType());
+            if (checkpointing) {
+                ops.checkpointing();
+            }
+            Map<String, Tensor> out = model.forward(ops, forward, batch);
+            java.util.function.IntPredicate fault = allocationFault;
+            if (fault != null && fault.test(batch.size())) {
+                throw new ai.djl.engine.EngineException("DefaultCPUAllocator: can't allocate memory: you tried to"
+                        + " allocate a tensor for " + batch.size() + " rows (injected by a test)");
+            }
             Tensor lossT = out.get("loss");
             if (lossT == null) {
                 throw new EngineException(
@@ -99,15 +111,53 @@ final class PtTrainingSession implements TrainingSession {
             }
             PtNDArray loss = EagerOps.a(lossT);
             if (!LowPrecision.isFloat32(loss)) {
-                loss = ops.own(LowPrecision.up(loss, true, step)).a(); // autocast: the loss and its seed in float32
+                loss = ops.own(LowPrecision.up(loss, true, forward)).a(); // autocast: the loss and its seed in float32
             }
             float value = loss.toFloatArray()[0];
+            long after = ops.endForward();
+            loss.attach(step);
+            if (!checkpointing) {
+                // Every intermediate's handle is dropped before the backward pass: autograd holds what it
+                // saved for backward and frees each as the pass goes by, as torch does, instead of every
+                // activation living until the step's end next to the gradients being computed.
+                forward.close();
+            }
             PtNDArray seed = (PtNDArray) step.full(loss.getShape(), lossScale, loss.getDataType());
             JniUtils.backward(loss, seed, false, false);
+            ops.backwardCheckpoints();
+            JniUtils.setSeed(after);
+            forward.close();
             return value;
+        } catch (ai.djl.engine.EngineException e) {
+            if (isOutOfMemory(e)) {
+                throw outOfMemory(batch, e);
+            }
+            throw e;
+        } catch (OutOfMemoryError e) {
+            throw outOfMemory(batch, e);
         } finally {
             JniUtils.setGradMode(grad);
         }
+    }
+
+    /** libtorch's allocation failures, as DJL reports them: the CPU allocator's and CUDA's messages. */
+    static boolean isOutOfMemory(Throwable e) {
+        String m = String.valueOf(e.getMessage());
+        return m.contains("can't allocate memory") || m.contains("out of memory") || m.contains("Out of memory")
+                || m.contains("OutOfMemory");
+    }
+
+    private static EngineException.OutOfMemory outOfMemory(Batch batch, Throwable cause) {
+        return new EngineException.OutOfMemory("out of memory in a training step on a batch of " + batch.size()
+                + " rows (" + cause.getMessage() + "); use a smaller batch, gradient checkpointing"
+                + " (--gradient-checkpointing) or --auto-find-batch-size", cause);
+    }
+
+    @Override
+    public boolean setGradientCheckpointing(boolean enabled) {
+        ensureOpen();
+        checkpointing = enabled;
+        return true;
     }
 
     @Override
