@@ -406,11 +406,15 @@ class EagerOps implements Ops {
         }
         // floor of a uniform number in [1 - p, 2 - p) is 1 with probability 1 - p, else 0
         PtNDArray mask;
-        // a low-precision input gets a float32 mask: DJL cannot name bfloat16 when it creates a tensor
-        DataType maskType = LowPrecision.isFloat32(in) || in.getDataType() == DataType.FLOAT16
-                ? in.getDataType() : DataType.FLOAT32;
+        // The uniform numbers are drawn in float32 whatever the input's type, so an autocast run draws the
+        // masks of the float32 run with the same seed; a float16 input gets the mask cast to float16 (exact:
+        // it holds 0 and 1), a bfloat16 one keeps it in float32 (DJL cannot name bfloat16 when it casts)
+        DataType maskType = LowPrecision.isFloat32(in) ? in.getDataType() : DataType.FLOAT32;
         try (PtNDArray u = JniUtils.uniform(results, 1 - p, 2 - p, in.getShape(), maskType, in.getDevice())) {
             mask = own(JniUtils.floor(u)).a();
+        }
+        if (in.getDataType() == DataType.FLOAT16) {
+            mask = own(JniUtils.to(mask, DataType.FLOAT16, in.getDevice())).a();
         }
         JniUtils.muli(mask, a(scalar(1f / (1f - p))));
         return own(JniUtils.mul(in, mask));
