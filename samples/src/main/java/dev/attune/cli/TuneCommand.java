@@ -5,7 +5,6 @@ import dev.attune.core.tune.HyperparameterSearch.Spec;
 import dev.attune.train.TrainingControl;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -57,9 +56,6 @@ final class TuneCommand implements Callable<Integer> {
     @Mixin EngineOptionsMixin engineOptions;
     @Option(names = "--bf16", description = "train every trial in bf16 mixed precision") boolean bf16;
     @Option(names = "--fp16", description = "train every trial in fp16 mixed precision with loss scaling") boolean fp16;
-
-    static final List<String> PARAMS = HyperparameterSearch.PARAMS;
-    static final String SETTINGS_FILE = HyperparameterSearch.SETTINGS_FILE;
 
     @Option(names = "--spark", paramLabel = "MASTER", description = "run the trials as Spark tasks, one task per"
             + " trial with --threads CPUs (spark.task.cpus): local[N] starts Spark in this JVM, spark://host:7077 uses a"

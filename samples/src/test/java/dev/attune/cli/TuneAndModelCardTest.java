@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.attune.core.tune.HyperparameterSearch;
 import dev.attune.testing.SharedFiles;
 import java.awt.image.BufferedImage;
 import java.nio.file.Files;
@@ -165,7 +166,7 @@ class TuneAndModelCardTest {
         assertThat(summary.get("trials").asInt()).isEqualTo(3);
         String report = Files.readString(out.resolve("tune_report.md"));
         assertThat(report).contains("| trial |", "## Sensitivity", "learning_rate", "weight_decay");
-        for (String p : TuneCommand.PARAMS) {
+        for (String p : HyperparameterSearch.PARAMS) {
             assertThat(ImageIO.read(out.resolve("sensitivity_" + p + ".png").toFile())).isNotNull();
         }
 
@@ -205,7 +206,7 @@ class TuneAndModelCardTest {
         for (String t : trials) {
             assertThat(new ObjectMapper().readTree(t).get("eval_metrics").get("accuracy").asDouble()).isBetween(0.0, 1.0);
         }
-        JsonNode settings = new ObjectMapper().readTree(out.resolve(TuneCommand.SETTINGS_FILE).toFile());
+        JsonNode settings = new ObjectMapper().readTree(out.resolve(HyperparameterSearch.SETTINGS_FILE).toFile());
         assertThat(settings.get("text_pair_column").asText()).isEqualTo("b");
         assertThat(settings.get("eval_task_options").get("text_pair_column").asText()).isEqualTo("second");
 
