@@ -27,8 +27,9 @@ import picocli.CommandLine.Option;
         description = "Predict with a model saved by fine-tune: one --text, or a JSONL file of inputs.")
 final class PredictCommand implements Callable<Integer> {
     @Option(names = "--model", required = true, description = "folder written by fine-tune, or by export (an ONNX"
-            + " export runs on the onnx engine unless --engine names another)")
-    Path model;
+            + " export runs on the onnx engine unless --engine names another); with --spark also a Hadoop URI (hdfs:,"
+            + " s3a:, file:)")
+    String model;
 
     @Option(names = "--text", description = "the text to classify")
     String text;
@@ -43,8 +44,9 @@ final class PredictCommand implements Callable<Integer> {
     String context;
 
     @Option(names = "--input", description = "JSONL file of inputs, one object per line: {\"text\": ...} and for pair"
-            + " tasks \"text_pair\"; {\"question\": ..., \"context\": ...} for question answering")
-    Path input;
+            + " tasks \"text_pair\"; {\"question\": ..., \"context\": ...} for question answering; with --spark a table"
+            + " (path or Hadoop URI)")
+    String input;
 
     @Mixin
     EngineOptionsMixin engineOptions;
@@ -53,8 +55,8 @@ final class PredictCommand implements Callable<Integer> {
     PrecisionMixin precision;
 
     @Option(names = "--adapter", paramLabel = "FOLDER", description = "a PEFT LoRA adapter folder over --model (the"
-            + " base model)")
-    Path adapter;
+            + " base model); with --spark loaded once per executor like the model, also from a Hadoop URI")
+    String adapter;
 
     @Option(names = "--max-length", defaultValue = "128", description = "maximum tokens per input with --adapter over"
             + " a plain checkpoint (default: ${DEFAULT-VALUE})")
@@ -66,8 +68,13 @@ final class PredictCommand implements Callable<Integer> {
     String spark;
 
     @Option(names = "--output", description = "with --spark: the parquet folder to write (the input's columns, then"
-            + " label, score, prediction and error)")
-    Path output;
+            + " label, score, prediction and error), a path or Hadoop URI")
+    String output;
+
+    @Option(names = "--spark-ship-model", description = "with --spark: ship the local --model (and --adapter) folder"
+            + " with the job (SparkContext.addArchive, found with SparkFiles.get) for executors that cannot see the"
+            + " driver's paths; without it executors read the folder at its path or URI")
+    boolean shipModel;
 
     @Option(names = "--text-column", description = "with --spark: the column with the text (default: text)")
     String textColumn;
@@ -80,10 +87,12 @@ final class PredictCommand implements Callable<Integer> {
         if (spark != null) {
             return onSpark();
         }
-        if (output != null || textColumn != null || textPairColumn != null) {
-            throw new InvalidDataException("--output, --text-column and --text-pair-column go with --spark; without"
-                    + " it predict prints one JSON line per input");
+        if (output != null || textColumn != null || textPairColumn != null || shipModel) {
+            throw new InvalidDataException("--output, --text-column, --text-pair-column and --spark-ship-model go with"
+                    + " --spark; without it predict prints one JSON line per input");
         }
+        Path model = Path.of(this.model);
+        Path input = this.input == null ? null : Path.of(this.input);
         List<Map<String, String>> inputs = new ArrayList<>();
         if (text != null) {
             Map<String, String> one = new LinkedHashMap<>();
@@ -109,7 +118,7 @@ final class PredictCommand implements Callable<Integer> {
         ModelSource source = registry.source(model);
         try (Attune attune = engineOptions.builder(registry, source).build();
                 FineTunedModel m = adapter == null ? attune.open(source)
-                        : PeftOptionsMixin.open(attune, attune.load(source, Map.of()), adapter, null, maxLength)) {
+                        : PeftOptionsMixin.open(attune, attune.load(source, Map.of()), Path.of(adapter), null, maxLength)) {
             precision.applyTo(m.lowered());
             // every input is checked against the model's task before anything runs, naming its line
             int fromFile = inputs.size() - rows.size();
@@ -140,13 +149,14 @@ final class PredictCommand implements Callable<Integer> {
             throw new InvalidDataException("predict --spark needs --input (parquet, csv or jsonl) and --output (a parquet"
                     + " folder)");
         }
-        if (text != null || question != null || context != null || adapter != null) {
-            throw new InvalidDataException("predict --spark reads its rows from --input only (not --text, --question,"
-                    + " --context or --adapter)");
+        if (text != null || question != null || context != null) {
+            throw new InvalidDataException("predict --spark reads its rows from --input only (not --text, --question"
+                    + " or --context)");
         }
         dev.attune.spark.AttuneSpark.PredictOptions options = dev.attune.spark.AttuneSpark.PredictOptions.defaults()
                 .withTextColumn(textColumn == null ? "text" : textColumn).withEngine(engineOptions.engine)
-                .withThreads(engineOptions.threads);
+                .withThreads(engineOptions.threads).withAdapter(adapter).withMaxLength(maxLength)
+                .withShipModel(shipModel);
         if (textPairColumn != null) {
             options = options.withInput("text_pair", textPairColumn);
         }

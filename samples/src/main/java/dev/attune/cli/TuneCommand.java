@@ -20,10 +20,12 @@ import picocli.CommandLine.Option;
 @Command(name = "tune", mixinStandardHelpOptions = true,
         description = "Search fine-tuning hyperparameters (grid, random, successive halving) on an eval metric.")
 final class TuneCommand implements Callable<Integer> {
-    @Option(names = "--model", required = true, description = "model folder to start from (HuggingFace, TF Hub SavedModel or ONNX export)") Path model;
+    @Option(names = "--model", required = true, description = "model folder to start from (HuggingFace, TF Hub SavedModel or"
+            + " ONNX export); with --spark also a Hadoop URI (hdfs:, s3a:, file:)") String model;
     @Option(names = "--task", defaultValue = "text-classification") String task;
-    @Option(names = "--train", required = true) Path train;
-    @Option(names = "--eval", required = true, description = "data the objective is measured on") Path eval;
+    @Option(names = "--train", required = true, description = "training data; with --spark also a Hadoop URI") String train;
+    @Option(names = "--eval", required = true, description = "data the objective is measured on; with --spark also a"
+            + " Hadoop URI") String eval;
     @Mixin TaskOptionsMixin data;
     @Option(names = "--output", required = true, description = "folder for trials.jsonl, the report and plots") Path output;
     @Option(names = "--search", defaultValue = "random", description = "grid, random or halving (default: ${DEFAULT-VALUE})")
@@ -59,15 +61,35 @@ final class TuneCommand implements Callable<Integer> {
 
     @Option(names = "--spark", paramLabel = "MASTER", description = "run the trials as Spark tasks, one task per"
             + " trial with --threads CPUs (spark.task.cpus): local[N] starts Spark in this JVM, spark://host:7077 uses a"
-            + " standalone cluster (executors read --model, --train and --eval at the same paths); --parallel is then"
-            + " the cluster's")
+            + " standalone cluster (executors read --model, --train and --eval at the same paths or Hadoop URIs, or get"
+            + " the model with --spark-ship-model); --parallel is then the cluster's")
     String spark;
+    @Option(names = "--spark-gpus-per-trial", defaultValue = "0", description = "with --spark: GPUs each trial's task"
+            + " asks for (a Spark resource profile; the cluster's executors must offer GPUs:"
+            + " spark.executor.resource.gpu.amount and a discovery script, or dynamic allocation); the trial trains on"
+            + " the GPU Spark assigns it") int gpusPerTrial;
+    @Option(names = "--spark-max-failures", defaultValue = "2", description = "with --spark: attempts per trial"
+            + " (spark.task.maxFailures): a trial whose executor dies runs again on another (default: ${DEFAULT-VALUE})")
+    int maxFailures;
+    @Option(names = "--spark-ship-model", description = "with --spark: ship the local --model folder with the job"
+            + " (SparkContext.addArchive, found with SparkFiles.get) for executors that cannot see the driver's paths")
+    boolean shipModel;
 
     @Override
     public Integer call() throws Exception {
         // Ctrl-C stops the running trials after their current step; the finished ones stay recorded
         TrainingControl control = GracefulStop.newControl().checkpointOnStop(false);
-        Spec spec = Spec.builder(model, train, eval, output).task(task).taskOptions(data.options())
+        if (spark == null && (gpusPerTrial != 0 || shipModel)) {
+            throw new dev.attune.error.ConfigurationException("--spark-gpus-per-trial and --spark-ship-model go with"
+                    + " --spark; a local search trains on --device");
+        }
+        if (spark == null && java.util.stream.Stream.of(model, train, eval).anyMatch(
+                l -> l.matches("^[A-Za-z][A-Za-z0-9+.-]+:.*"))) {
+            throw new dev.attune.error.ConfigurationException("--model, --train and --eval are local paths without"
+                    + " --spark; Hadoop URIs (hdfs:, s3a:, file:) are read by the Spark search (add --spark local[N])");
+        }
+        // paths as the search has always recorded them (so earlier folders still --resume); URIs as given
+        Spec spec = Spec.builder(location(model), location(train), location(eval), output).task(task).taskOptions(data.options())
                 .evalTaskOptions(data.evalTaskOptions).dataDescription(data.describe()).search(search).trials(trials)
                 .halvingFactor(eta).objective(objective).learningRate(learningRate).batchSize(batchSize).epochs(epochs)
                 .warmupRatio(warmupRatio).weightDecay(weightDecay).maxLength(maxLength).maxSteps(maxSteps).seed(seed)
@@ -75,10 +97,15 @@ final class TuneCommand implements Callable<Integer> {
                 .threads(engineOptions.threads).mixedPrecision(TrainingOptionsMixin.precision(bf16, fp16))
                 .gradientCheckpointing(gradientCheckpointing).autoFindBatchSize(autoFindBatchSize).build();
         if (spark != null) {
-            dev.attune.spark.AttuneSpark.tune(spark, spec, control);
+            dev.attune.spark.AttuneSpark.tune(spark, spec, dev.attune.spark.AttuneSpark.TuneOptions.defaults()
+                    .withGpusPerTrial(gpusPerTrial).withMaxFailures(maxFailures).withShipModel(shipModel), control);
         } else {
             HyperparameterSearch.run(spec, HyperparameterSearch.local(parallel), control);
         }
         return 0;
+    }
+
+    private static String location(String given) {
+        return given.matches("^[A-Za-z][A-Za-z0-9+.-]+:.*") ? given : Path.of(given).toString();
     }
 }

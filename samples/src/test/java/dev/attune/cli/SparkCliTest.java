@@ -58,6 +58,42 @@ class SparkCliTest {
     }
 
     @Test
+    void predictOnSparkWithAShippedAdapterEqualsPredictWithTheAdapter() throws Exception {
+        Path base = CliTest.FIXTURE;
+        Path adapter = base.resolveSibling("peft-lora-bert-seqcls");
+        ObjectMapper json = new ObjectMapper();
+        List<String> texts = new ArrayList<>();
+        json.readTree(adapter.resolve("reference.json").toFile()).get("cases").forEach(c -> texts.add(c.get("text").asText()));
+        StringBuilder rows = new StringBuilder();
+        StringBuilder local = new StringBuilder();
+        for (int i = 0; i < texts.size(); i++) {
+            rows.append(json.writeValueAsString(java.util.Map.of("id", i, "text", texts.get(i)))).append('\n');
+            local.append(json.writeValueAsString(java.util.Map.of("text", texts.get(i)))).append('\n');
+        }
+        Path input = Files.writeString(tmp.resolve("rows.jsonl"), rows);
+        Path out = tmp.resolve("adapter.parquet");
+        CliTest.run("predict", "--spark", "local[2]", "--model", base.toString(), "--adapter", adapter.toString(),
+                "--spark-ship-model", "--input", input.toString(), "--output", out.toString(), "--threads", "1");
+        String[] printed = CliTest.run("predict", "--model", base.toString(), "--adapter", adapter.toString(), "--input",
+                Files.writeString(tmp.resolve("local.jsonl"), local).toString(), "--threads", "1").strip().split("\n");
+        org.apache.spark.sql.SparkSession spark = dev.attune.spark.AttuneSpark.session("local[1]", 0);
+        try {
+            List<org.apache.spark.sql.Row> got = spark.read().parquet(out.toString()).orderBy("id").collectAsList();
+            assertThat(got).hasSize(texts.size());
+            for (int i = 0; i < texts.size(); i++) {
+                JsonNode expected = json.readTree(printed[i]);
+                JsonNode prediction = json.readTree(got.get(i).<String>getAs("prediction"));
+                assertThat(prediction.get("label").asText()).as("row %d", i).isEqualTo(expected.get("label").asText());
+                expected.get("probabilities").fields().forEachRemaining(e -> assertThat(prediction.get("probabilities")
+                        .get(e.getKey()).asDouble()).isCloseTo(e.getValue().asDouble(),
+                        org.assertj.core.data.Offset.offset(1e-6)));
+            }
+        } finally {
+            spark.stop();
+        }
+    }
+
+    @Test
     void tuneOnSparkRecordsEveryTrialAndPicksTheLocalSearchsBest() throws Exception {
         Path train = Files.writeString(tmp.resolve("train.tsv"), CliTest.reviews(24, i -> i % 2 != 0));
         List<String> args = new ArrayList<>(TuneAndModelCardTest.threeTrialSearch(train, tmp.resolve("local")));

@@ -60,8 +60,10 @@ import scala.runtime.BoxedUnit;
  * Attune on Apache Spark: a hyperparameter search whose trials are Spark tasks ({@link #tune}), and
  * batch prediction over a {@code Dataset<Row>} with one model per executor JVM ({@link #predict}).
  *
- * <p>Executors read the model folder and the data at the paths the driver names (a shared or
- * replicated file system); the trial settings travel with each task. Each trial is one task of the
+ * <p>Executors read the model folder and the data at the local paths the driver names (a shared or
+ * replicated file system), through Hadoop's FileSystem API where they are given as URIs ({@code
+ * file:}, {@code hdfs:}, {@code s3a:}: one copy per executor JVM), or from the copy of a local model
+ * folder the driver shipped with the job ({@code shipModel}); the trial settings travel with each task. Each trial is one task of the
  * rung's stage; Spark retries a task whose executor died, and the driver records each trial once,
  * as its result arrives.
  */
@@ -79,20 +81,58 @@ public final class AttuneSpark {
     private AttuneSpark() {}
 
     /**
+     * Attempts per task ({@code spark.task.maxFailures}) in the sessions Attune starts: a trial whose
+     * executor dies runs once more on another executor, while a trial that fails by itself (bad data,
+     * an unknown objective) fails the search after two tries rather than Spark's default four.
+     */
+    public static final int DEFAULT_MAX_FAILURES = 2;
+
+    /**
      * @param master a Spark master URL: {@code local[N]}, {@code local-cluster[...]}, {@code
      *     spark://host:port}
      * @param threadsPerTask CPUs per task ({@code spark.task.cpus}), 0 for Spark's default (1)
      * @return the session for {@code master}: the active one when it has that master, else a new one
+     *     with {@value #DEFAULT_MAX_FAILURES} attempts per task
      */
     public static SparkSession session(String master, int threadsPerTask) {
+        return session(master, threadsPerTask, DEFAULT_MAX_FAILURES);
+    }
+
+    /**
+     * @param master a Spark master URL
+     * @param threadsPerTask CPUs per task ({@code spark.task.cpus}), 0 for Spark's default (1)
+     * @param maxFailures attempts per task on a cluster ({@code spark.task.maxFailures}; an embedded
+     *     {@code local[N]} master runs its tasks in this JVM, so no executor can die apart from it, and
+     *     gives each task one attempt)
+     * @return the session for {@code master}: the active one when it has that master, else a new one
+     */
+    public static SparkSession session(String master, int threadsPerTask, int maxFailures) {
+        return sessionBuilder(master, threadsPerTask, maxFailures).getOrCreate();
+    }
+
+    /**
+     * The settings of the sessions Attune starts, for callers that add their own (a cluster's class
+     * path, executor memory) before {@code getOrCreate()}.
+     *
+     * @param master a Spark master URL
+     * @param threadsPerTask CPUs per task, 0 for Spark's default (1)
+     * @param maxFailures attempts per task, at least 1
+     * @return the builder
+     */
+    public static SparkSession.Builder sessionBuilder(String master, int threadsPerTask, int maxFailures) {
+        if (maxFailures < 1) {
+            throw new ConfigurationException("spark.task.maxFailures " + maxFailures + " must be at least 1 (1: no retry)");
+        }
         SparkSession.Builder b = SparkSession.builder().appName("attune").master(master)
                 .config("spark.ui.enabled", "false")
                 // executors find PyTorch's native library in the local cache, as the CLI does
-                .config("spark.executor.extraJavaOptions", "-Dai.djl.offline=true");
+                .config("spark.executor.extraJavaOptions", "-Dai.djl.offline=true")
+                // a trial (or a prediction partition) whose executor died runs again on another one
+                .config("spark.task.maxFailures", String.valueOf(maxFailures));
         if (threadsPerTask > 0) {
             b.config("spark.task.cpus", String.valueOf(threadsPerTask));
         }
-        return b.getOrCreate();
+        return b;
     }
 
     // ---------------------------------------------------------------------------------------------
@@ -109,9 +149,27 @@ public final class AttuneSpark {
      * @throws Exception a trial's failure after Spark's retries, or a stop
      */
     public static Map<String, Object> tune(String master, Spec spec, TrainingControl control) throws Exception {
-        SparkSession spark = session(master, spec.threads());
+        return tune(master, spec, TuneOptions.defaults(), control);
+    }
+
+    /**
+     * Runs a search on a session started for {@code master} with {@code spark.task.cpus} = the spec's
+     * threads and {@code spark.task.maxFailures} = the options', stopped at the end.
+     *
+     * @param master Spark master URL
+     * @param spec the search, as {@code attune tune} takes it
+     * @param options GPUs per trial, attempts per trial, shipping the model
+     * @param control stop requests (Ctrl-C): the running trials' job is cancelled
+     * @return the summary also written to {@code best.json}
+     * @throws Exception a trial's failure after Spark's retries, or a stop
+     */
+    public static Map<String, Object> tune(String master, Spec spec, TuneOptions options, TrainingControl control)
+            throws Exception {
+        // checked before a session starts: a GPU profile a master cannot schedule would leave the trials waiting
+        TrialResources.check(master, options.gpusPerTrial(), null);
+        SparkSession spark = session(master, spec.threads(), options.maxFailures());
         try {
-            return tune(spark, spec, TuneOptions.defaults(), control);
+            return tune(spark, spec, options, control);
         } finally {
             spark.stop();
         }
@@ -129,7 +187,20 @@ public final class AttuneSpark {
      */
     public static Map<String, Object> tune(SparkSession spark, Spec spec, TuneOptions options, TrainingControl control)
             throws Exception {
-        return HyperparameterSearch.run(spec, trialRunner(spark, options), control);
+        SparkContext sc = spark.sparkContext();
+        TrialResources.check(sc.master(), options.gpusPerTrial(), sc.getConf());
+        // Spark's default on a cluster is 4; a local master's executor is this JVM, so its retries do not matter
+        int retries = sc.getConf().getInt("spark.task.maxFailures", 4);
+        if (retries < 2 && !sc.isLocal()) {
+            LOG.warn("attune tune: this session gives each task one attempt (spark.task.maxFailures={}, master {}): a trial"
+                    + " whose executor dies fails the search; start it with AttuneSpark.session(master, threads,"
+                    + " maxFailures) or set spark.task.maxFailures", retries, sc.master());
+        }
+        // the driver reads the data too (labels, the objective's direction): its own copies of URIs
+        Staged train = Staged.onDriver(sc, spec.trainLocation(), "training data", false);
+        Staged eval = Staged.onDriver(sc, spec.evalLocation(), "eval data", false);
+        Spec onDriver = spec.withLocalCopies(null, train.local("training data"), eval.local("eval data"));
+        return HyperparameterSearch.run(onDriver, trialRunner(spark, options), control);
     }
 
     /**
@@ -137,11 +208,50 @@ public final class AttuneSpark {
      *
      * @param gpusPerTrial GPUs each trial's task asks for (a task resource profile; needs executors
      *     with GPU resources and a cluster manager with stage-level scheduling), 0 for none
+     * @param maxFailures attempts per trial in a session {@link #tune(String, Spec, TuneOptions,
+     *     TrainingControl)} starts ({@code spark.task.maxFailures})
+     * @param shipModel ship the (local) model folder with the job instead of having executors read
+     *     its path
      */
-    public record TuneOptions(int gpusPerTrial) implements Serializable {
-        /** @return no GPUs */
+    public record TuneOptions(int gpusPerTrial, int maxFailures, boolean shipModel) implements Serializable {
+        /** Checks the numbers. */
+        public TuneOptions {
+            if (gpusPerTrial < 0) {
+                throw new ConfigurationException("GPUs per trial " + gpusPerTrial + " must be 0 or more");
+            }
+            if (maxFailures < 1) {
+                throw new ConfigurationException("attempts per trial (spark.task.maxFailures) " + maxFailures
+                        + " must be at least 1");
+            }
+        }
+
+        /** @return no GPUs, {@value AttuneSpark#DEFAULT_MAX_FAILURES} attempts, the model read at its path */
         public static TuneOptions defaults() {
-            return new TuneOptions(0);
+            return new TuneOptions(0, DEFAULT_MAX_FAILURES, false);
+        }
+
+        /**
+         * @param n GPUs per trial
+         * @return these options with n GPUs per trial
+         */
+        public TuneOptions withGpusPerTrial(int n) {
+            return new TuneOptions(n, maxFailures, shipModel);
+        }
+
+        /**
+         * @param n attempts per trial
+         * @return these options with n attempts
+         */
+        public TuneOptions withMaxFailures(int n) {
+            return new TuneOptions(gpusPerTrial, n, shipModel);
+        }
+
+        /**
+         * @param on whether to ship the model folder with the job
+         * @return these options
+         */
+        public TuneOptions withShipModel(boolean on) {
+            return new TuneOptions(gpusPerTrial, maxFailures, on);
         }
     }
 
@@ -157,10 +267,13 @@ public final class AttuneSpark {
             }
             SparkContext sc = spark.sparkContext();
             int cpus = sc.getConf().getInt("spark.task.cpus", 1);
+            // what executors read: local paths in place, URIs through Hadoop's FileSystem, a shipped model from SparkFiles
+            Staged model = Staged.onDriver(sc, spec.modelLocation(), "model folder", options.shipModel());
+            Staged train = Staged.onDriver(sc, spec.trainLocation(), "training data", false);
+            Staged eval = Staged.onDriver(sc, spec.evalLocation(), "eval data", false);
             JavaRDD<Trial> rdd = JavaSparkContext.fromSparkContext(sc).parallelize(trials, trials.size());
-            if (options.gpusPerTrial() > 0) {
-                ResourceProfile profile = new ResourceProfileBuilder().require(new TaskResourceRequests().cpus(cpus)
-                        .resource("gpu", options.gpusPerTrial())).build();
+            ResourceProfile profile = TrialResources.profile(cpus, options.gpusPerTrial(), sc.getConf());
+            if (profile != null) {
                 rdd = rdd.withResources(profile);
             }
             String group = "attune-tune-" + System.nanoTime();
@@ -182,7 +295,7 @@ public final class AttuneSpark {
             watcher.setDaemon(true);
             watcher.start();
             try {
-                sc.runJob(rdd.rdd(), new RunTrial(spec, cpus), new AbstractFunction2<Object, String, BoxedUnit>() {
+                sc.runJob(rdd.rdd(), new RunTrial(spec, cpus, model, train, eval), new AbstractFunction2<Object, String, BoxedUnit>() {
                     @Override
                     public BoxedUnit apply(Object partition, String recordJson) {
                         // on the driver, as each task's result arrives: one call per trial, whatever retries ran
@@ -218,30 +331,45 @@ public final class AttuneSpark {
         private static final long serialVersionUID = 1L;
         private final Spec spec;
         private final int cpus;
+        private final Staged model;
+        private final Staged train;
+        private final Staged eval;
 
-        RunTrial(Spec spec, int cpus) {
+        RunTrial(Spec spec, int cpus, Staged model, Staged train, Staged eval) {
             this.spec = spec;
             this.cpus = cpus;
+            this.model = model;
+            this.train = train;
+            this.eval = eval;
         }
 
         @Override
         public String apply(TaskContext context, scala.collection.Iterator<Trial> trials) {
             Trial t = trials.next();
+            // this executor's copies of what the driver named (the driver's own copies mean nothing here)
+            Spec local = spec.withLocalCopies(model.local("model folder"), train.local("training data"),
+                    eval.local("eval data"));
+            // the GPU Spark gave this task, where the trial asked for GPUs
+            String device = TrialResources.device(context.resourcesJMap());
             String key;
             try {
-                key = JSON.writeValueAsString(spec.settings()) + "#" + cpus;
+                key = JSON.writeValueAsString(spec.settings()) + "#" + cpus + "#" + device;
             } catch (IOException e) {
                 throw new UncheckedIOException(e);
             }
             Attuned a = SEARCHES.computeIfAbsent(key, k -> {
-                Attune attune = spec.attuneBuilder(cpus).build();
-                return new Attuned(attune, Prepared.read(spec, attune));
+                Attune.Builder b = local.attuneBuilder(cpus);
+                if (device != null) {
+                    b.device(DeviceSpec.parse(device));
+                }
+                Attune attune = b.build();
+                return new Attuned(attune, Prepared.read(local, attune));
             });
             if (context.attemptNumber() > 0) {
                 // an earlier attempt died with its executor: its partial trial folder goes, the trial runs afresh
                 deleteTree(spec.output().resolve(String.format(java.util.Locale.ROOT, "trial-%03d", t.id())));
             }
-            Map<String, Object> rec = HyperparameterSearch.runTrial(spec, a.attune(), a.data(), t, new TrainingControl());
+            Map<String, Object> rec = HyperparameterSearch.runTrial(local, a.attune(), a.data(), t, new TrainingControl());
             rec.put("executor", executorId());
             rec.put("attempt", context.attemptNumber());
             try {
@@ -268,9 +396,15 @@ public final class AttuneSpark {
      * @param batchSize rows per forward pass, formed within a partition
      * @param executorColumn whether to add an {@code executor} column ({@code pid@host} of the JVM
      *     that predicted the row)
+     * @param adapter a PEFT LoRA adapter folder (a path or a Hadoop URI) over the model folder, which
+     *     is then its base; null for none
+     * @param maxLength maximum tokens per input for an adapter over a plain checkpoint
+     * @param shipModel ship the (local) model and adapter folders with the job ({@code
+     *     SparkContext.addArchive}; executors find them with {@code SparkFiles.get}) instead of having
+     *     executors read their paths
      */
     public record PredictOptions(Map<String, String> inputs, String engine, int threads, int batchSize,
-            boolean executorColumn) implements Serializable {
+            boolean executorColumn, String adapter, int maxLength, boolean shipModel) implements Serializable {
         /** Copies the inputs. */
         public PredictOptions {
             inputs = new LinkedHashMap<>(inputs);
@@ -280,11 +414,15 @@ public final class AttuneSpark {
             if (batchSize < 1) {
                 throw new ConfigurationException("PredictOptions: batch size " + batchSize + " must be at least 1");
             }
+            if (maxLength < 1) {
+                throw new ConfigurationException("PredictOptions: max length " + maxLength + " must be at least 1");
+            }
         }
 
-        /** @return text from column {@code text}, default engine and threads, batches of 32 */
+        /** @return text from column {@code text}, default engine and threads, batches of 32, no adapter */
         public static PredictOptions defaults() {
-            return new PredictOptions(Map.of("text", "text"), null, 0, FineTunedModel.PREDICT_BATCH_SIZE, false);
+            return new PredictOptions(Map.of("text", "text"), null, 0, FineTunedModel.PREDICT_BATCH_SIZE, false, null,
+                    128, false);
         }
 
         /**
@@ -292,9 +430,7 @@ public final class AttuneSpark {
          * @return these options reading {@code text} from {@code column}
          */
         public PredictOptions withTextColumn(String column) {
-            Map<String, String> m = new LinkedHashMap<>(inputs);
-            m.put("text", column);
-            return new PredictOptions(m, engine, threads, batchSize, executorColumn);
+            return withInput("text", column);
         }
 
         /**
@@ -305,7 +441,7 @@ public final class AttuneSpark {
         public PredictOptions withInput(String field, String column) {
             Map<String, String> m = new LinkedHashMap<>(inputs);
             m.put(field, column);
-            return new PredictOptions(m, engine, threads, batchSize, executorColumn);
+            return new PredictOptions(m, engine, threads, batchSize, executorColumn, adapter, maxLength, shipModel);
         }
 
         /**
@@ -313,7 +449,7 @@ public final class AttuneSpark {
          * @return these options on that engine
          */
         public PredictOptions withEngine(String name) {
-            return new PredictOptions(inputs, name, threads, batchSize, executorColumn);
+            return new PredictOptions(inputs, name, threads, batchSize, executorColumn, adapter, maxLength, shipModel);
         }
 
         /**
@@ -321,7 +457,7 @@ public final class AttuneSpark {
          * @return these options with n threads
          */
         public PredictOptions withThreads(int n) {
-            return new PredictOptions(inputs, engine, n, batchSize, executorColumn);
+            return new PredictOptions(inputs, engine, n, batchSize, executorColumn, adapter, maxLength, shipModel);
         }
 
         /**
@@ -329,7 +465,7 @@ public final class AttuneSpark {
          * @return these options with batches of n
          */
         public PredictOptions withBatchSize(int n) {
-            return new PredictOptions(inputs, engine, threads, n, executorColumn);
+            return new PredictOptions(inputs, engine, threads, n, executorColumn, adapter, maxLength, shipModel);
         }
 
         /**
@@ -337,7 +473,31 @@ public final class AttuneSpark {
          * @return these options
          */
         public PredictOptions withExecutorColumn(boolean on) {
-            return new PredictOptions(inputs, engine, threads, batchSize, on);
+            return new PredictOptions(inputs, engine, threads, batchSize, on, adapter, maxLength, shipModel);
+        }
+
+        /**
+         * @param folder a PEFT LoRA adapter folder (path or Hadoop URI) over the model folder, null for none
+         * @return these options
+         */
+        public PredictOptions withAdapter(String folder) {
+            return new PredictOptions(inputs, engine, threads, batchSize, executorColumn, folder, maxLength, shipModel);
+        }
+
+        /**
+         * @param n maximum tokens per input (an adapter over a plain checkpoint)
+         * @return these options
+         */
+        public PredictOptions withMaxLength(int n) {
+            return new PredictOptions(inputs, engine, threads, batchSize, executorColumn, adapter, n, shipModel);
+        }
+
+        /**
+         * @param on whether to ship the model (and adapter) folder with the job
+         * @return these options
+         */
+        public PredictOptions withShipModel(boolean on) {
+            return new PredictOptions(inputs, engine, threads, batchSize, executorColumn, adapter, maxLength, on);
         }
     }
 
@@ -363,6 +523,21 @@ public final class AttuneSpark {
     }
 
     /**
+     * {@link #predict(Dataset, Path, PredictOptions)} with the model folder given as a local path or
+     * a Hadoop URI ({@code file:}, {@code hdfs:}, {@code s3a:}: any scheme with a FileSystem on the
+     * class path, configured by the session's {@code spark.hadoop.*} settings); each executor copies
+     * a URI's folder once.
+     *
+     * @param rows the rows
+     * @param modelFolder the model folder's path or URI
+     * @param options input columns, engine, threads, batch size, adapter, shipping
+     * @return the rows with the prediction columns
+     */
+    public static Dataset<Row> predict(Dataset<Row> rows, String modelFolder, PredictOptions options) {
+        return predictCounting(rows, modelFolder, options).rows();
+    }
+
+    /**
      * What {@link #predictCounting} returns.
      *
      * @param rows the rows with the prediction columns (lazy)
@@ -379,6 +554,19 @@ public final class AttuneSpark {
      * @return the rows with the prediction columns and the counter
      */
     public static Predicted predictCounting(Dataset<Row> rows, Path modelFolder, PredictOptions options) {
+        return predictCounting(rows, modelFolder.toString(), options);
+    }
+
+    /**
+     * {@link #predictCounting(Dataset, Path, PredictOptions)} with the model folder given as a local
+     * path or a Hadoop URI.
+     *
+     * @param rows the rows
+     * @param modelFolder the model folder's path or URI
+     * @param options input columns, engine, threads, batch size, adapter, shipping
+     * @return the rows with the prediction columns and the counter
+     */
+    public static Predicted predictCounting(Dataset<Row> rows, String modelFolder, PredictOptions options) {
         StructType in = rows.schema();
         List<String> names = List.of(in.fieldNames());
         for (Map.Entry<String, String> e : options.inputs().entrySet()) {
@@ -393,9 +581,10 @@ public final class AttuneSpark {
                         + PREDICTION_COLUMNS + ": rename or drop it first");
             }
         }
-        if (!Files.isDirectory(modelFolder) && !Files.isRegularFile(modelFolder)) {
-            throw new ConfigurationException(modelFolder + ": no such model folder on the driver (" + host() + ")");
-        }
+        SparkContext sc = rows.sparkSession().sparkContext();
+        Staged model = Staged.onDriver(sc, rows.sparkSession(), modelFolder, "model folder", options.shipModel());
+        Staged adapter = options.adapter() == null ? null
+                : Staged.onDriver(sc, rows.sparkSession(), options.adapter(), "adapter folder", options.shipModel());
         StructType out = in.add("label", DataTypes.StringType).add("score", DataTypes.DoubleType)
                 .add("prediction", DataTypes.StringType).add("error", DataTypes.StringType);
         if (options.executorColumn()) {
@@ -409,23 +598,24 @@ public final class AttuneSpark {
             isString.put(e.getKey(), in.fields()[i].dataType().equals(DataTypes.StringType));
         }
         LongAccumulator errors = rows.sparkSession().sparkContext().longAccumulator("attune.predict.rows_without_prediction");
-        String folder = modelFolder.toAbsolutePath().toString();
-        PartitionPredictor fn = new PartitionPredictor(folder, options, fieldIndex, isString, errors);
+        PartitionPredictor fn = new PartitionPredictor(model, adapter, options, fieldIndex, isString, errors);
         return new Predicted(rows.mapPartitions(fn, Encoders.row(out)), errors);
     }
 
     /** Predicts one partition in batches with this JVM's copy of the model. */
     static final class PartitionPredictor implements MapPartitionsFunction<Row, Row> {
         private static final long serialVersionUID = 1L;
-        private final String folder;
+        private final Staged folder;
+        private final Staged adapter;
         private final PredictOptions options;
         private final Map<String, Integer> fieldIndex;
         private final Map<String, Boolean> isString;
         private final LongAccumulator errors;
 
-        PartitionPredictor(String folder, PredictOptions options, Map<String, Integer> fieldIndex,
+        PartitionPredictor(Staged folder, Staged adapter, PredictOptions options, Map<String, Integer> fieldIndex,
                 Map<String, Boolean> isString, LongAccumulator errors) {
             this.folder = folder;
+            this.adapter = adapter;
             this.options = options;
             this.fieldIndex = new LinkedHashMap<>(fieldIndex);
             this.isString = new LinkedHashMap<>(isString);
@@ -434,7 +624,7 @@ public final class AttuneSpark {
 
         @Override
         public Iterator<Row> call(Iterator<Row> rows) {
-            Loaded model = model(folder, options);
+            Loaded model = model(folder, adapter, options);
             String executor = options.executorColumn() ? executorId() : null;
             return new Iterator<>() {
                 private final List<Row> ready = new ArrayList<>();
@@ -543,43 +733,59 @@ public final class AttuneSpark {
     private record Loaded(Attune attune, FineTunedModel model, Predictor predictor) {}
 
     /** This JVM's copy of a model, loaded on first use; a folder it cannot read fails naming it and this host. */
-    static Loaded model(String folder, PredictOptions options) {
-        String key = folder + "#" + options.engine() + "#" + options.threads();
+    static Loaded model(Staged folder, Staged adapter, PredictOptions options) {
+        String key = folder.key() + "#" + (adapter == null ? "" : adapter.key()) + "#" + options.engine() + "#"
+                + options.threads() + "#" + options.maxLength();
         ConfigurationException failed = UNLOADABLE.get(key);
         if (failed != null) {
             // Spark's retries of the task in this JVM fail at once, with the first attempt's message
             throw new ConfigurationException(failed.getMessage(), failed);
         }
         try {
-            return load(key, folder, options);
+            return MODELS.computeIfAbsent(key, k -> load(folder, adapter, options));
         } catch (ConfigurationException e) {
             UNLOADABLE.put(key, e);
             throw e;
         }
     }
 
-    private static Loaded load(String key, String folder, PredictOptions options) {
-        return MODELS.computeIfAbsent(key, k -> {
-            Path path = Path.of(folder);
-            if (!Files.isReadable(path)) {
-                throw new ConfigurationException("executor " + executorId() + " cannot read the model folder " + folder
-                        + ": every executor must see it at this path (a shared file system, or copy it to each"
-                        + " worker)");
-            }
-            try {
-                PluginRegistry registry = PluginRegistry.discover();
-                ModelSource source = registry.source(path);
-                String engine = options.engine() != null ? options.engine() : source.preferredEngine().orElse(null);
-                Attune attune = Attune.builder().registry(registry).engine(engine).device(DeviceSpec.parse("auto"))
-                        .numThreads(options.threads()).build();
-                FineTunedModel m = attune.open(source);
-                LOG.info("attune predict: loaded {} on executor {}", folder, executorId());
-                return new Loaded(attune, m, m.predictor());
-            } catch (RuntimeException e) {
-                throw new ConfigurationException("executor " + executorId() + " cannot load the model folder " + folder
-                        + ": " + e.getMessage(), e);
-            }
-        });
+    private static Loaded load(Staged folder, Staged adapter, PredictOptions options) {
+        Path path = folder.local("model folder");
+        Path adapterPath = adapter == null ? null : adapter.local("adapter folder");
+        try {
+            PluginRegistry registry = PluginRegistry.discover();
+            ModelSource source = registry.source(path);
+            String engine = options.engine() != null ? options.engine() : source.preferredEngine().orElse(null);
+            Attune attune = Attune.builder().registry(registry).engine(engine).device(DeviceSpec.parse("auto"))
+                    .numThreads(options.threads()).build();
+            FineTunedModel m = adapterPath == null ? attune.open(source)
+                    : openAdapter(attune, attune.load(source, Map.of()), adapterPath, options.maxLength());
+            LOG.info("attune predict: loaded {}{} on executor {}", folder.given(),
+                    adapter == null ? "" : " with adapter " + adapter.given(), executorId());
+            return new Loaded(attune, m, m.predictor());
+        } catch (RuntimeException e) {
+            throw new ConfigurationException("executor " + executorId() + " cannot load the model folder "
+                    + folder.given() + (adapter == null ? "" : " with the adapter " + adapter.given()) + ": "
+                    + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * A LoRA adapter over its base, as {@code attune predict --adapter} opens it: with the task Attune
+     * saved beside the adapter or in the base, else text classification with the base's head.
+     */
+    private static FineTunedModel openAdapter(Attune attune, dev.attune.model.PretrainedModel base, Path adapter,
+            int maxLength) {
+        if (!Files.isDirectory(adapter)) {
+            throw new ConfigurationException("adapter " + adapter + " is not a folder; pass a PEFT adapter folder"
+                    + " (adapter_config.json, adapter_model.safetensors)");
+        }
+        if (Files.isRegularFile(adapter.resolve("attune_adapter.json")) || base.config().has(FineTunedModel.CONFIG_KEY)) {
+            return attune.open(base, adapter);
+        }
+        dev.attune.task.Task t = attune.taskFor(dev.attune.model.HeadSpec.HeadKind.of(base.config())
+                .orElse(dev.attune.model.HeadSpec.HeadKind.SEQUENCE_CLASSIFICATION), base);
+        return attune.open(base, t, maxLength, adapter);
     }
 
     /**
@@ -595,19 +801,37 @@ public final class AttuneSpark {
      * @throws ConfigurationException naming the input or output when it cannot be used
      */
     public static long[] predictFiles(String master, Path model, Path input, Path output, PredictOptions options) {
-        if (!Files.exists(input)) {
-            throw new ConfigurationException(input + ": no such file or folder");
-        }
-        if (Files.exists(output)) {
-            throw new ConfigurationException(output + ": exists; predict --spark writes a new parquet folder: remove it"
-                    + " or name another --output");
-        }
+        return predictFiles(master, model.toString(), input.toString(), output.toString(), options);
+    }
+
+    /**
+     * {@link #predictFiles(String, Path, Path, Path, PredictOptions)} with each of model, input and
+     * output given as a local path or a Hadoop URI ({@code hdfs://nn/rows.parquet}, {@code
+     * s3a://bucket/out.parquet}).
+     *
+     * @param master Spark master URL
+     * @param model the model folder's path or URI
+     * @param input parquet (file or folder), csv or tsv with a header row, or jsonl/json
+     * @param output the parquet folder to write; must not exist
+     * @param options input columns, engine, threads, adapter, shipping
+     * @return rows written and rows without a prediction
+     * @throws ConfigurationException naming the input or output when it cannot be used
+     */
+    public static long[] predictFiles(String master, String model, String input, String output, PredictOptions options) {
         SparkSession spark = session(master, 0);
         try {
+            org.apache.hadoop.conf.Configuration conf = spark.sparkContext().hadoopConfiguration();
+            if (!exists(conf, input)) {
+                throw new ConfigurationException(input + ": no such file or folder");
+            }
+            if (exists(conf, output)) {
+                throw new ConfigurationException(output + ": exists; predict --spark writes a new parquet folder: remove"
+                        + " it or name another --output");
+            }
             Dataset<Row> rows = read(spark, input);
             Predicted p = predictCounting(rows, model, options);
-            p.rows().write().parquet(output.toString());
-            long n = spark.read().parquet(output.toString()).count();
+            p.rows().write().parquet(output);
+            long n = spark.read().parquet(output).count();
             long bad = p.rowsWithoutPrediction().value();
             LOG.info("attune predict: {} rows to {}; {} without a prediction (column error says why)", n, output, bad);
             System.err.printf(java.util.Locale.ROOT, "predict --spark: %d rows written to %s, %d without a prediction%n",
@@ -618,14 +842,38 @@ public final class AttuneSpark {
         }
     }
 
+    private static boolean exists(org.apache.hadoop.conf.Configuration conf, String location) {
+        if (!Staged.isUri(location)) {
+            return Files.exists(Path.of(location));
+        }
+        try {
+            org.apache.hadoop.fs.Path p = new org.apache.hadoop.fs.Path(java.net.URI.create(location));
+            return p.getFileSystem(conf).exists(p);
+        } catch (IOException | RuntimeException e) {
+            throw new ConfigurationException(location + ": cannot look it up through Hadoop's FileSystem (" + e.getMessage()
+                    + "); a scheme needs its FileSystem on the class path (s3a: hadoop-aws) and its settings as"
+                    + " spark.hadoop.* options", e);
+        }
+    }
+
     /**
      * @param spark the session
      * @param input parquet (file or folder), csv/tsv with a header row, or jsonl/json
      * @return its rows
      */
     public static Dataset<Row> read(SparkSession spark, Path input) {
-        String name = input.getFileName().toString().toLowerCase(java.util.Locale.ROOT);
-        String path = input.toString();
+        return read(spark, input.toString());
+    }
+
+    /**
+     * @param spark the session
+     * @param input a path or Hadoop URI of parquet (file or folder), csv/tsv with a header row, or jsonl/json
+     * @return its rows
+     */
+    public static Dataset<Row> read(SparkSession spark, String input) {
+        String path = input;
+        String name = path.replaceAll("/+$", "");
+        name = name.substring(name.lastIndexOf('/') + 1).toLowerCase(java.util.Locale.ROOT);
         if (name.endsWith(".csv")) {
             return spark.read().option("header", "true").option("multiLine", "true").option("escape", "\"")
                     .csv(path);
@@ -636,7 +884,7 @@ public final class AttuneSpark {
         if (name.endsWith(".jsonl") || name.endsWith(".json") || name.endsWith(".ndjson")) {
             return spark.read().json(path);
         }
-        if (name.endsWith(".parquet") || Files.isDirectory(input)) {
+        if (name.endsWith(".parquet") || (!Staged.isUri(path) && Files.isDirectory(Path.of(path)))) {
             return spark.read().parquet(path);
         }
         throw new ConfigurationException(input + ": unknown table format; --input takes .parquet, .csv, .tsv or .jsonl");

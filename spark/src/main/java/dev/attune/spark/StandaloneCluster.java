@@ -86,19 +86,15 @@ public final class StandaloneCluster implements AutoCloseable {
      * @param taskCpus CPUs per task ({@code spark.task.cpus})
      * @param executorCores cores per executor (one executor per worker)
      * @param executorMemoryMb executor heap
-     * @return a session on this cluster whose executors run on this JVM's class path
+     * @return a session on this cluster whose executors run on this JVM's class path, with the
+     *     settings of {@link AttuneSpark#sessionBuilder} (its attempts per task included)
      */
     public org.apache.spark.sql.SparkSession session(int taskCpus, int executorCores, int executorMemoryMb) {
-        return org.apache.spark.sql.SparkSession.builder().appName("attune").master(masterUrl)
-                .config("spark.ui.enabled", "false")
+        return AttuneSpark.sessionBuilder(masterUrl, taskCpus, AttuneSpark.DEFAULT_MAX_FAILURES)
                 .config("spark.driver.host", "127.0.0.1")
                 .config("spark.executor.extraClassPath", System.getProperty("java.class.path"))
-                .config("spark.executor.extraJavaOptions", "-Dai.djl.offline=true")
                 .config("spark.executor.cores", String.valueOf(executorCores))
                 .config("spark.executor.memory", executorMemoryMb + "m")
-                .config("spark.task.cpus", String.valueOf(taskCpus))
-                // a task whose executor died runs once more; a second failure fails the job
-                .config("spark.task.maxFailures", "2")
                 .getOrCreate();
     }
 

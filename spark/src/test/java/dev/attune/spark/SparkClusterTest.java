@@ -69,14 +69,15 @@ class SparkClusterTest {
     }
 
     @Test
-    void predictionsEqualOneJvmsRowForRowAndRunInBothExecutors() {
+    void predictionsOfAModelReadThroughAFileUriEqualOneJvmsRowForRowAndRunInBothExecutors() {
         List<Row> in = new ArrayList<>();
         for (int i = 0; i < 80; i++) {
             in.add(RowFactory.create(i, i == 7 || i == 50 ? null : text(i)));
         }
         StructType schema = new StructType().add("id", DataTypes.IntegerType).add("review", DataTypes.StringType);
         Dataset<Row> rows = spark.createDataFrame(in, schema).repartition(4);
-        AttuneSpark.Predicted predicted = AttuneSpark.predictCounting(rows, MODEL,
+        // read through Hadoop's FileSystem (each executor copies the folder once), as hdfs: or s3a: would be
+        AttuneSpark.Predicted predicted = AttuneSpark.predictCounting(rows, MODEL.toAbsolutePath().toUri().toString(),
                 AttuneSpark.PredictOptions.defaults().withTextColumn("review").withThreads(1).withBatchSize(8)
                         .withExecutorColumn(true));
         List<Row> out = predicted.rows().collectAsList();
@@ -127,6 +128,73 @@ class SparkClusterTest {
                 .hasMessageMatching("(?s).*executor \\d+@\\S+.*");
         assertThatThrownBy(() -> AttuneSpark.predict(rows, tmp.resolve("missing"), AttuneSpark.PredictOptions.defaults()))
                 .hasMessageContaining(tmp.resolve("missing") + ": no such model folder");
+        // the same through Hadoop URIs: the executor names the URI it copied, the driver a folder it cannot find
+        String emptyUri = empty.toUri().toString();
+        assertThatThrownBy(() -> AttuneSpark.predict(rows, emptyUri, AttuneSpark.PredictOptions.defaults()).collectAsList())
+                .hasMessageContaining("cannot load the model folder " + emptyUri)
+                .hasMessageMatching("(?s).*executor \\d+@\\S+.*");
+        String missingUri = tmp.resolve("missing").toUri().toString();
+        assertThatThrownBy(() -> AttuneSpark.predict(rows, missingUri, AttuneSpark.PredictOptions.defaults()))
+                .hasMessageContaining(missingUri + ": no such model folder");
+        assertThatThrownBy(() -> AttuneSpark.predict(rows, "nosuchfs://host/model", AttuneSpark.PredictOptions.defaults()))
+                .hasMessageContaining("nosuchfs://host/model: the driver cannot open this model folder");
+    }
+
+    @Test
+    void aShippedModelAndAdapterFromAFolderExecutorsAreNotToldAboutGivePeftsProbabilities() throws Exception {
+        Path adapterFixture = SharedFiles.path("fixtures/hf/peft-lora-bert-seqcls");
+        Path hidden = tmp.resolve("driver-only");
+        Path base = copy(MODEL, hidden.resolve("base"));
+        Path adapter = copy(adapterFixture, hidden.resolve("adapter"));
+        JsonNode cases = JSON.readTree(adapterFixture.resolve("reference.json").toFile()).get("cases");
+        List<Row> in = new ArrayList<>();
+        for (int i = 0; i < cases.size(); i++) {
+            in.add(RowFactory.create(i, cases.get(i).get("text").asText()));
+        }
+        Dataset<Row> rows = spark.createDataFrame(in, new StructType().add("id", DataTypes.IntegerType)
+                .add("text", DataTypes.StringType)).repartition(2);
+        // the driver packs both folders and adds them to the job; then they go from the driver's disk, so an
+        // executor can only have read the shipped copies
+        Dataset<Row> predicted = AttuneSpark.predict(rows, base.toString(), AttuneSpark.PredictOptions.defaults()
+                .withAdapter(adapter.toString()).withShipModel(true).withThreads(1).withExecutorColumn(true));
+        deleteTree(hidden);
+        List<Row> out = predicted.collectAsList();
+        assertThat(out).hasSize(cases.size());
+        for (Row r : out) {
+            JsonNode want = cases.get(r.<Integer>getAs("id")).get("logits");
+            JsonNode probabilities = JSON.readTree(r.<String>getAs("prediction")).get("probabilities");
+            double z = 0;
+            for (JsonNode l : want) {
+                z += Math.exp(l.asDouble());
+            }
+            for (int i = 0; i < want.size(); i++) {
+                assertThat(probabilities.get("LABEL_" + i).asDouble()).as("row %d", r.<Integer>getAs("id"))
+                        .isCloseTo(Math.exp(want.get(i).asDouble()) / z, within(1e-5));
+            }
+            assertThat(r.<String>getAs("executor")).isNotEqualTo(AttuneSpark.executorId());
+        }
+    }
+
+    static Path copy(Path from, Path to) throws Exception {
+        try (var walk = Files.walk(from)) {
+            for (Path p : walk.toList()) {
+                Path dst = to.resolve(from.relativize(p).toString());
+                if (Files.isDirectory(p)) {
+                    Files.createDirectories(dst);
+                } else {
+                    Files.copy(p, dst);
+                }
+            }
+        }
+        return to;
+    }
+
+    static void deleteTree(Path dir) throws Exception {
+        try (var walk = Files.walk(dir)) {
+            for (Path p : walk.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                Files.delete(p);
+            }
+        }
     }
 
     static Path reviews(Path file) throws Exception {
@@ -138,7 +206,11 @@ class SparkClusterTest {
     }
 
     static Spec search(Path train, Path out) {
-        return Spec.builder(MODEL, train, train, out)
+        return search(MODEL.toString(), train.toString(), out);
+    }
+
+    static Spec search(String model, String train, Path out) {
+        return Spec.builder(model, train, train, out)
                 .taskOptions(Map.of("text_column", "sentence", "label_column", "sentiment")).trials(4)
                 .maxSteps(3).maxLength(16).batchSize("8").epochs("1").learningRate("1e-4:1e-2").threads(1)
                 .device("cpu").build();
@@ -148,6 +220,8 @@ class SparkClusterTest {
     void aSearchSurvivesTheKillOfAnExecutorAndEqualsTheSequentialSearch() throws Exception {
         Path train = reviews(tmp.resolve("train.tsv"));
         Path out = tmp.resolve("spark-search");
+        // the data read through Hadoop's FileSystem, the model shipped with the job from a folder then removed
+        Path shipped = copy(MODEL, tmp.resolve("tune-model"));
         // kill one executor JVM once the second trial's task started: each executor then runs a trial, and the
         // killed one's trial dies mid-run
         AtomicBoolean killed = new AtomicBoolean();
@@ -156,7 +230,17 @@ class SparkClusterTest {
         SparkListener killer = new SparkListener() {
             @Override
             public void onTaskStart(SparkListenerTaskStart start) {
-                if (started.incrementAndGet() == 2 && killed.compareAndSet(false, true)) {
+                int n = started.incrementAndGet();
+                if (n == 1) {
+                    // the job has its archive of the model: the folder goes, so trials (and the retried one on a
+                    // new executor) can only read the shipped copy
+                    try {
+                        deleteTree(shipped);
+                    } catch (Exception e) {
+                        throw new IllegalStateException(e);
+                    }
+                }
+                if (n == 2 && killed.compareAndSet(false, true)) {
                     ProcessHandle victim = cluster.executors().get(0);
                     killedPid.add(victim.pid());
                     victim.destroyForcibly();
@@ -165,11 +249,16 @@ class SparkClusterTest {
         };
         spark.sparkContext().addSparkListener(killer);
         try {
-            AttuneSpark.tune(spark, search(train, out), AttuneSpark.TuneOptions.defaults(), new TrainingControl());
+            AttuneSpark.tune(spark, search(shipped.toString(), train.toUri().toString(), out),
+                    AttuneSpark.TuneOptions.defaults().withShipModel(true), new TrainingControl());
         } finally {
             spark.sparkContext().removeSparkListener(killer);
         }
+        // the retry came from the attempts the search's session settings give, not from this test
+        assertThat(spark.sparkContext().getConf().get("spark.task.maxFailures"))
+                .isEqualTo(String.valueOf(AttuneSpark.DEFAULT_MAX_FAILURES));
         assertThat(killed).isTrue();
+        assertThat(shipped).doesNotExist();
         List<String> lines = Files.readAllLines(out.resolve("trials.jsonl"));
         List<Integer> ids = new ArrayList<>();
         Set<String> executors = new HashSet<>();

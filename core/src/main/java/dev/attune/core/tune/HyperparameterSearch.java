@@ -101,14 +101,14 @@ public final class HyperparameterSearch {
          */
         public static Prepared read(Spec spec, Attune attune) {
             Task t = attune.task(spec.task, spec.taskOptions);
-            Dataset trainData = t.read(Path.of(spec.train));
+            Dataset trainData = t.read(spec.localPath(spec.train, spec.localTrain));
             Task evalReader = t;
             if (!spec.evalTaskOptions.isEmpty()) {
                 Map<String, String> merged = new LinkedHashMap<>(spec.taskOptions);
                 merged.putAll(spec.evalTaskOptions);
                 evalReader = attune.task(spec.task, merged);
             }
-            Dataset evalData = evalReader.read(Path.of(spec.eval));
+            Dataset evalData = evalReader.read(spec.localPath(spec.eval, spec.localEval));
             Task labelled = t.withLabels(t.inferLabels(trainData));
             boolean maximise = TrainingConfig.builder().metricForBestModel(spec.metric()).build().greaterIsBetter(labelled);
             return new Prepared(labelled, trainData, evalData, maximise);
@@ -328,7 +328,7 @@ public final class HyperparameterSearch {
                 .gradientCheckpointing(spec.gradientCheckpointing).autoFindBatchSize(spec.autoFindBatchSize)
                 .build();
         long start = System.nanoTime();
-        try (PretrainedModel base = attune.load(Path.of(spec.model), spec.overrides)) {
+        try (PretrainedModel base = attune.load(spec.localPath(spec.model, spec.localModel), spec.overrides)) {
             Attune.Result result = attune.fineTune(base, data.labelled(), data.train(), data.eval(), config, control);
             try (FineTunedModel m = result.model()) {
                 Double value = result.training().evalMetrics().get(spec.metric());
@@ -574,8 +574,103 @@ public final class HyperparameterSearch {
         DType mixedPrecision = DType.FLOAT32;
         boolean gradientCheckpointing;
         boolean autoFindBatchSize;
+        /** Where this JVM reads model, train and eval when they were given as locations it cannot open itself (null: as given). */
+        String localModel;
+        String localTrain;
+        String localEval;
 
         private Spec() {}
+
+        /**
+         * A builder from locations as given: local paths, or URIs such as {@code hdfs://nn/data/train.tsv}
+         * that a distributed runner copies to its JVMs before it reads them ({@link #withLocalCopies}).
+         *
+         * @param model model folder (or its location) to start from
+         * @param train training data (or its location)
+         * @param eval data the objective is measured on (or its location)
+         * @param output folder for trials.jsonl, the report and plots
+         * @return a builder with {@code attune tune}'s defaults
+         */
+        public static Builder builder(String model, String train, String eval, Path output) {
+            Builder b = new Builder();
+            b.s.model = model;
+            b.s.train = train;
+            b.s.eval = eval;
+            b.s.output = output.toString();
+            return b;
+        }
+
+        /** @return the model folder as given (a path or a URI) */
+        public String modelLocation() {
+            return model;
+        }
+
+        /** @return the training data as given (a path or a URI) */
+        public String trainLocation() {
+            return train;
+        }
+
+        /** @return the eval data as given (a path or a URI) */
+        public String evalLocation() {
+            return eval;
+        }
+
+        /**
+         * The same search reading its inputs from local copies; its {@link #settings()} (and so
+         * {@code --resume}) still name the locations as given.
+         *
+         * @param model local copy of the model folder, null to read it as given
+         * @param train local copy of the training data, null to read it as given
+         * @param eval local copy of the eval data, null to read it as given
+         * @return a copy of this search
+         */
+        public Spec withLocalCopies(Path model, Path train, Path eval) {
+            Spec out = copy();
+            out.localModel = model == null ? null : model.toString();
+            out.localTrain = train == null ? null : train.toString();
+            out.localEval = eval == null ? null : eval.toString();
+            return out;
+        }
+
+        private Spec copy() {
+            Spec out = new Spec();
+            out.model = this.model;
+            out.task = this.task;
+            out.train = this.train;
+            out.eval = this.eval;
+            out.taskOptions = new LinkedHashMap<>(this.taskOptions);
+            out.evalTaskOptions = new LinkedHashMap<>(this.evalTaskOptions);
+            out.dataDescription = this.dataDescription == null ? null : new LinkedHashMap<>(this.dataDescription);
+            out.output = this.output;
+            out.search = this.search;
+            out.trials = this.trials;
+            out.halvingFactor = this.halvingFactor;
+            out.objective = this.objective;
+            out.learningRate = this.learningRate;
+            out.batchSize = this.batchSize;
+            out.epochs = this.epochs;
+            out.warmupRatio = this.warmupRatio;
+            out.weightDecay = this.weightDecay;
+            out.maxLength = this.maxLength;
+            out.maxSteps = this.maxSteps;
+            out.seed = this.seed;
+            out.resume = this.resume;
+            out.overrides = new LinkedHashMap<>(this.overrides);
+            out.engine = this.engine;
+            out.device = this.device;
+            out.threads = this.threads;
+            out.mixedPrecision = this.mixedPrecision;
+            out.gradientCheckpointing = this.gradientCheckpointing;
+            out.autoFindBatchSize = this.autoFindBatchSize;
+            out.localModel = this.localModel;
+            out.localTrain = this.localTrain;
+            out.localEval = this.localEval;
+            return out;
+        }
+
+        Path localPath(String given, String local) {
+            return Path.of(local != null ? local : given);
+        }
 
         /**
          * @param model model folder to start from
@@ -793,36 +888,7 @@ public final class HyperparameterSearch {
 
             /** @return the settings */
             public Spec build() {
-                Spec out = new Spec();
-                out.model = s.model;
-                out.task = s.task;
-                out.train = s.train;
-                out.eval = s.eval;
-                out.taskOptions = new LinkedHashMap<>(s.taskOptions);
-                out.evalTaskOptions = new LinkedHashMap<>(s.evalTaskOptions);
-                out.dataDescription = s.dataDescription == null ? null : new LinkedHashMap<>(s.dataDescription);
-                out.output = s.output;
-                out.search = s.search;
-                out.trials = s.trials;
-                out.halvingFactor = s.halvingFactor;
-                out.objective = s.objective;
-                out.learningRate = s.learningRate;
-                out.batchSize = s.batchSize;
-                out.epochs = s.epochs;
-                out.warmupRatio = s.warmupRatio;
-                out.weightDecay = s.weightDecay;
-                out.maxLength = s.maxLength;
-                out.maxSteps = s.maxSteps;
-                out.seed = s.seed;
-                out.resume = s.resume;
-                out.overrides = new LinkedHashMap<>(s.overrides);
-                out.engine = s.engine;
-                out.device = s.device;
-                out.threads = s.threads;
-                out.mixedPrecision = s.mixedPrecision;
-                out.gradientCheckpointing = s.gradientCheckpointing;
-                out.autoFindBatchSize = s.autoFindBatchSize;
-                return out;
+                return s.copy();
             }
         }
     }
