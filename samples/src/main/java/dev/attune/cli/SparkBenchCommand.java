@@ -52,6 +52,23 @@ final class SparkBenchCommand implements Callable<Integer> {
         double[] rate = new double[3];
         double[] wall = new double[3];
         String[] best = new String[3];
+        // the baseline without Spark: this JVM, one intra-op thread, the same batches of 32
+        try (dev.attune.Attune attune = dev.attune.Attune.builder().numThreads(1).build();
+                dev.attune.model.FineTunedModel m = attune.open(model)) {
+            dev.attune.model.FineTunedModel.Predictor p = m.predictor();
+            List<Map<String, String>> inputs = new ArrayList<>();
+            for (Row r : data) {
+                inputs.add(Map.of("text", r.getString(1)));
+            }
+            p.predictAll(inputs.subList(0, Math.min(64, inputs.size())));
+            long t0 = System.nanoTime();
+            for (int from = 0; from < inputs.size(); from += dev.attune.model.FineTunedModel.PREDICT_BATCH_SIZE) {
+                p.predictAll(inputs.subList(from, Math.min(inputs.size(), from
+                        + dev.attune.model.FineTunedModel.PREDICT_BATCH_SIZE)));
+            }
+            rate[0] = rows / ((System.nanoTime() - t0) / 1e9);
+            System.out.printf(Locale.ROOT, "predict: one JVM without Spark, 1 thread: %.1f rows/s%n", rate[0]);
+        }
         for (int executors : new int[] {1, 2}) {
             try (StandaloneCluster cluster = StandaloneCluster.start(executors, 1, 2048, work.resolve("logs-" + executors))) {
                 SparkSession spark = cluster.session(1, 1, 1536);
@@ -59,6 +76,11 @@ final class SparkBenchCommand implements Callable<Integer> {
                     Dataset<Row> df = spark.createDataFrame(data, new StructType().add("id", DataTypes.IntegerType)
                             .add("text", DataTypes.StringType)).repartition(8).cache();
                     df.count();
+                    List<Row> sizes = df.groupBy(org.apache.spark.sql.functions.spark_partition_id()).count()
+                            .collectAsList();
+                    long min = sizes.stream().mapToLong(r -> r.getLong(1)).min().orElse(0);
+                    long max = sizes.stream().mapToLong(r -> r.getLong(1)).max().orElse(0);
+                    System.out.printf(Locale.ROOT, "partitions: %d, rows per partition %d..%d%n", sizes.size(), min, max);
                     AttuneSpark.PredictOptions o = AttuneSpark.PredictOptions.defaults().withThreads(1);
                     // warm-up: each executor loads the model once
                     AttuneSpark.predict(df.limit(64).repartition(executors), model, o).write().format("noop")
@@ -83,6 +105,9 @@ final class SparkBenchCommand implements Callable<Integer> {
             }
         }
         ObjectMapper json = new ObjectMapper();
+        System.out.printf(Locale.ROOT, "Spark's cost per row, one 1-core executor against one JVM without Spark: %.3f ms"
+                + " (%.1f%% of a row's time without Spark)%n", (1 / rate[1] - 1 / rate[0]) * 1000,
+                100 * (rate[0] / rate[1] - 1));
         System.out.printf(Locale.ROOT, "predict throughput, two 1-core executors / one: %.2fx (target >= 1.7x)%n",
                 rate[2] / rate[1]);
         System.out.printf(Locale.ROOT, "search wall time, 2 parallel / sequential: %.2fx (target <= 0.65x); best.json"

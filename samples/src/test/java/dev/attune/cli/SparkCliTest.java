@@ -108,6 +108,27 @@ class SparkCliTest {
         assertThat(tmp.resolve("spark/tune_report.md")).isRegularFile();
     }
 
+    @Test
+    void sparkOptionsThatCannotWorkAreRefusedBeforeAnythingRuns() throws Exception {
+        Path train = Files.writeString(tmp.resolve("train.tsv"), CliTest.reviews(8, i -> i % 2 != 0));
+        List<String> search = TuneAndModelCardTest.threeTrialSearch(train, tmp.resolve("refused"));
+        assertThat(CliTest.runRefused(with(search, "--spark", "local[2]", "--spark-gpus-per-trial", "1")))
+                .contains("need a cluster master");
+        assertThat(CliTest.runRefused(with(search, "--spark-ship-model"))).contains("go with --spark");
+        List<String> uri = new ArrayList<>(search);
+        uri.set(uri.indexOf("--train") + 1, train.toUri().toString());
+        assertThat(CliTest.runRefused(uri.toArray(String[]::new))).contains("Hadoop URIs");
+        assertThat(CliTest.runRefused("predict", "--model", CliTest.FIXTURE.toString(), "--text", "fine",
+                "--spark-ship-model")).contains("go with --spark");
+        assertThat(tmp.resolve("refused")).doesNotExist();
+    }
+
+    static String[] with(List<String> args, String... more) {
+        List<String> all = new ArrayList<>(args);
+        all.addAll(List.of(more));
+        return all.toArray(String[]::new);
+    }
+
     static String lastLine(String out) {
         String[] lines = out.strip().split("\n");
         return lines[lines.length - 1];

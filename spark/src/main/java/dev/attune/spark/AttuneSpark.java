@@ -392,7 +392,8 @@ public final class AttuneSpark {
      *     {@code text} by default; {@code text_pair}, {@code question}, {@code context} as the task
      *     needs)
      * @param engine engine name, null for the one the model prefers or the default
-     * @param threads intra-op threads per executor's model, 0 for the engine's default
+     * @param threads intra-op threads per executor's model, 0 for the task's CPUs ({@code
+     *     spark.task.cpus}, 1 unless set)
      * @param batchSize rows per forward pass, formed within a partition
      * @param executorColumn whether to add an {@code executor} column ({@code pid@host} of the JVM
      *     that predicted the row)
@@ -734,15 +735,20 @@ public final class AttuneSpark {
 
     /** This JVM's copy of a model, loaded on first use; a folder it cannot read fails naming it and this host. */
     static Loaded model(Staged folder, Staged adapter, PredictOptions options) {
+        // no thread count given: the task's CPUs (spark.task.cpus), not every core of the worker's host,
+        // which the executor shares with the others on it
+        TaskContext task = TaskContext.get();
+        int threads = options.threads() > 0 ? options.threads() : task != null ? Math.max(1, task.cpus()) : 0;
+        PredictOptions used = options.withThreads(threads);
         String key = folder.key() + "#" + (adapter == null ? "" : adapter.key()) + "#" + options.engine() + "#"
-                + options.threads() + "#" + options.maxLength();
+                + threads + "#" + options.maxLength();
         ConfigurationException failed = UNLOADABLE.get(key);
         if (failed != null) {
             // Spark's retries of the task in this JVM fail at once, with the first attempt's message
             throw new ConfigurationException(failed.getMessage(), failed);
         }
         try {
-            return MODELS.computeIfAbsent(key, k -> load(folder, adapter, options));
+            return MODELS.computeIfAbsent(key, k -> load(folder, adapter, used));
         } catch (ConfigurationException e) {
             UNLOADABLE.put(key, e);
             throw e;
