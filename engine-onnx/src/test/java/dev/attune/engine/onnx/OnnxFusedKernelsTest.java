@@ -141,11 +141,12 @@ class OnnxFusedKernelsTest {
 
     @ParameterizedTest(name = "{0}")
     @CsvSource({
-        // operators, int8 product op, float MatMuls left (plain attention's q k^T and p v: activations only)
-        "ORT, com.microsoft:MatMulIntegerToFloat, 0",
-        "PLAIN, MatMulInteger, 4"})
+        // operators, int8 product op, QAttention nodes (each the q, k, v products of a layer), float MatMuls
+        // left (plain attention's q k^T and p v: activations only)
+        "ORT, com.microsoft:MatMulIntegerToFloat, 2, 0",
+        "PLAIN, MatMulInteger, 0, 4"})
     void anInt8ExportIsAQuarterOfTheFileAndPredictsAsTheFloatModel(Operators operators, String product,
-            int floatProducts) throws IOException {
+            int qAttentions, int floatProducts) throws IOException {
         JsonNode reference = JSON.readTree(SharedFiles.path("fixtures/hf/bert-seqcls/reference.json").toFile());
         OnnxExportOptions fp32 = OnnxExportOptions.defaults().withOperators(operators);
         Path floatFolder = export("bert-seqcls", fp32, tmp.resolve("fp32"));
@@ -153,7 +154,10 @@ class OnnxFusedKernelsTest {
         ModelProto m = read(int8Folder);
         Map<String, Integer> ops = opCounts(m);
         // 2 layers x (q, k, v, attention output, intermediate, output) + pooler + classifier
-        assertThat(ops.getOrDefault(product, 0)).as("int8 products").isEqualTo(14);
+        assertThat(ops.getOrDefault("com.microsoft:QAttention", 0)).as("QAttention").isEqualTo(qAttentions);
+        assertThat(ops.getOrDefault(product, 0) + 3 * qAttentions).as("int8 products").isEqualTo(14);
+        assertThat(ops).as("no float attention left beside QAttention").doesNotContainKey(
+                qAttentions > 0 ? "com.microsoft:MultiHeadAttention" : "com.microsoft:QAttention");
         assertThat(ops.getOrDefault("MatMul", 0)).as("float products left").isEqualTo(floatProducts);
         for (NodeProto n : m.getGraph().getNodeList()) {
             if (n.getOpType().equals("MatMul")) {
@@ -191,10 +195,41 @@ class OnnxFusedKernelsTest {
         // its weights are not float initializers under HuggingFace names: other engines are refused, typed
         OnnxWeights weights = new OnnxWeights(int8Folder.resolve(OnnxExporter.MODEL_FILE));
         assertThat(weights.names()).as("quantized weights listed under their HuggingFace names")
-                .contains("bert.encoder.layer.0.attention.self.query.weight", "bert.embeddings.word_embeddings.weight");
+                .contains("bert.encoder.layer.0.attention.self.query.weight",
+                        "bert.encoder.layer.0.attention.self.value.weight", "bert.embeddings.word_embeddings.weight");
         assertThatThrownBy(() -> weights.read("bert.encoder.layer.0.attention.self.query.weight"))
                 .isInstanceOf(InvalidCheckpointException.class).hasMessageContaining("int8-quantized")
                 .hasMessageContaining("--engine onnx");
+    }
+
+    @Test
+    void optimizeSavesOnnxRuntimesOptimizedGraphBesideTheExportWithItsLogits() throws IOException {
+        JsonNode reference = JSON.readTree(SharedFiles.path("fixtures/hf/bert-seqcls/reference.json").toFile());
+        Path folder = export("bert-seqcls", OnnxExportOptions.defaults().withOptimize(true), tmp.resolve("opt"));
+        Path optimized = folder.resolve("model_optimized.onnx");
+        assertThat(optimized).isRegularFile();
+        ModelProto exported = read(folder);
+        ModelProto ortGraph;
+        try (InputStream in = Files.newInputStream(optimized)) {
+            ortGraph = ModelProto.parseFrom(in);
+        }
+        // ONNX Runtime's graph, not a copy: linear's Transpose of each weight is folded into a constant
+        assertThat(opCounts(exported).getOrDefault("Transpose", 0)).as("exported weight transposes").isPositive();
+        assertThat(ortGraph.getGraph().getNodeCount()).as("optimized nodes")
+                .isLessThan(exported.getGraph().getNodeCount());
+        float[] want = batchLogits(folder, reference);
+        float[] got = batchLogits(optimized, reference);
+        assertThat(got).hasSize(want.length);
+        for (int i = 0; i < want.length; i++) {
+            assertThat(got[i]).as("logit %d of the optimized graph", i)
+                    .isCloseTo(want[i], org.assertj.core.data.Offset.offset(1e-5f));
+        }
+        // without the option there is no optimized file
+        assertThat(export("bert-seqcls", OnnxExportOptions.defaults(), tmp.resolve("plain")).resolve(
+                "model_optimized.onnx")).doesNotExist();
+        assertThat(OnnxExportOptions.fromMap(Map.of("optimize", "true")).optimize()).isTrue();
+        assertThatThrownBy(() -> OnnxExportOptions.fromMap(Map.of("optimize", "yes")))
+                .isInstanceOf(ConfigurationException.class).hasMessageContaining("optimize=yes");
     }
 
     @Test
