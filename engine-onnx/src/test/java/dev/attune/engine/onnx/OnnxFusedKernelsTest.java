@@ -202,6 +202,41 @@ class OnnxFusedKernelsTest {
                 .hasMessageContaining("--engine onnx");
     }
 
+    @ParameterizedTest(name = "{0}")
+    @CsvSource({
+        // fixture, RMSNorms: 2 per layer + the final one
+        "llama-lm, 5",
+        "qwen2-lm, 5",
+        "llama-seqcls, 5"})
+    void llamaRmsNormIsSimplifiedLayerNormalizationAndBothFormsMatchHuggingFace(String fixture, int norms)
+            throws IOException {
+        JsonNode reference = JSON.readTree(SharedFiles.path("fixtures/hf/" + fixture + "/reference.json").toFile());
+        Path ort = export(fixture, OnnxExportOptions.defaults(), tmp.resolve("ort"));
+        Path plain = export(fixture, OnnxExportOptions.defaults().withOperators(Operators.PLAIN), tmp.resolve("plain"));
+        Map<String, Integer> fused = opCounts(read(ort));
+        assertThat(fused.getOrDefault("SimplifiedLayerNormalization", 0)).as("fused RMSNorms").isEqualTo(norms);
+        assertThat(fused).as("no RMSNorm composite left").doesNotContainKeys("ReduceMean", "Pow");
+        Map<String, Integer> standard = opCounts(read(plain));
+        assertThat(standard).as("plain export: the composite").doesNotContainKey("SimplifiedLayerNormalization");
+        assertThat(standard.getOrDefault("ReduceMean", 0)).as("plain RMSNorms' means").isEqualTo(norms);
+        for (Path folder : List.of(ort, plain)) {
+            try (LoweredModel m = OnnxModels.load(folder, new EngineOptions(EngineOptions.DeviceSpec.CPU, 2, 0))) {
+                for (OnnxExportParityTest.Input in : OnnxExportParityTest.inputs(reference)) {
+                    if (!in.expected().has("logits")) {
+                        continue;
+                    }
+                    double[] hf = OnnxExportParityTest.doubles(in.expected().get("logits"));
+                    float[] got = m.predict(in.batch()).get("logits").toFloatArray();
+                    assertThat(got).as("%s %s logits", folder.getFileName(), in.label()).hasSize(hf.length);
+                    for (int i = 0; i < hf.length; i++) {
+                        assertThat((double) got[i]).as("%s %s %s logit %d vs HF", fixture, folder.getFileName(),
+                                in.label(), i).isCloseTo(hf[i], org.assertj.core.data.Offset.offset(1e-4));
+                    }
+                }
+            }
+        }
+    }
+
     @Test
     void optimizeSavesOnnxRuntimesOptimizedGraphBesideTheExportWithItsLogits() throws IOException {
         JsonNode reference = JSON.readTree(SharedFiles.path("fixtures/hf/bert-seqcls/reference.json").toFile());
