@@ -67,6 +67,11 @@ final class ExportCommand implements Callable<Integer> {
             + " of the float32 file, faster on CPUs; ONNX Runtime only")
     String quantize;
 
+    @Option(names = "--optimize", description = "onnx: also save ONNX Runtime's optimized graph beside each file"
+            + " (model_optimized.onnx): specific to this ONNX Runtime version and this machine's CPU; model.onnx stays"
+            + " the portable one")
+    boolean optimize;
+
     @Option(names = "--no-past", description = "onnx: export a decoder without past key/value inputs and outputs")
     boolean noPast;
 
@@ -131,8 +136,9 @@ final class ExportCommand implements Callable<Integer> {
             if (fp16 || noPast) {
                 throw new ConfigurationException("--fp16 and --no-past apply to --format onnx, not " + format);
             }
-            if (onnxOps != null || quantize != null) {
-                throw new ConfigurationException("--quantize and --onnx-ops apply to --format onnx, not " + format
+            if (onnxOps != null || quantize != null || optimize) {
+                throw new ConfigurationException("--quantize, --onnx-ops and --optimize apply to --format onnx, not "
+                        + format
                         + "; export with --format onnx, or leave them out");
             }
             return options;
@@ -142,6 +148,9 @@ final class ExportCommand implements Callable<Integer> {
         }
         if (quantize != null) {
             options.put("quantize", quantize);
+        }
+        if (optimize) {
+            options.put("optimize", "true");
         }
         options.put("fp16", Boolean.toString(fp16));
         options.put("past", Boolean.toString(!noPast));

@@ -138,7 +138,7 @@ class SourcesAndExportersCliTest {
         assertThat(runRefused("export", "--format", "hf", "--fp16", "--model", fixture.toString(), "--output",
                 tmp.resolve("x").toString())).contains("--fp16 and --no-past apply to --format onnx");
         assertThat(runRefused("export", "--format", "hf", "--quantize", "int8", "--model", fixture.toString(), "--output",
-                tmp.resolve("x").toString())).contains("--quantize and --onnx-ops apply to --format onnx, not hf");
+                tmp.resolve("x").toString())).contains("--quantize, --onnx-ops and --optimize apply to --format onnx, not hf");
         assertThat(runRefused("export", "--quantize", "int4", "--model", fixture.toString(), "--output",
                 tmp.resolve("x").toString())).contains("quantize=int4 is not known").contains("int8");
         assertThat(runRefused("export", "--quantize", "int8", "--fp16", "--model", fixture.toString(), "--output",

@@ -20,9 +20,32 @@ import java.util.Map;
  * @param quantize {@link Quantization#INT8}: int8 weights with dynamic int8 activations in the
  *     matrix products ({@code dev.attune.engine.onnx.internal.Int8Quantizer}); {@link
  *     Quantization#NONE} by default
+ * @param optimize also save ONNX Runtime's optimized graph of each exported file beside it ({@code
+ *     model.onnx} gets {@value #OPTIMIZED_SUFFIX}{@code .onnx}, e.g. {@code model_optimized.onnx}):
+ *     what ONNX Runtime builds at session creation with every optimization on (constants folded,
+ *     its fusions applied), so a session opens that file without redoing them. The optimized file
+ *     is specific to the ONNX Runtime version and the CPU it was made on (its kernels may assume
+ *     that CPU's instruction set); the exported {@code model.onnx} stays the portable one
  */
 public record OnnxExportOptions(boolean float16Weights, boolean withPast, long externalDataThreshold,
-        Operators operators, Quantization quantize) {
+        Operators operators, Quantization quantize, boolean optimize) {
+
+    /** File name suffix (before {@code .onnx}) of ONNX Runtime's optimized graph, as HuggingFace Optimum names it. */
+    public static final String OPTIMIZED_SUFFIX = "_optimized";
+
+    /**
+     * Options without a saved optimized graph.
+     *
+     * @param float16Weights see the record
+     * @param withPast see the record
+     * @param externalDataThreshold see the record
+     * @param operators see the record
+     * @param quantize see the record
+     */
+    public OnnxExportOptions(boolean float16Weights, boolean withPast, long externalDataThreshold,
+            Operators operators, Quantization quantize) {
+        this(float16Weights, withPast, externalDataThreshold, operators, quantize, false);
+    }
 
     /** The operator set a graph is written with. */
     public enum Operators {
@@ -65,27 +88,32 @@ public record OnnxExportOptions(boolean float16Weights, boolean withPast, long e
 
     /** @return these options with float16 weights on or off */
     public OnnxExportOptions withFloat16Weights(boolean value) {
-        return new OnnxExportOptions(value, withPast, externalDataThreshold, operators, quantize);
+        return new OnnxExportOptions(value, withPast, externalDataThreshold, operators, quantize, optimize);
     }
 
     /** @return these options with another external-data threshold */
     public OnnxExportOptions withExternalDataThreshold(long bytes) {
-        return new OnnxExportOptions(float16Weights, withPast, bytes, operators, quantize);
+        return new OnnxExportOptions(float16Weights, withPast, bytes, operators, quantize, optimize);
     }
 
     /** @return these options with past key/values on or off */
     public OnnxExportOptions withPast(boolean value) {
-        return new OnnxExportOptions(float16Weights, value, externalDataThreshold, operators, quantize);
+        return new OnnxExportOptions(float16Weights, value, externalDataThreshold, operators, quantize, optimize);
     }
 
     /** @return these options writing the graph with another operator set */
     public OnnxExportOptions withOperators(Operators value) {
-        return new OnnxExportOptions(float16Weights, withPast, externalDataThreshold, value, quantize);
+        return new OnnxExportOptions(float16Weights, withPast, externalDataThreshold, value, quantize, optimize);
+    }
+
+    /** @return these options saving ONNX Runtime's optimized graph beside each file, or not */
+    public OnnxExportOptions withOptimize(boolean value) {
+        return new OnnxExportOptions(float16Weights, withPast, externalDataThreshold, operators, quantize, value);
     }
 
     /** @return these options with another weight quantization */
     public OnnxExportOptions withQuantize(Quantization value) {
-        return new OnnxExportOptions(float16Weights, withPast, externalDataThreshold, operators, value);
+        return new OnnxExportOptions(float16Weights, withPast, externalDataThreshold, operators, value, optimize);
     }
 
     /** Option keys of the {@code onnx} export format, as {@code model.export("onnx", dir, options)} takes them. */
@@ -100,13 +128,15 @@ public record OnnxExportOptions(boolean float16Weights, boolean withPast, long e
     public static final String OPS = "ops";
     /** Option key: {@code int8} or {@code none} (default), the {@link Quantization} of the weights. */
     public static final String QUANTIZE = "quantize";
+    /** Option key: {@code true} also saves ONNX Runtime's optimized graph ({@link #optimize}). */
+    public static final String OPTIMIZE = "optimize";
 
     /**
      * Reads the options of the {@code onnx} export format: {@value #FP16} ({@code true}/{@code
      * false}, default false), {@value #PAST} (default true), {@value #EXTERNAL_DATA_MB} or
      * {@value #EXTERNAL_DATA_BYTES} (a whole number; default: just under 2 GB), {@value #OPS}
-     * ({@code ort} or {@code plain}) and {@value #QUANTIZE} ({@code int8} or {@code none}; int8 does
-     * not combine with {@code fp16}).
+     * ({@code ort} or {@code plain}), {@value #QUANTIZE} ({@code int8} or {@code none}; int8 does
+     * not combine with {@code fp16}) and {@value #OPTIMIZE} ({@code true}/{@code false}, default false).
      *
      * @param options option values by key
      * @return the options, defaults for keys not given
@@ -123,8 +153,10 @@ public record OnnxExportOptions(boolean float16Weights, boolean withPast, long e
                 case EXTERNAL_DATA_BYTES -> o = o.withExternalDataThreshold(count(e.getKey(), value));
                 case OPS -> o = o.withOperators(choice(e.getKey(), value, Operators.class));
                 case QUANTIZE -> o = o.withQuantize(choice(e.getKey(), value, Quantization.class));
+                case OPTIMIZE -> o = o.withOptimize(bool(e.getKey(), value));
                 default -> throw new ConfigurationException("onnx export option '" + e.getKey() + "' is not known;"
-                        + " known options: " + List.of(FP16, PAST, EXTERNAL_DATA_MB, EXTERNAL_DATA_BYTES, OPS, QUANTIZE));
+                        + " known options: " + List.of(FP16, PAST, EXTERNAL_DATA_MB, EXTERNAL_DATA_BYTES, OPS, QUANTIZE,
+                                OPTIMIZE));
             }
         }
         if (o.quantize == Quantization.INT8 && o.float16Weights) {
@@ -155,6 +187,7 @@ public record OnnxExportOptions(boolean float16Weights, boolean withPast, long e
         m.put(EXTERNAL_DATA_BYTES, Long.toString(externalDataThreshold));
         m.put(OPS, operators.name().toLowerCase(Locale.ROOT));
         m.put(QUANTIZE, quantize.name().toLowerCase(Locale.ROOT));
+        m.put(OPTIMIZE, Boolean.toString(optimize));
         return m;
     }
 

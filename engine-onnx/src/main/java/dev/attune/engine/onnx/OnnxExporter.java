@@ -9,6 +9,10 @@ import dev.attune.engine.onnx.internal.Int8Quantizer;
 import dev.attune.engine.onnx.internal.OnnxGraph;
 import dev.attune.engine.onnx.internal.OnnxOps;
 import dev.attune.engine.onnx.internal.OnnxOps.Sym;
+import dev.attune.engine.onnx.internal.OrtLoweredModel;
+import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtException;
+import ai.onnxruntime.OrtSession;
 import dev.attune.engine.onnx.proto.OnnxProto.ModelProto;
 import dev.attune.engine.onnx.proto.OnnxProto.OperatorSetIdProto;
 import dev.attune.engine.onnx.proto.OnnxProto.StringStringEntryProto;
@@ -76,6 +80,7 @@ public final class OnnxExporter implements Exporter {
     public static final String META = "attune.";
 
     private static final ObjectMapper JSON = new ObjectMapper();
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(OnnxExporter.class);
 
     /** Creates the exporter (found with {@link java.util.ServiceLoader}). */
     public OnnxExporter() {}
@@ -361,6 +366,55 @@ public final class OnnxExporter implements Exporter {
         }
         Files.writeString(directory.resolve("config.json"), savedConfig.toJson(), StandardCharsets.UTF_8);
         tokenizer.saveTo(directory);
+        if (options.optimize()) {
+            for (String name : List.of(MODEL_FILE, ENCODER_FILE, DECODER_FILE, DECODER_WITH_PAST_FILE)) {
+                if (Files.isRegularFile(directory.resolve(name))) {
+                    saveOptimized(directory.resolve(name));
+                }
+            }
+        }
+    }
+
+    /** @return the file name ONNX Runtime's optimized graph of an exported file is saved under: {@code model_optimized.onnx} */
+    public static String optimizedName(String exported) {
+        String base = exported.endsWith(".onnx") ? exported.substring(0, exported.length() - 5) : exported;
+        return base + OnnxExportOptions.OPTIMIZED_SUFFIX + ".onnx";
+    }
+
+    /**
+     * Opens an exported file in ONNX Runtime with every graph optimization on and saves the graph it
+     * optimized beside it ({@link #optimizedName}; weights over 2 GB in total go to its own {@code
+     * _optimized.onnx_data}). ONNX Runtime's optimized graph is specific to its version and to this
+     * CPU, which the log says.
+     *
+     * @param file an exported .onnx file
+     * @throws IOException when ONNX Runtime cannot optimize or write it
+     */
+    static void saveOptimized(Path file) throws IOException {
+        Path out = file.resolveSibling(optimizedName(file.getFileName().toString()));
+        OrtEnvironment env = OnnxRuntimeEngine.environment();
+        try (OrtSession.SessionOptions o = OrtLoweredModel.sessionOptions(0)) {
+            o.setOptimizedModelFilePath(out.toString());
+            if (Files.exists(file.resolveSibling(DATA_FILE)) || Files.size(file) > OnnxExportOptions.TWO_GB_LESS_MARGIN) {
+                // protobuf's 2 GB limit holds for the optimized file too: its weights go beside it
+                o.addConfigEntry("session.optimized_model_external_initializers_file_name",
+                        out.getFileName() + "_data");
+                o.addConfigEntry("session.optimized_model_external_initializers_min_size_in_bytes", "1024");
+            }
+            try (OrtSession ignored = env.createSession(file.toString(), o)) {
+                // creating the session optimizes the graph and writes it
+            }
+        } catch (OrtException e) {
+            throw new IOException(file + ": ONNX Runtime could not optimize and save it as " + out.getFileName()
+                    + " (" + e.getMessage() + "); export without --optimize, ONNX Runtime optimizes at load time anyway", e);
+        }
+        if (!Files.isRegularFile(out)) {
+            throw new IOException(file + ": ONNX Runtime wrote no optimized graph " + out.getFileName());
+        }
+        LOG.warn("{} (beside {} in the export folder) is ONNX Runtime {}'s graph optimized for this machine's CPU: it may"
+                + " not load, or run slower, on other hardware or ONNX Runtime versions; {} is the portable model",
+                out.getFileName(), file.getFileName(), ai.djl.engine.Engine.getEngine("OnnxRuntime").getVersion(),
+                file.getFileName());
     }
 
     /**

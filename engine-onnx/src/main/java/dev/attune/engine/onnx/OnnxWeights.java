@@ -72,8 +72,11 @@ final class OnnxWeights implements WeightStore {
                 if (quantized != null && t.getName().endsWith(Int8Quantizer.QUANTIZED)) {
                     // listed under its HuggingFace name, so a binder finds it and asks for it: refused in get
                     String name = t.getName().substring(0, t.getName().length() - Int8Quantizer.QUANTIZED.length());
-                    found.put(name.endsWith(Int8Quantizer.ROWS)
-                            ? name.substring(0, name.length() - Int8Quantizer.ROWS.length()) : name, t);
+                    for (String part : name.split(java.util.regex.Pattern.quote(Int8Quantizer.PACKED))) {
+                        // a QAttention's query|key|value weights, packed: each under its own name
+                        found.put(part.endsWith(Int8Quantizer.ROWS)
+                                ? part.substring(0, part.length() - Int8Quantizer.ROWS.length()) : part, t);
+                    }
                     continue;
                 }
                 if (dtype(t) != null && !GENERATED.matcher(t.getName()).matches()) {

@@ -141,11 +141,12 @@ class OnnxFusedKernelsTest {
 
     @ParameterizedTest(name = "{0}")
     @CsvSource({
-        // operators, int8 product op, float MatMuls left (plain attention's q k^T and p v: activations only)
-        "ORT, com.microsoft:MatMulIntegerToFloat, 0",
-        "PLAIN, MatMulInteger, 4"})
+        // operators, int8 product op, QAttention nodes (each the q, k, v products of a layer), float MatMuls
+        // left (plain attention's q k^T and p v: activations only)
+        "ORT, com.microsoft:MatMulIntegerToFloat, 2, 0",
+        "PLAIN, MatMulInteger, 0, 4"})
     void anInt8ExportIsAQuarterOfTheFileAndPredictsAsTheFloatModel(Operators operators, String product,
-            int floatProducts) throws IOException {
+            int qAttentions, int floatProducts) throws IOException {
         JsonNode reference = JSON.readTree(SharedFiles.path("fixtures/hf/bert-seqcls/reference.json").toFile());
         OnnxExportOptions fp32 = OnnxExportOptions.defaults().withOperators(operators);
         Path floatFolder = export("bert-seqcls", fp32, tmp.resolve("fp32"));
@@ -153,7 +154,10 @@ class OnnxFusedKernelsTest {
         ModelProto m = read(int8Folder);
         Map<String, Integer> ops = opCounts(m);
         // 2 layers x (q, k, v, attention output, intermediate, output) + pooler + classifier
-        assertThat(ops.getOrDefault(product, 0)).as("int8 products").isEqualTo(14);
+        assertThat(ops.getOrDefault("com.microsoft:QAttention", 0)).as("QAttention").isEqualTo(qAttentions);
+        assertThat(ops.getOrDefault(product, 0) + 3 * qAttentions).as("int8 products").isEqualTo(14);
+        assertThat(ops).as("no float attention left beside QAttention").doesNotContainKey(
+                qAttentions > 0 ? "com.microsoft:MultiHeadAttention" : "com.microsoft:QAttention");
         assertThat(ops.getOrDefault("MatMul", 0)).as("float products left").isEqualTo(floatProducts);
         for (NodeProto n : m.getGraph().getNodeList()) {
             if (n.getOpType().equals("MatMul")) {
@@ -191,10 +195,76 @@ class OnnxFusedKernelsTest {
         // its weights are not float initializers under HuggingFace names: other engines are refused, typed
         OnnxWeights weights = new OnnxWeights(int8Folder.resolve(OnnxExporter.MODEL_FILE));
         assertThat(weights.names()).as("quantized weights listed under their HuggingFace names")
-                .contains("bert.encoder.layer.0.attention.self.query.weight", "bert.embeddings.word_embeddings.weight");
+                .contains("bert.encoder.layer.0.attention.self.query.weight",
+                        "bert.encoder.layer.0.attention.self.value.weight", "bert.embeddings.word_embeddings.weight");
         assertThatThrownBy(() -> weights.read("bert.encoder.layer.0.attention.self.query.weight"))
                 .isInstanceOf(InvalidCheckpointException.class).hasMessageContaining("int8-quantized")
                 .hasMessageContaining("--engine onnx");
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @CsvSource({
+        // fixture, RMSNorms: 2 per layer + the final one
+        "llama-lm, 5",
+        "qwen2-lm, 5",
+        "llama-seqcls, 5"})
+    void llamaRmsNormIsSimplifiedLayerNormalizationAndBothFormsMatchHuggingFace(String fixture, int norms)
+            throws IOException {
+        JsonNode reference = JSON.readTree(SharedFiles.path("fixtures/hf/" + fixture + "/reference.json").toFile());
+        Path ort = export(fixture, OnnxExportOptions.defaults(), tmp.resolve("ort"));
+        Path plain = export(fixture, OnnxExportOptions.defaults().withOperators(Operators.PLAIN), tmp.resolve("plain"));
+        Map<String, Integer> fused = opCounts(read(ort));
+        assertThat(fused.getOrDefault("SimplifiedLayerNormalization", 0)).as("fused RMSNorms").isEqualTo(norms);
+        assertThat(fused).as("no RMSNorm composite left").doesNotContainKeys("ReduceMean", "Pow");
+        Map<String, Integer> standard = opCounts(read(plain));
+        assertThat(standard).as("plain export: the composite").doesNotContainKey("SimplifiedLayerNormalization");
+        assertThat(standard.getOrDefault("ReduceMean", 0)).as("plain RMSNorms' means").isEqualTo(norms);
+        for (Path folder : List.of(ort, plain)) {
+            try (LoweredModel m = OnnxModels.load(folder, new EngineOptions(EngineOptions.DeviceSpec.CPU, 2, 0))) {
+                for (OnnxExportParityTest.Input in : OnnxExportParityTest.inputs(reference)) {
+                    if (!in.expected().has("logits")) {
+                        continue;
+                    }
+                    double[] hf = OnnxExportParityTest.doubles(in.expected().get("logits"));
+                    float[] got = m.predict(in.batch()).get("logits").toFloatArray();
+                    assertThat(got).as("%s %s logits", folder.getFileName(), in.label()).hasSize(hf.length);
+                    for (int i = 0; i < hf.length; i++) {
+                        assertThat((double) got[i]).as("%s %s %s logit %d vs HF", fixture, folder.getFileName(),
+                                in.label(), i).isCloseTo(hf[i], org.assertj.core.data.Offset.offset(1e-4));
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void optimizeSavesOnnxRuntimesOptimizedGraphBesideTheExportWithItsLogits() throws IOException {
+        JsonNode reference = JSON.readTree(SharedFiles.path("fixtures/hf/bert-seqcls/reference.json").toFile());
+        Path folder = export("bert-seqcls", OnnxExportOptions.defaults().withOptimize(true), tmp.resolve("opt"));
+        Path optimized = folder.resolve("model_optimized.onnx");
+        assertThat(optimized).isRegularFile();
+        ModelProto exported = read(folder);
+        ModelProto ortGraph;
+        try (InputStream in = Files.newInputStream(optimized)) {
+            ortGraph = ModelProto.parseFrom(in);
+        }
+        // ONNX Runtime's graph, not a copy: linear's Transpose of each weight is folded into a constant
+        assertThat(opCounts(exported).getOrDefault("Transpose", 0)).as("exported weight transposes").isPositive();
+        assertThat(ortGraph.getGraph().getNodeCount()).as("optimized nodes")
+                .isLessThan(exported.getGraph().getNodeCount());
+        float[] want = batchLogits(folder, reference);
+        float[] got = batchLogits(optimized, reference);
+        assertThat(got).hasSize(want.length);
+        for (int i = 0; i < want.length; i++) {
+            assertThat(got[i]).as("logit %d of the optimized graph", i)
+                    .isCloseTo(want[i], org.assertj.core.data.Offset.offset(1e-5f));
+        }
+        // without the option there is no optimized file
+        assertThat(export("bert-seqcls", OnnxExportOptions.defaults(), tmp.resolve("plain")).resolve(
+                "model_optimized.onnx")).doesNotExist();
+        assertThat(OnnxExportOptions.fromMap(Map.of("optimize", "true")).optimize()).isTrue();
+        assertThatThrownBy(() -> OnnxExportOptions.fromMap(Map.of("optimize", "yes")))
+                .isInstanceOf(ConfigurationException.class).hasMessageContaining("optimize=yes");
     }
 
     @Test

@@ -9,6 +9,7 @@ import ai.djl.pytorch.jni.IValueUtils;
 import ai.djl.pytorch.jni.JniUtils;
 import dev.attune.error.EngineException;
 import dev.attune.ops.DType;
+import dev.attune.ops.TensorData;
 import java.io.IOException;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -111,6 +112,61 @@ final class LowPrecision {
             return x;
         }
         return JniUtils.to(x, DataType.FLOAT32, x.getDevice());
+    }
+
+    /**
+     * @param x a float tensor
+     * @param type BFLOAT16 or FLOAT16
+     * @return whether x already holds that type (DJL reports bfloat16 as UNKNOWN or BFLOAT16)
+     */
+    static boolean holds(PtNDArray x, DType type) {
+        DataType t = x.getDataType();
+        return type == DType.FLOAT16 ? t == DataType.FLOAT16 : t == DataType.UNKNOWN || t == DataType.BFLOAT16;
+    }
+
+    /**
+     * A tensor in a low precision on the host, in that precision: float16 as DJL reads it; bfloat16,
+     * whose type DJL cannot name, widened to float32 on the native side (exact: every bfloat16 value
+     * is a float32) and cut back to its bfloat16 bits in Java (exact again: the upper half of each
+     * float32). A key/value cache crosses to Java this way between generation steps.
+     *
+     * @param x a float tensor (cast to {@code type} first when it holds another)
+     * @param type BFLOAT16 or FLOAT16
+     * @param step the manager that owns the temporaries
+     * @return the values in {@code type}
+     */
+    static TensorData toHost(PtNDArray x, DType type, PtNDManager step) {
+        PtNDArray low = holds(x, type) ? x : down(x, type, false, step);
+        if (type == DType.FLOAT16) {
+            return PtLoweredModel.toHost(low);
+        }
+        PtNDArray wide = up(low);
+        if (wide != low) {
+            wide.attach(step);
+        }
+        TensorData f = PtLoweredModel.toHost(wide);
+        java.nio.FloatBuffer in = f.buffer().order(java.nio.ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
+        java.nio.ByteBuffer bits = java.nio.ByteBuffer.allocate(in.remaining() * 2).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        while (in.hasRemaining()) {
+            bits.putShort((short) (Float.floatToRawIntBits(in.get()) >>> 16));
+        }
+        bits.flip();
+        return new TensorData(DType.BFLOAT16, f.shape(), bits);
+    }
+
+    /**
+     * A bfloat16 value from the host (a cache {@link #toHost(PtNDArray, DType, PtNDManager)} gave):
+     * widened to float32 in Java (exact), created as float32, cast to bfloat16 on the native side
+     * (exact: the values are bfloat16 values).
+     *
+     * @param data bfloat16 values
+     * @param manager the manager that owns the result
+     * @return the bfloat16 tensor, on the CPU
+     */
+    static PtNDArray fromHostBf16(TensorData data, PtNDManager manager) {
+        float[] f = data.toFloatArray();
+        PtNDArray wide = (PtNDArray) manager.create(f, new ai.djl.ndarray.types.Shape(data.shape()));
+        return down(wide, DType.BFLOAT16, false, manager);
     }
 
     private static PtSymbolBlock loadCast(DType type) {

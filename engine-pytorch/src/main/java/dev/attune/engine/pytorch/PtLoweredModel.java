@@ -114,6 +114,10 @@ final class PtLoweredModel implements LoweredModel {
     }
 
     PtNDArray toDevice(PtNDManager manager, TensorData data) {
+        if (data.dtype() == DType.BFLOAT16) {
+            // a bfloat16 input (a key/value cache carried in the compute type) never reaches DJL as bfloat16
+            return (PtNDArray) LowPrecision.fromHostBf16(data, manager).toDevice(device, false);
+        }
         ByteBuffer direct = EagerOps.direct(data.buffer());
         DataType type = EagerOps.dataType(data.dtype());
         return (PtNDArray) manager.create(direct, new Shape(data.shape()), type).toDevice(device, false);
@@ -134,6 +138,9 @@ final class PtLoweredModel implements LoweredModel {
         }
         return definition.forward(ops, inputs);
     }
+
+    /** Output name prefix of a decoder's key/value cache ({@code present.N.key}), fed back as {@code past_key_values.N.key}. */
+    static final String PRESENT = "present.";
 
     static TensorData toHost(PtNDArray array) {
         PtNDArray cpu = array;
@@ -183,6 +190,12 @@ final class PtLoweredModel implements LoweredModel {
             Map<String, TensorData> host = new LinkedHashMap<>();
             for (Map.Entry<String, Tensor> e : out.entrySet()) {
                 PtNDArray value = EagerOps.a(e.getValue());
+                if (compute != DType.FLOAT32 && e.getKey().startsWith(PRESENT) && LowPrecision.isFloatingPoint(value)) {
+                    // the key/value cache stays in the compute type between generation steps, as under
+                    // torch.autocast: half the bytes to carry, and the next step reads the values it attended
+                    host.put(e.getKey(), LowPrecision.toHost(value, compute, step));
+                    continue;
+                }
                 if (compute != DType.FLOAT32 && value.getDataType() == DataType.FLOAT16) {
                     value = ops.own(LowPrecision.up(value)).a(); // autocast's outputs reach the host as float32
                 }

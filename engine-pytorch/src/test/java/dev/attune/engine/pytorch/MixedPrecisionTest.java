@@ -237,6 +237,71 @@ class MixedPrecisionTest {
         }
     }
 
+    @org.junit.jupiter.params.ParameterizedTest(name = "{0}")
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"llama-lm", "gpt2-lm"})
+    void generationCarriesTheKeyValueCacheInTheComputeType(String fixture) throws IOException {
+        JsonNode g = new ObjectMapper().readTree(dev.attune.testing.SharedFiles.path("fixtures/hf/" + fixture
+                + "/reference.json").toFile()).get("generate");
+        long[] prompt = new ObjectMapper().convertValue(g.get("prompt_ids"), long[].class);
+        long[] hfGreedy = new ObjectMapper().convertValue(g.get("greedy_ids"), long[].class);
+        var settings = dev.attune.generate.GenerationConfig.builder().maxNewTokens(g.get("max_new_tokens").asInt())
+                .build();
+        try (PretrainedModel lm = attune.load(dev.attune.testing.SharedFiles.path("fixtures/hf/" + fixture));
+                LoweredModel m = attune.lower(lm, new dev.attune.model.HeadSpec(dev.attune.model.HeadSpec.HeadKind.CAUSAL_LM, 0))) {
+            Batch first = new Batch(Map.of("input_ids", TensorData.ofLongs(new long[] {1, prompt.length}, prompt)), 1);
+            Map<String, TensorData> fp32 = m.predict(first);
+            assertThat(fp32.keySet()).as("a decoder with a cache").anyMatch(k -> k.startsWith("present."));
+            fp32.forEach((k, v) -> assertThat(v.dtype()).as("float32 run: %s", k).isEqualTo(DType.FLOAT32));
+            List<Double> margins = new ArrayList<>(); // top-1 minus top-2 logit of each float32 step
+            long[] greedy = new dev.attune.core.generate.Generator(m).generate(prompt, settings, (i, logits, token) -> {
+                float[] sorted = logits.clone();
+                java.util.Arrays.sort(sorted);
+                margins.add((double) sorted[sorted.length - 1] - sorted[sorted.length - 2]);
+            }, null);
+            // random weights leave some steps near a tie, which any rounding may flip: the ids must agree
+            // up to the first step whose float32 margin is below what bfloat16 moves a logit by here
+            int sure = 0;
+            while (sure < margins.size() && margins.get(sure) > 0.05) {
+                sure++;
+            }
+            assertThat(sure).as("%s steps with a clear winner (the cache is read from the second)", fixture)
+                    .isGreaterThanOrEqualTo(4);
+            long[] sureIds = java.util.Arrays.copyOf(greedy, prompt.length + sure);
+            // transformers stops at the end token, which these settings do not name: its ids are a prefix
+            assertThat(greedy).as("float32 greedy ids").startsWith(hfGreedy);
+            for (DType low : List.of(DType.BFLOAT16, DType.FLOAT16)) {
+                m.setComputeType(low);
+                Map<String, TensorData> step = m.predict(first);
+                assertThat(step.get("logits").dtype()).as("%s logits reach Java as float32", low).isEqualTo(DType.FLOAT32);
+                Map<String, TensorData> next = new LinkedHashMap<>();
+                next.put("input_ids", TensorData.ofLongs(new long[] {1, 1}, new long[] {hfGreedy[prompt.length]}));
+                step.forEach((k, v) -> {
+                    if (k.startsWith("present.")) {
+                        assertThat(v.dtype()).as("%s cache %s", low, k).isEqualTo(low);
+                        // the cached values are the float32 run's to the precision's rounding
+                        float[] want = fp32.get(k).toFloatArray();
+                        float[] got = v.toFloatArray();
+                        for (int i = 0; i < want.length; i++) {
+                            assertThat((double) Math.abs(got[i] - want[i])).as("%s %s [%d]", low, k, i)
+                                    .isLessThanOrEqualTo(Math.abs(want[i]) * (low == DType.FLOAT16 ? 2e-3 : 1.6e-2) + 2e-2);
+                        }
+                        next.put("past_key_values." + k.substring("present.".length()), v);
+                    }
+                });
+                // the cache goes back in its own type, and comes out one position longer, still in it
+                Map<String, TensorData> second = m.predict(new Batch(next, 1));
+                second.forEach((k, v) -> {
+                    if (k.startsWith("present.")) {
+                        assertThat(v.dtype()).as("%s second-step cache %s", low, k).isEqualTo(low);
+                        assertThat(v.shape()[2]).as("%s cached positions", k).isEqualTo(prompt.length + 1L);
+                    }
+                });
+                assertThat(new dev.attune.core.generate.Generator(m).generate(prompt, settings))
+                        .as("%s greedy ids, cache carried in %s", fixture, low).startsWith(sureIds);
+            }
+        }
+    }
+
     /** y = x W^T + b carried through bfloat16 and back: a bfloat16 output, a bfloat16 value in the loss. */
     static class ThroughBf16 extends ProbeModel {
         final Parameter w = Scope.root(params).child("dense").param("weight", Init.zeros(), true, 2, 3);

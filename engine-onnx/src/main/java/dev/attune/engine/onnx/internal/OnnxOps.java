@@ -180,6 +180,15 @@ public final class OnnxOps implements Ops {
 
     @Override
     public Tensor mul(Tensor a, Tensor b) {
+        if (fused) {
+            Sym rms = rmsNorm(s(a), s(b));
+            if (rms == null) {
+                rms = rmsNorm(s(b), s(a));
+            }
+            if (rms != null) {
+                return rms;
+            }
+        }
         return binary("Mul", a, b);
     }
 
@@ -375,6 +384,66 @@ public final class OnnxOps implements Ops {
         List<String> in = mb != null ? List.of(mb[0], other.name(), gamma.name(), beta.name(), mb[1])
                 : List.of(a.name(), b.name(), gamma.name(), beta.name());
         return contrib("SkipLayerNormalization", DType.FLOAT32, 3, in, attr("epsilon", eps));
+    }
+
+    /**
+     * Llama's RMSNorm, {@code weight * (x * (mean(x * x, -1) + eps)^-0.5)} as the contract's ops
+     * write it, as ONNX Runtime's {@code SimplifiedLayerNormalization} (an ONNX Runtime kernel
+     * registered in the ONNX domain, not a standard ONNX operator; T5's norm divides by a square
+     * root instead and keeps the plain ops).
+     *
+     * @param weight the rank-1 scale
+     * @param normed the product {@code x * (variance + eps)^-0.5}
+     * @return the fused node, or null when {@code normed} is not that composite
+     */
+    private Sym rmsNorm(Sym weight, Sym normed) {
+        if (weight.rank() != 1 || weight.dtype() != DType.FLOAT32 || normed.dtype() != DType.FLOAT32
+                || normed.rank() < 1) {
+            return null;
+        }
+        var mul = g.producer(normed.name());
+        if (!plain(mul, "Mul", 2)) {
+            return null;
+        }
+        String x = mul.getInput(0);
+        var pow = g.producer(mul.getInput(1));
+        if (!plain(pow, "Pow", 2) || !Float.valueOf(-0.5f).equals(floatOf(pow.getInput(1)))) {
+            return null;
+        }
+        var add = g.producer(pow.getInput(0));
+        Float eps = add == null ? null : floatOf(add.getInput(1));
+        if (!plain(add, "Add", 2) || eps == null || eps < 0) {
+            return null;
+        }
+        var mean = g.producer(add.getInput(0));
+        Sym xs = syms.get(x);
+        if (!plain(mean, "ReduceMean", 1) || xs == null || xs.dtype() != DType.FLOAT32
+                || xs.rank() != normed.rank()) {
+            return null;
+        }
+        long axes = -1;
+        long keep = 1;
+        int axesSeen = 0;
+        for (var a : mean.getAttributeList()) {
+            if (a.getName().equals("axes") && a.getIntsCount() == 1) {
+                axes = a.getInts(0);
+                axesSeen++;
+            } else if (a.getName().equals("keepdims")) {
+                keep = a.getI();
+            }
+        }
+        var square = g.producer(mean.getInput(0));
+        if (axesSeen != 1 || keep != 1 || (axes != -1 && axes != xs.rank() - 1) || !plain(square, "Mul", 2)
+                || !square.getInput(0).equals(x) || !square.getInput(1).equals(x)) {
+            return null;
+        }
+        return op("SimplifiedLayerNormalization", DType.FLOAT32, xs.rank(), List.of(x, weight.name()),
+                attr("axis", -1L), attr("epsilon", eps));
+    }
+
+    /** @return whether {@code n} is a standard ONNX node of that type with that many inputs */
+    private static boolean plain(dev.attune.engine.onnx.proto.OnnxProto.NodeProto n, String type, int inputs) {
+        return n != null && n.getDomain().isEmpty() && n.getOpType().equals(type) && n.getInputCount() == inputs;
     }
 
     /** @return {@code [source, heads, headSize]} when {@code x} is Transpose(Reshape(source [B,T,H], [0,0,h,d]), 0,2,1,3) */
