@@ -257,7 +257,7 @@ public final class Attune implements AutoCloseable {
         // the model keeps its own tokenizer, so the caller may close the checkpoint once it is lowered
         LoweredModel lowered = engine.lower(definition, source, lowering);
         try {
-            DefaultFineTunedModel model = new DefaultFineTunedModel(lowered, task, config, base.tokenizer().copy(),
+            DefaultFineTunedModel model = new DefaultFineTunedModel(lowered, task, config, task.tokenizerFor(base.tokenizer()),
                     maxLength, report, engine.name(), registry);
             return lora == null ? model : model.withAdapterLowering((d, s) -> engine.lower(d, s, lowering));
         } catch (RuntimeException e) {
@@ -615,7 +615,7 @@ public final class Attune implements AutoCloseable {
         if (served.isPresent()) {
             LOG.info("{} runs {} as stored", engine.name(), base.origin());
             try {
-                return new DefaultFineTunedModel(served.get(), labelled, base.config(), base.tokenizer().copy(),
+                return new DefaultFineTunedModel(served.get(), labelled, base.config(), labelled.tokenizerFor(base.tokenizer()),
                         maxLength, new LoadReport(List.of(), List.of(), List.of()), engine.name(), registry);
             } catch (RuntimeException e) {
                 served.get().close();

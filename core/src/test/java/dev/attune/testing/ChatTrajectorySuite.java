@@ -50,9 +50,9 @@ import org.junit.jupiter.api.io.TempDir;
  * {@value #LORA_REFERENCE} ({@code make_chat_lora_trajectory_reference.py}). Checked: the rendered
  * ids and assistant masks, then per step the loss, the gradient norm before clipping and the
  * learning rate, then the last logits of the first conversation and every trained parameter's norm
- * and displacement. Written once; each engine runs it through a one-class subclass. PyTorch runs it;
- * TensorFlow does not yet: its losses agree within 5e-7 but its first step's gradient norm is 2e-4
- * (full) and 8e-3 (LoRA) off, so a gradient of some op of the Llama path differs there.
+ * and displacement. Written once; each engine runs it through a one-class subclass, PyTorch and
+ * TensorFlow with the same tolerances. (TensorFlow's gradient of a rank-3 log-softmax was wrong
+ * until its lowering flattened the logits to 2-D; {@link GradientConformanceSuite} now checks it.)
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 public abstract class ChatTrajectorySuite {

@@ -330,10 +330,24 @@ public class Llama implements ModelFamily {
             this.eps = (float) eps;
         }
 
+        /**
+         * The temporaries the backward pass does not keep are released as soon as they are used (an
+         * eager engine would otherwise hold them until the whole forward pass ends): the square, the
+         * variance terms and, when the weight is frozen (LoRA), the normalised input.
+         */
         Tensor forward(Ops ops, Tensor x) {
-            Tensor variance = ops.mean(ops.mul(x, x), -1, true);
-            Tensor normed = ops.mul(x, ops.pow(ops.add(variance, eps), -0.5f));
-            return ops.mul(ops.parameter(weight), normed);
+            Tensor squared = ops.mul(x, x);
+            Tensor variance = ops.mean(squared, -1, true);
+            ops.release(squared);
+            Tensor shifted = ops.add(variance, eps);
+            ops.release(variance);
+            Tensor inverse = ops.pow(shifted, -0.5f);
+            ops.release(shifted);
+            Tensor normed = ops.mul(x, inverse);
+            ops.release(inverse);
+            Tensor out = ops.mul(ops.parameter(weight), normed);
+            ops.release(normed);
+            return out;
         }
     }
 
@@ -342,8 +356,21 @@ public class Llama implements ModelFamily {
         /** {@code x * cos + rotate_half(x) * sin}, with {@code rotate_half(x) = [-x2, x1]}. */
         Tensor apply(Ops ops, Tensor x, int headDim) {
             int half = headDim / 2;
-            Tensor rotated = ops.concat(-1, ops.neg(ops.slice(x, -1, half, headDim)), ops.slice(x, -1, 0, half));
-            return ops.add(ops.mul(x, cos), ops.mul(rotated, sin));
+            Tensor high = ops.slice(x, -1, half, headDim);
+            Tensor negated = ops.neg(high);
+            ops.release(high);
+            Tensor low = ops.slice(x, -1, 0, half);
+            Tensor rotated = ops.concat(-1, negated, low);
+            ops.release(negated);
+            ops.release(low);
+            // the products keep only cos and sin for the backward pass: the rest goes as soon as it is summed
+            Tensor straight = ops.mul(x, cos);
+            Tensor turned = ops.mul(rotated, sin);
+            ops.release(rotated);
+            Tensor out = ops.add(straight, turned);
+            ops.release(straight);
+            ops.release(turned);
+            return out;
         }
     }
 
@@ -428,11 +455,16 @@ public class Llama implements ModelFamily {
             activation = c.activation;
         }
 
+        /** Each branch's output is released once added to the residual stream (a sum keeps nothing for backward). */
         Tensor forward(Ops ops, Tensor x, Rotary rotary, Tensor maskBias, Gpt2.LayerCache cache) {
-            x = ops.add(x, attn.forward(ops, inputNorm.forward(ops, x), rotary, maskBias, cache));
+            Tensor attended = attn.forward(ops, inputNorm.forward(ops, x), rotary, maskBias, cache);
+            x = ops.add(x, attended);
+            ops.release(attended);
             Tensor h = postNorm.forward(ops, x);
             Tensor m = down.forward(ops, ops.mul(activation.apply(ops, gate.forward(ops, h)), up.forward(ops, h)));
-            return ops.add(x, m);
+            Tensor out = ops.add(x, m);
+            ops.release(m);
+            return out;
         }
     }
 

@@ -48,6 +48,10 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--steps", defaultValue = "20") int steps;
     @Option(names = "--warmup", defaultValue = "3") int warmup;
     @Option(names = "--labels", defaultValue = "2") int labels;
+    @Option(names = "--task", defaultValue = "text-classification", description = "text-classification (a sequence"
+            + " classifier, the default) or causal-lm (a language model, labels = the input ids, as hf_reference.py"
+            + " --task causal-lm)")
+    String task;
     @Option(names = "--engines", split = ",",
             description = "measure several engines one after the other in this run (e.g. pytorch,tensorflow) and "
                     + "print each one's step time relative to the first; overrides --engine")
@@ -110,8 +114,19 @@ final class BenchCommand implements Callable<Integer> {
         return !usePeft ? null : LoraConfig.builder().r(loraR).loraAlpha(loraAlpha).targetModules(loraTargets).build();
     }
 
+    /** @return whether {@code --task causal-lm} (else a sequence classifier) */
+    private boolean causalLm() {
+        return switch (task) {
+            case "causal-lm" -> true;
+            case "text-classification" -> false;
+            default -> throw new ConfigurationException("--task " + task + " is not benchmarked; use text-classification"
+                    + " or causal-lm (the tasks hf_reference.py times)");
+        };
+    }
+
     @Override
     public Integer call() throws IOException {
+        causalLm(); // refuses an unknown --task before any work
         if (engineOptions.threads == 0) {
             engineOptions.threads = 2;
         }
@@ -172,6 +187,9 @@ final class BenchCommand implements Callable<Integer> {
         List<String> args = new ArrayList<>(List.of("--model", model.toString(), "--batch", Integer.toString(batch),
                 "--seq", Integer.toString(seq), "--steps", Integer.toString(steps), "--warmup", Integer.toString(warmup),
                 "--threads", Integer.toString(engineOptions.threads), "--labels", Integer.toString(labels)));
+        if (causalLm()) {
+            args.addAll(List.of("--task", "causal-lm"));
+        }
         if (usePeft) {
             if (!loraTargets.equals(List.of(LoraConfig.ALL_LINEAR))) {
                 throw new ConfigurationException("--vs-hf with --use-peft compares LoRA on every linear layer (what"
@@ -292,12 +310,28 @@ final class BenchCommand implements Callable<Integer> {
             inputs.put("input_ids", TensorData.ofLongs(new long[] {batch, seq}, ids));
             Batch inference = new Batch(inputs, batch);
             Map<String, TensorData> labelled = new LinkedHashMap<>(inputs);
-            labelled.put("labels", TensorData.ofLongs(new long[] {batch}, y));
+            boolean lm = causalLm();
+            if (lm) {
+                // labels = the input ids, as hf_reference.py: position t predicts token t + 1, the last predicts nothing
+                long[] next = new long[batch * seq];
+                long[] targets = new long[batch * seq];
+                for (int b = 0; b < batch; b++) {
+                    for (int t = 0; t < seq; t++) {
+                        int at = b * seq + t;
+                        next[at] = t + 1 < seq ? ids[at + 1] : 0;
+                        targets[at] = t + 1 < seq ? ids[at + 1] : -100;
+                    }
+                }
+                labelled.put("next_ids", TensorData.ofLongs(new long[] {batch, seq}, next));
+                labelled.put("labels", TensorData.ofLongs(new long[] {batch, seq}, targets));
+            } else {
+                labelled.put("labels", TensorData.ofLongs(new long[] {batch}, y));
+            }
             Batch training = new Batch(labelled, batch);
+            dev.attune.task.Task benchTask = lm ? attune.task("causal-lm", Map.of())
+                    : attune.task("text-classification", Map.of()).withLabels(names);
 
-            try (FineTunedModel m = attune.prepare(base,
-                    attune.task("text-classification", Map.of()).withLabels(names), seq, attune.engineOptions().seed(),
-                    lora())) {
+            try (FineTunedModel m = attune.prepare(base, benchTask, seq, attune.engineOptions().seed(), lora())) {
                 List<Double> trainTimes = new ArrayList<>();
                 // with an adapter, what the trainer freezes: everything but the adapter and the head
                 Set<String> frozen = new java.util.HashSet<>();
@@ -361,6 +395,7 @@ final class BenchCommand implements Callable<Integer> {
                 double step = median(trainTimes);
                 Map<String, Object> out = new LinkedHashMap<>();
                 out.put("impl", "attune/" + attune.engine().describe());
+                out.put("task", lm ? "causal-lm" : "text-classification");
                 out.put("precision", compute == DType.FLOAT32 ? "fp32" : compute == DType.BFLOAT16 ? "bf16" : "fp16");
                 out.put("batch", batch);
                 out.put("seq", seq);

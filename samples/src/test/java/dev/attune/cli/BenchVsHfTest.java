@@ -89,6 +89,31 @@ class BenchVsHfTest {
                 + " --model " + CliTest.FIXTURE + " --batch 2 --seq 8 --steps 2 --warmup 1 --threads 2 --labels 2"));
     }
 
+    /**
+     * {@code --task causal-lm} trains a language model on its own input ids (the Llama fixture with a
+     * LoRA adapter, as the Qwen benchmark does) and asks the reference for the same task.
+     */
+    @Test
+    void aCausalLanguageModelIsBenchedAgainstTheSameTask() throws Exception {
+        Path script = Files.writeString(tmp.resolve("hf_reference.py"), "# not read by the fake\n");
+        Path seen = tmp.resolve("args.txt");
+        Path python = fakePython("echo \"$@\" >> " + seen + "\n"
+                + "echo '{\"impl\": \"transformers-x/torch-y\", \"step_ms\": 40.0, "
+                + "\"train_samples_per_s\": 50.0, \"infer_samples_per_s\": 200.0}'\n");
+        Path llama = dev.attune.testing.SharedFiles.path("fixtures/hf/llama-lm");
+        String out = CliTest.run("bench", "--model", llama.toString(), "--task", "causal-lm", "--use-peft", "--lora-r",
+                "4", "--batch", "2", "--seq", "8", "--steps", "2", "--warmup", "1", "--vs-hf", python.toString(),
+                "--hf-script", script.toString(), "--rounds", "1");
+        ObjectMapper json = new ObjectMapper();
+        JsonNode ours = json.readTree(out.lines().filter(l -> l.contains("\"impl\":\"attune/")).findFirst().orElseThrow());
+        assertThat(ours.get("task").asText()).isEqualTo("causal-lm");
+        assertThat(ours.get("lora_r").asInt()).isEqualTo(4);
+        assertThat(ours.get("train_samples_per_s").asDouble()).isPositive();
+        assertThat(Files.readString(seen)).contains("--task causal-lm").contains("--lora-r 4");
+        assertThat(CliTest.runRefused("bench", "--model", llama.toString(), "--task", "ner")).contains("--task ner")
+                .contains("causal-lm");
+    }
+
     @Test
     void aPythonWithoutTorchIsNamedWithTheEndOfItsError() throws Exception {
         Path script = Files.writeString(tmp.resolve("hf_reference.py"), "");

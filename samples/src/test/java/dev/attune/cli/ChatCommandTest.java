@@ -17,11 +17,13 @@ import dev.attune.testing.SharedFiles;
 import java.io.ByteArrayInputStream;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * {@code attune chat} on the Llama fixture, greedy: the streamed reply is the one the generator
@@ -95,6 +97,38 @@ class ChatCommandTest {
             assertThat(List.of(reply(new Generator(plain), tokenizer, first), reply(new Generator(plain), tokenizer, second)))
                     .isNotEqualTo(library);
         }
+    }
+
+    /**
+     * A GPT-2 (no template of its own) fine-tuned with {@code --task-option chat_template=FILE}
+     * saves that template as {@code chat_template.jinja}, so {@code attune chat --model OUT} needs no
+     * {@code --chat-template} and the saved tokenizer renders as the training did.
+     */
+    @Test
+    void aTemplateGivenAsTaskOptionIsSavedWithTheModel(@TempDir Path dir) throws java.io.IOException {
+        Path template = Path.of(System.getProperty("attune.root", "..")).resolve("samples/chat-templates/dialogue.jinja");
+        Path train = Files.writeString(dir.resolve("train.jsonl"), """
+                {"turns": [{"speaker": "USER", "text": "I need a table for two."}, {"speaker": "SYSTEM", "text": "Which restaurant?"}]}
+                {"turns": [{"speaker": "USER", "text": "Play some music."}, {"speaker": "SYSTEM", "text": "Which song?"}]}
+                """);
+        Path out = dir.resolve("out");
+        CliTest.Outcome o = CliTest.execute("fine-tune", "--task", "chat", "--model",
+                SharedFiles.path("fixtures/hf/gpt2-lm").toString(), "--train", train.toString(), "--task-option",
+                "input=dialogue", "--task-option", "chat_template=" + template, "--max-steps", "1", "--batch-size", "2",
+                "--max-length", "64", "--eval-strategy", "no", "--no-progress", "--device", "cpu", "--output",
+                out.toString());
+        assertThat(o.code()).as(o.err()).isZero();
+        assertThat(out.resolve("chat_template.jinja")).hasSameTextualContentAs(template);
+        List<ChatMessage> hello = List.of(new ChatMessage("user", "Hello there"));
+        try (Attune attune = Attune.create(); PretrainedModel saved = attune.load(out);
+                PretrainedModel base = attune.load(SharedFiles.path("fixtures/hf/gpt2-lm"));
+                TextTokenizer templated = base.tokenizer().withChatTemplate(Files.readString(template))) {
+            assertThat(base.tokenizer().hasChatTemplate()).isFalse();
+            assertThat(saved.tokenizer().applyChatTemplate(hello, true).ids())
+                    .containsExactly(templated.applyChatTemplate(hello, true).ids());
+        }
+        assertThat(replies(chat("Hello there\n", "chat", "--model", out.toString(), "--greedy", "--max-new-tokens",
+                "3"))).hasSize(1);
     }
 
     @Test

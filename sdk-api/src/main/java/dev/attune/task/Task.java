@@ -203,6 +203,21 @@ public interface Task {
     }
 
     /**
+     * The tokenizer a model prepared for this task keeps, uses and saves with its weights. A task
+     * that renders its examples with something the checkpoint does not ship (the {@code chat}
+     * task's {@code chat_template} option) returns a tokenizer that carries it, so the saved folder
+     * ({@code chat_template.jinja}, as transformers 5 writes it) chats and tokenises as training did.
+     * The default is a copy of {@code base}.
+     *
+     * @param base the checkpoint's tokenizer (the caller keeps owning it)
+     * @return a tokenizer the caller owns and closes
+     */
+    @API(status = API.Status.EXPERIMENTAL, since = "0.2")
+    default TextTokenizer tokenizerFor(TextTokenizer base) {
+        return base.copy();
+    }
+
+    /**
      * @return the metric that decides the best checkpoint and early stopping unless the training
      *     settings name another ({@code f1}, {@code accuracy}, {@code perplexity}, {@code mse}): a
      *     name the task's {@link #evaluator} reports, its direction given by {@link

@@ -33,6 +33,9 @@ import org.tensorflow.types.family.TType;
  *       Graph.addGradients} works on every forward pass: GELU stays the erf composite of the contract
  *       (TF's {@code Gelu} op has no C++ gradient); {@link #gather} is a one-hot product instead of
  *       {@code GatherNd}; slicing is {@code StridedSlice}.
+ *   <li>{@link #logSoftmax} runs {@code LogSoftmax} on a 2-D view: its C++ gradient sums over axis
+ *       1, which is the class axis only for rank 2 (a language model's [B, T, V] logits trained
+ *       with wrong gradients before).
  *   <li>{@link #reshape}'s 0 ("copy this dimension") has no TF equivalent: the target shape is built
  *       from constants and the input's dynamic {@code Shape}.
  *   <li>{@link #linear} and a matmul against a rank-2 weight flatten the leading axes into one
@@ -191,8 +194,19 @@ class GraphOps implements Ops {
         };
     }
 
-    private Output<?> castTo(Output<?> x, DataType type) {
-        if (x.dataType() == type) {
+    /**
+     * @return the value type of a reference type ({@code float_ref}, what a read of a ref variable
+     *     has), else the type itself: a type taken from a variable read and handed to an attribute
+     *     ({@code Cast}'s {@code DstT}) must not be a reference type
+     */
+    static DataType valueType(DataType t) {
+        int n = t.getNumber();
+        return n > 100 ? DataType.forNumber(n - 100) : t;
+    }
+
+    private Output<?> castTo(Output<?> x, DataType to) {
+        DataType type = valueType(to);
+        if (valueType(x.dataType()) == type) {
             return x;
         }
         return op("Cast", b -> b.setAttr("DstT", type), x);
@@ -207,8 +221,8 @@ class GraphOps implements Ops {
      * them, so the integer side is cast to float32, or both integers widened to int64.
      */
     private Output<?>[] promote(Output<?> a, Output<?> b) {
-        DataType ta = a.dataType();
-        DataType tb = b.dataType();
+        DataType ta = valueType(a.dataType());
+        DataType tb = valueType(b.dataType());
         if (ta == tb) {
             return new Output<?>[] {a, b};
         }
@@ -330,7 +344,10 @@ class GraphOps implements Ops {
         Output<?> w = o(weight);
         long out = w.shape().size(0);
         int r = rank(in);
-        Output<?> flat = r == 2 ? in : op("Reshape", in, i64(-1, w.shape().size(1)));
+        long inDim = w.shape().size(1);
+        // a weight fed as an input has unknown dimensions in the trace: its size is read at run time
+        Output<?> flatShape = inDim >= 0 ? i64(-1, inDim) : concatOutputs(0, i64(-1), op("Reshape", dim(w, 1), i64(1)));
+        Output<?> flat = r == 2 ? in : op("Reshape", in, flatShape);
         Output<?> y = op("MatMul", b -> b.setAttr("transpose_b", true), flat, w);
         if (bias != null) {
             y = op("BiasAdd", y, o(bias));
@@ -363,7 +380,7 @@ class GraphOps implements Ops {
         if (rank(x) == 2 && rank(y) == 2) {
             return new T(op("MatMul", x, y));
         }
-        return new T(op("BatchMatMulV3", bld -> bld.setAttr("Tout", x.dataType()), x, y));
+        return new T(op("BatchMatMulV3", bld -> bld.setAttr("Tout", valueType(x.dataType())), x, y));
     }
 
     @Override
@@ -409,9 +426,35 @@ class GraphOps implements Ops {
         return lastAxis("Softmax", x, axis);
     }
 
+    /**
+     * LogSoftmax on a 2-D view: TF's C++ gradient of {@code LogSoftmax} (nn_grad.cc, TF 2.16) sums the
+     * incoming gradient over axis 1, not the last axis, so on a rank-3 input ([B, T, V] language-model
+     * logits) it mixes positions and the gradient is wrong though the forward value is right. The
+     * input is flattened to {@code [-1, C]} around the op, where axis 1 is the last one.
+     */
     @Override
     public Tensor logSoftmax(Tensor x, int axis) {
-        return lastAxis("LogSoftmax", x, axis);
+        Output<?> in = o(x);
+        int r = rank(in);
+        int ax = axis(in, axis);
+        if (ax != r - 1) {
+            int[] perm = new int[r];
+            for (int i = 0; i < r; i++) {
+                perm[i] = i;
+            }
+            perm[ax] = r - 1;
+            perm[r - 1] = ax;
+            Tensor moved = logSoftmax(new T(op("Transpose", in, i32(perm))), -1);
+            return new T(op("Transpose", o(moved), i32(perm)));
+        }
+        if (r == 2) {
+            return new T(op("LogSoftmax", in));
+        }
+        long classes = in.shape().size(r - 1);
+        Output<?> twoD = classes >= 0 ? i64(-1, classes)
+                : concatOutputs(0, i64(-1), op("Reshape", dim(in, r - 1), i64(1)));
+        Output<?> flat = op("LogSoftmax", op("Reshape", in, twoD));
+        return new T(op("Reshape", flat, shapeOf(in)));
     }
 
     @Override

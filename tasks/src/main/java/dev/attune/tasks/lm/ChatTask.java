@@ -377,6 +377,16 @@ public final class ChatTask implements Task {
         return lastTemplated;
     }
 
+    /**
+     * @return with the {@code chat_template} option, a copy of {@code base} that renders (and saves,
+     *     as {@code chat_template.jinja}) that template, so the fine-tuned folder chats as it trained;
+     *     else a copy of {@code base}
+     */
+    @Override
+    public TextTokenizer tokenizerFor(TextTokenizer base) {
+        return template == null ? base.copy() : base.withChatTemplate(template);
+    }
+
     /** @return how many conversations this task has cut at the maximum length so far */
     public long truncatedCount() {
         return truncated.get();

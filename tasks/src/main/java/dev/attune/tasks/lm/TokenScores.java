@@ -33,7 +33,10 @@ final class TokenScores {
      */
     static Tensor nll(Ops ops, Tensor logits, Tensor targets) {
         Tensor logp = ops.logSoftmax(logits, -1);
-        return ops.neg(ops.sum(ops.gather(logp, 2, index(ops, targets)), 2, false));
+        Tensor picked = ops.gather(logp, 2, index(ops, targets));
+        // [B, T, V]: the backward pass keeps what it needs of it by itself; an eager engine drops its handle now
+        ops.release(logp);
+        return ops.neg(ops.sum(picked, 2, false));
     }
 
     /**
