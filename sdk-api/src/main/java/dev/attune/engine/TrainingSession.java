@@ -166,6 +166,42 @@ public interface TrainingSession extends AutoCloseable {
         default Tensor squaredNorm(Tensor x) {
             return sumAll(mul(x, x));
         }
+
+        /**
+         * One AdamW step on the kernel's parameter in a single fused pass, where the engine has such a
+         * kernel ({@code torch.optim.AdamW(fused=True)}'s): with {@code g = gradient / gradientDivisor},
+         * {@code value *= 1 - lr*weightDecay}, {@code m = beta1*m + (1-beta1)*g}, {@code v = beta2*v +
+         * (1-beta2)*g*g}, {@code value -= lr/(1-beta1^step) * m / (sqrt(v)/sqrt(1-beta2^step) + epsilon)}.
+         * Each argument names a {@linkplain #hyper hyper}. An engine without the kernel returns false
+         * and changes nothing: the caller then composes the same step from the ops above (the
+         * default).
+         *
+         * @param p the kernel's parameter (its value, gradient and the two moment slots are updated)
+         * @param hypers the hypers holding the step's scalars
+         * @return true when the step was applied
+         */
+        @API(status = API.Status.EXPERIMENTAL, since = "0.2")
+        default boolean fusedAdamW(Parameter p, AdamWHypers hypers) {
+            return false;
+        }
+
+        /**
+         * The names of the hypers a {@link #fusedAdamW} step reads.
+         *
+         * @param firstMoment the slot of the first moments
+         * @param secondMoment the slot of the second moments
+         * @param learningRate hyper: the learning rate
+         * @param weightDecay hyper: the decoupled weight decay (0 for parameters not decayed)
+         * @param beta1 hyper: the first moments' decay
+         * @param beta2 hyper: the second moments' decay
+         * @param epsilon hyper: added to the bias-corrected {@code sqrt(v)}
+         * @param step hyper: the step count the bias corrections use (1 on the first step)
+         * @param gradientDivisor hyper: what the gradient is divided by (a loss scale over the clip
+         *     coefficient; 1 leaves it as it is)
+         */
+        @API(status = API.Status.EXPERIMENTAL, since = "0.2")
+        record AdamWHypers(String firstMoment, String secondMoment, String learningRate, String weightDecay,
+                String beta1, String beta2, String epsilon, String step, String gradientDivisor) {}
     }
 
     /** A computation applied to each trained parameter. */

@@ -31,6 +31,11 @@ import java.util.Set;
  * size, as PyTorch's {@code param_groups}. Parameters that got no gradient are skipped, as torch
  * skips those whose {@code grad} is None.
  *
+ * <p>An engine with a fused AdamW kernel ({@link TrainingSession.UpdateOps#fusedAdamW}, PyTorch's
+ * {@code _fused_adamw_}, what {@code torch.optim.AdamW(fused=True)} runs) does the same step in one
+ * pass over value, gradient and moments with no temporaries, the clip coefficient and a loss scale
+ * folded into its gradient divisor; the composite above is what other engines run.
+ *
  * <p>The state is the session's slots {@value #FIRST_MOMENT} and {@value #SECOND_MOMENT} (torch's
  * names) and the step count; {@link #state()} and {@link #restore} carry it through checkpoints.
  */
@@ -86,11 +91,17 @@ public final class AdamW implements AutoCloseable {
      */
     private Tensor update(TrainingSession.UpdateOps ops, Parameter p) {
         int group = groupOf.get(p.name());
+        boolean decays = p.decay() && settings.weightDecay() != 0;
+        // an engine with torch's fused AdamW kernel runs the whole step in one pass over the tensors
+        if (ops.fusedAdamW(p, new TrainingSession.UpdateOps.AdamWHypers(FIRST_MOMENT, SECOND_MOMENT, "lr." + group,
+                decays ? "weight_decay" : "no_decay", "beta1", "beta2", "epsilon", "step", "grad_divisor"))) {
+            return null;
+        }
         Tensor value = ops.parameter(p);
         Tensor g = ops.gradient(p);
         Tensor m = ops.slot(FIRST_MOMENT, p);
         Tensor v = ops.slot(SECOND_MOMENT, p);
-        if (p.decay() && settings.weightDecay() != 0) {
+        if (decays) {
             ops.mulInPlace(value, ops.hyper("decay." + group));
         }
         // v = b2*v + (1-b2)c^2 * g*g
@@ -169,10 +180,17 @@ public final class AdamW implements AutoCloseable {
         hypers.put("beta1", b1);
         hypers.put("beta2", b2);
         hypers.put("eps", settings.epsilon() * sqrtBc2);
+        // the fused step's scalars (torch's own arguments: it computes the bias corrections itself)
+        hypers.put("epsilon", settings.epsilon());
+        hypers.put("weight_decay", settings.weightDecay());
+        hypers.put("no_decay", 0.0);
+        hypers.put("step", (double) steps);
+        hypers.put("grad_divisor", gradScale / clip);
         for (int group = 0; group < groupScales.size(); group++) {
             double lr = learningRate * groupScales.get(group);
             hypers.put("decay." + group, 1 - lr * settings.weightDecay());
             hypers.put("step_size." + group, lr * sqrtBc2 / bc1);
+            hypers.put("lr." + group, lr);
         }
         update.run(hypers);
         session.clearGradients();

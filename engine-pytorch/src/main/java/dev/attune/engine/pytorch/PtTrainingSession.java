@@ -359,6 +359,32 @@ final class PtTrainingSession implements TrainingSession {
             JniUtils.subi(target(target), a(x));
         }
 
+        /**
+         * libtorch's fused AdamW kernel ({@link FusedAdamW}): one pass, no temporaries. The divisor is
+         * left out when it is 1 (no unscaling pass at all).
+         */
+        @Override
+        public boolean fusedAdamW(Parameter p, AdamWHypers h) {
+            Slot s = bound(p);
+            PtNDArray value = value(s);
+            if (!LowPrecision.isFloat32(value) || !LowPrecision.isFloat32(gradient)) {
+                return false;
+            }
+            double divisor = hyperValue(h.gradientDivisor());
+            return FusedAdamW.apply(value, gradient, a(slot(h.firstMoment(), p)), a(slot(h.secondMoment(), p)),
+                    a(hyper(h.step())), divisor == 1.0 ? null : a(hyper(h.gradientDivisor())), hyperValue(h.learningRate()),
+                    hyperValue(h.weightDecay()), hyperValue(h.beta1()), hyperValue(h.beta2()), hyperValue(h.epsilon()));
+        }
+
+        private double hyperValue(String hyper) {
+            Double v = values.get(hyper);
+            if (v == null) {
+                throw new IllegalArgumentException("the program reads hyper '" + hyper + "' but the run gave only "
+                        + values.keySet());
+            }
+            return v;
+        }
+
         /** The 2-norm reduced by libtorch and squared: no element-wise square as a temporary. */
         @Override
         public Tensor squaredNorm(Tensor x) {
