@@ -666,14 +666,18 @@ public class Llama implements ModelFamily {
         /**
          * @return {@code logits} [B, T, vocab_size], then {@code present.N.key} and {@code
          *     present.N.value} [B, kv_heads, past + T, head_dim]
+         *     (not while training, so each layer can be checkpointed)
          */
         @Override
         public Map<String, Tensor> forward(Ops ops, Map<String, Tensor> inputs) {
-            Map<String, Tensor> presents = new LinkedHashMap<>();
+            // training reads no key/value cache, and asking for it keeps every layer out of gradient checkpointing
+            Map<String, Tensor> presents = ops.isTraining() ? null : new LinkedHashMap<>();
             Tensor hidden = model.forward(ops, inputs, presents);
             Map<String, Tensor> out = new LinkedHashMap<>();
             out.put("logits", ops.linear(hidden, ops.parameter(lmHead), null));
-            out.putAll(presents);
+            if (presents != null) {
+                out.putAll(presents);
+            }
             return out;
         }
     }

@@ -41,6 +41,9 @@ class EagerOps implements Ops {
     private DType low;
     /** Casts made this step, by input (a weight or an activation read by several products is cast once). */
     private final Map<PtNDArray, PtNDArray> lowCasts = new IdentityHashMap<>();
+    /** Segments recomputed in backward passes, all sessions together: tests read it to see checkpointing happen. */
+    static final java.util.concurrent.atomic.AtomicLong RECOMPUTED_SEGMENTS = new java.util.concurrent.atomic.AtomicLong();
+
     /** Non-null while training with gradient checkpointing: the segments run so far, in order. */
     private List<Checkpointed> checkpointed;
 
@@ -183,6 +186,7 @@ class EagerOps implements Ops {
                     JniUtils.setSeed(c.seed());
                     PtNDArray y = a(c.segment().apply(this, new T(c.input())));
                     JniUtils.backward(y, g, true, false);
+                    RECOMPUTED_SEGMENTS.incrementAndGet();
                 }
                 results = outer;
                 lowCasts.clear(); // autocast's casts made in the recomputation went with its manager

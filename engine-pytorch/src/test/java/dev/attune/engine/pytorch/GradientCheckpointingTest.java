@@ -68,10 +68,43 @@ class GradientCheckpointingTest {
         }
     }
 
+    static Stream<Arguments> languageModels() {
+        return Stream.of(Arguments.of("gpt2-lm", "n_layer"), Arguments.of("llama-lm", "num_hidden_layers"));
+    }
+
+    /**
+     * A causal language model's head asks its layers for their keys and values (the cache that
+     * generation feeds back) only outside training: asking kept every layer out of checkpointing, so
+     * {@code --gradient-checkpointing} did nothing for GPT-2, Llama, Qwen or Mistral language models.
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("languageModels")
+    void languageModelsRecomputeEveryLayer(String fixture, String layersKey) {
+        try (PretrainedModel base = attune.load(SharedFiles.path("fixtures/hf/" + fixture))) {
+            int vocab = base.config().requireInt("vocab_size");
+            Task task = attune.task("causal-lm", Map.of());
+            Batch batch = lmBatch(vocab, 2, 10);
+            Map<String, float[]> kept = gradients(base, task, batch, false, 7);
+            long before = EagerOps.RECOMPUTED_SEGMENTS.get();
+            Map<String, float[]> recomputed = gradients(base, task, batch, true, 7);
+            assertThat(EagerOps.RECOMPUTED_SEGMENTS.get() - before).as("layers recomputed")
+                    .isEqualTo(base.config().requireInt(layersKey));
+            assertThat(recomputed.keySet()).containsExactlyElementsOf(kept.keySet());
+            for (String name : kept.keySet()) {
+                assertThat(recomputed.get(name)).as(fixture + " gradient of " + name).containsExactly(kept.get(name));
+            }
+        }
+    }
+
     /** One forward and backward pass from the base weights; every parameter's gradient, by name. */
     private static Map<String, float[]> gradients(PretrainedModel base, Batch batch, boolean checkpointing, long seed) {
         Task task = attune.task("text-classification", Map.of())
                 .withLabels(base.config().labels().orElse(List.of("a", "b")));
+        return gradients(base, task, batch, checkpointing, seed);
+    }
+
+    private static Map<String, float[]> gradients(PretrainedModel base, Task task, Batch batch, boolean checkpointing,
+            long seed) {
         try (FineTunedModel m = attune.prepare(base, task, 16, 3);
                 TrainingSession s = m.lowered().startTraining(Set.of(), List.of())) {
             assertThat(s.setGradientCheckpointing(checkpointing)).isTrue();
@@ -92,6 +125,29 @@ class GradientCheckpointingTest {
             out.put("loss", new float[] {loss});
             return out;
         }
+    }
+
+    /** Next-token targets as the causal-lm task's collator makes them: the last position predicts nothing. */
+    private static Batch lmBatch(int vocab, int rows, int length) {
+        Random rnd = new Random(9);
+        long[] ids = new long[rows * length];
+        for (int i = 0; i < ids.length; i++) {
+            ids[i] = 3 + rnd.nextInt(vocab - 3);
+        }
+        long[] next = new long[ids.length];
+        long[] targets = new long[ids.length];
+        for (int r = 0; r < rows; r++) {
+            for (int t = 0; t < length; t++) {
+                int at = r * length + t;
+                next[at] = t + 1 < length ? ids[at + 1] : 0;
+                targets[at] = t + 1 < length ? ids[at + 1] : -100;
+            }
+        }
+        Map<String, TensorData> m = new LinkedHashMap<>();
+        m.put("input_ids", TensorData.ofLongs(new long[] {rows, length}, ids));
+        m.put("next_ids", TensorData.ofLongs(new long[] {rows, length}, next));
+        m.put("labels", TensorData.ofLongs(new long[] {rows, length}, targets));
+        return new Batch(m, rows);
     }
 
     private static Batch batch(int vocab, int rows, int length) {
