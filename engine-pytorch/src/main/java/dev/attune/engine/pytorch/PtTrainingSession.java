@@ -204,10 +204,19 @@ final class PtTrainingSession implements TrainingSession {
                     ops.release();
                 }
             }
+            ops.flushFused();
             return sum == null ? 0 : sum.toFloatArray()[0];
         } finally {
             JniUtils.setGradMode(grad);
         }
+    }
+
+    /** Parameters whose fused AdamW step waits for the end of the run, with their gradients and moments. */
+    private static final class FusedGroup {
+        final List<PtNDArray> values = new ArrayList<>();
+        final List<PtNDArray> gradients = new ArrayList<>();
+        final List<PtNDArray> firstMoments = new ArrayList<>();
+        final List<PtNDArray> secondMoments = new ArrayList<>();
     }
 
     /**
@@ -222,6 +231,8 @@ final class PtTrainingSession implements TrainingSession {
         /** Tensors an in-place op must not change: hypers and scalars, shared by every parameter of the run. */
         private final Set<PtNDArray> shared = Collections.newSetFromMap(new IdentityHashMap<>());
         private final List<PtNDArray> temporaries = new ArrayList<>();
+        /** Fused AdamW steps queued in this run, by the hypers they read (insertion order kept). */
+        private final Map<AdamWHypers, FusedGroup> fused = new java.util.LinkedHashMap<>();
         private Slot slot;
         private PtNDArray gradient;
 
@@ -361,19 +372,50 @@ final class PtTrainingSession implements TrainingSession {
 
         /**
          * libtorch's fused AdamW kernel ({@link FusedAdamW}): one pass, no temporaries. The divisor is
-         * left out when it is 1 (no unscaling pass at all).
+         * left out when it is 1 (no unscaling pass at all). The step is queued with the other
+         * parameters that read the same hypers and applied in one call when the run has visited every
+         * parameter ({@link #flushFused}): nothing reads a parameter in between.
          */
         @Override
         public boolean fusedAdamW(Parameter p, AdamWHypers h) {
             Slot s = bound(p);
             PtNDArray value = value(s);
-            if (!LowPrecision.isFloat32(value) || !LowPrecision.isFloat32(gradient)) {
+            if (!LowPrecision.isFloat32(value) || !LowPrecision.isFloat32(gradient) || !FusedAdamW.available()) {
                 return false;
             }
-            double divisor = hyperValue(h.gradientDivisor());
-            return FusedAdamW.apply(value, gradient, a(slot(h.firstMoment(), p)), a(slot(h.secondMoment(), p)),
-                    a(hyper(h.step())), divisor == 1.0 ? null : a(hyper(h.gradientDivisor())), hyperValue(h.learningRate()),
-                    hyperValue(h.weightDecay()), hyperValue(h.beta1()), hyperValue(h.beta2()), hyperValue(h.epsilon()));
+            for (String hyper : List.of(h.gradientDivisor(), h.learningRate(), h.weightDecay(), h.beta1(), h.beta2(),
+                    h.epsilon(), h.step())) {
+                hyperValue(hyper); // a missing hyper fails here, naming it, not at the flush
+            }
+            FusedGroup group = fused.computeIfAbsent(h, k -> new FusedGroup());
+            group.values.add(value);
+            group.gradients.add(gradient);
+            group.firstMoments.add(a(slot(h.firstMoment(), p)));
+            group.secondMoments.add(a(slot(h.secondMoment(), p)));
+            return true;
+        }
+
+        /** Applies the queued fused steps, one kernel call per set of hypers. */
+        void flushFused() {
+            try {
+                for (Map.Entry<AdamWHypers, FusedGroup> e : fused.entrySet()) {
+                    AdamWHypers h = e.getKey();
+                    FusedGroup g = e.getValue();
+                    double divisor = hyperValue(h.gradientDivisor());
+                    boolean ran = FusedAdamW.applyAll(g.values, g.gradients, g.firstMoments, g.secondMoments,
+                            a(hyper(h.step())), divisor == 1.0 ? null : a(hyper(h.gradientDivisor())),
+                            hyperValue(h.learningRate()), hyperValue(h.weightDecay()), hyperValue(h.beta1()),
+                            hyperValue(h.beta2()), hyperValue(h.epsilon()));
+                    if (!ran) {
+                        // the module loaded (available() said so) but libtorch refused the call: the step
+                        // is lost for these parameters, so fail rather than train on silently
+                        throw new IllegalStateException("libtorch refused the fused AdamW step for " + g.values.size()
+                                + " parameters; run with -D" + FusedAdamW.DISABLE + "=true to compose it instead");
+                    }
+                }
+            } finally {
+                fused.clear();
+            }
         }
 
         private double hyperValue(String hyper) {

@@ -21,7 +21,8 @@ import org.junit.jupiter.api.Test;
 
 /**
  * libtorch's fused AdamW kernel as the engine runs it: against torch.optim.AdamW's arithmetic in
- * double precision (with and without a gradient divisor), refusing non-contiguous tensors, and
+ * double precision (with and without a gradient divisor), over several parameters in one call (strided
+ * ones through contiguous copies), and
  * inside {@link AdamW} taking the same steps as the composite of in-place ops it replaces.
  */
 class FusedAdamWTest {
@@ -80,18 +81,52 @@ class FusedAdamWTest {
     }
 
     @Test
-    void aNonContiguousValueIsRefusedAndLeftAlone() {
+    void oneCallOverSeveralParametersStepsEachAsItsOwnCallWouldStridedOnesIncluded() {
         try (PtNDManager m = (PtNDManager) Engine.getEngine("PyTorch").newBaseManager()) {
-            float[] p0 = random(new Random(2), 6);
-            PtNDArray base = (PtNDArray) m.create(p0, new Shape(2, 3));
-            PtNDArray p = (PtNDArray) base.transpose(); // a strided view: the kernel walks storage linearly
-            PtNDArray g = (PtNDArray) m.ones(new Shape(3, 2));
-            PtNDArray zeros = (PtNDArray) m.zeros(new Shape(3, 2));
-            PtNDArray zeros2 = (PtNDArray) m.zeros(new Shape(3, 2));
-            boolean ran = FusedAdamW.apply(p, g, zeros, zeros2, (PtNDArray) m.create(1f), null, 0.1, 0, 0.9, 0.999, 1e-8);
-            assertThat(ran).isFalse();
-            assertThat(base.toFloatArray()).containsExactly(p0);
-            assertThat(zeros.toFloatArray()).containsOnly(0f);
+            Random rnd = new Random(5);
+            float[][] p0 = {random(rnd, 6), random(rnd, 4), random(rnd, 6)};
+            float[][] g0 = {random(rnd, 6), random(rnd, 4), random(rnd, 6)};
+            float[][][] results = new float[2][][];
+            boolean grad = JniUtils.isGradMode();
+            JniUtils.setGradMode(false);
+            try {
+                for (int way = 0; way < 2; way++) {
+                    java.util.List<PtNDArray> ps = new java.util.ArrayList<>();
+                    java.util.List<PtNDArray> gs = new java.util.ArrayList<>();
+                    java.util.List<PtNDArray> ms = new java.util.ArrayList<>();
+                    java.util.List<PtNDArray> vs = new java.util.ArrayList<>();
+                    PtNDArray[] bases = new PtNDArray[3];
+                    for (int i = 0; i < 3; i++) {
+                        Shape shape = p0[i].length == 6 ? new Shape(2, 3) : new Shape(4);
+                        bases[i] = (PtNDArray) m.create(p0[i], shape);
+                        // the third is a transposed view: the kernel walks storage linearly, so it must go
+                        // through a contiguous copy that is copied back
+                        ps.add(i == 2 ? (PtNDArray) bases[i].transpose() : bases[i]);
+                        PtNDArray g = (PtNDArray) m.create(g0[i], shape);
+                        gs.add(i == 2 ? (PtNDArray) g.transpose() : g);
+                        ms.add((PtNDArray) m.zeros(ps.get(i).getShape()));
+                        vs.add((PtNDArray) m.zeros(ps.get(i).getShape()));
+                    }
+                    PtNDArray step = (PtNDArray) m.create(1f);
+                    if (way == 0) {
+                        assertThat(FusedAdamW.applyAll(ps, gs, ms, vs, step, null, 0.1, 0.01, 0.9, 0.999, 1e-8)).isTrue();
+                    } else {
+                        for (int i = 0; i < 3; i++) {
+                            assertThat(FusedAdamW.apply(ps.get(i), gs.get(i), ms.get(i), vs.get(i), step, null, 0.1, 0.01,
+                                    0.9, 0.999, 1e-8)).isTrue();
+                        }
+                    }
+                    results[way] = new float[][] {bases[0].toFloatArray(), bases[1].toFloatArray(),
+                        bases[2].toFloatArray(), ms.get(2).toFloatArray()};
+                }
+            } finally {
+                JniUtils.setGradMode(grad);
+            }
+            for (int k = 0; k < 4; k++) {
+                assertThat(results[0][k]).as("tensor %d, one call vs one call each", k).containsExactly(results[1][k]);
+            }
+            assertThat(results[0][2]).as("the strided parameter was stepped").isNotEqualTo(p0[2]);
+            assertThat(results[0][3]).as("and its first moment").doesNotContain(0f);
         }
     }
 
