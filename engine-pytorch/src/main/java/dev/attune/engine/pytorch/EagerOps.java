@@ -418,11 +418,11 @@ class EagerOps implements Ops {
 
     /**
      * Inverted dropout, as torch's: each element kept with probability 1 - p and scaled by 1 / (1 - p).
-     * The mask is the floor of uniform numbers in [1 - p, 2 - p) rather than libtorch's dropout, whose
-     * bernoulli_ sampling took about 3.4 ms of a 3.5 ms call on bert-mini's [32, 64, 256] activations
-     * (two threads); uniform sampling, a floor and two products take about 2 ms forward and backward
-     * together. The gradient is the upstream gradient times the same scaled mask. Only the scaled
-     * mask outlives the call (the product keeps it for the backward pass).
+     * On the CPU the mask comes from random bits drawn in Java ({@link #cpuMask}); elsewhere (and with
+     * {@link #UNIFORM_DROPOUT}) it is the floor of uniform numbers in [1 - p, 2 - p). Both replace
+     * libtorch's dropout, whose bernoulli_ sampling took about 3.4 ms of a 3.5 ms call on bert-mini's
+     * [32, 64, 256] activations (two threads). The gradient is the upstream gradient times the same
+     * scaled mask. Only the scaled mask outlives the call (the product keeps it for the backward pass).
      */
     @Override
     public Tensor dropout(Tensor x, float p) {
@@ -432,6 +432,12 @@ class EagerOps implements Ops {
         PtNDArray in = a(x);
         if (p >= 1f) {
             return own(JniUtils.dropout(in, p, true));
+        }
+        if (ai.djl.Device.Type.CPU.equals(in.getDevice().getDeviceType()) && !Boolean.getBoolean(UNIFORM_DROPOUT)) {
+            if (Math.round((1.0 - p) * 4294967296.0) >= 4294967296L) {
+                return x; // p under 2^-33: the 32-bit mask would keep everything
+            }
+            return own(JniUtils.mul(in, cpuMask(in, p)));
         }
         // floor of a uniform number in [1 - p, 2 - p) is 1 with probability 1 - p, else 0
         PtNDArray mask;
@@ -447,6 +453,50 @@ class EagerOps implements Ops {
         }
         JniUtils.muli(mask, a(scalar(1f / (1f - p))));
         return own(JniUtils.mul(in, mask));
+    }
+
+    /** System property: {@code true} draws CPU dropout masks from libtorch's uniform sampler, as GPUs do. */
+    static final String UNIFORM_DROPOUT = "attune.pytorch.uniformDropout";
+
+    /** Random bits for CPU masks, reused call after call (the int16 view of them is closed before the next). */
+    private static final ThreadLocal<ByteBuffer> MASK_BITS = new ThreadLocal<>();
+
+    /**
+     * A CPU dropout mask, scaled: 32 random bits per element, kept when they fall below {@code (1 - p)
+     * * 2^32} (read as a signed number, shifted by 2^31). libtorch's CPU samplers draw from its Mersenne
+     * Twister one element at a time on one thread (about 1.3 ms of a 1.7 ms mask at bert-mini's [32,
+     * 64, 256], while the other core waits); here a SplittableRandom seeded from libtorch's generator
+     * (so a seed still fixes every mask, and a checkpointed segment's recomputation draws the same
+     * ones) fills two elements per 64-bit draw in Java, and libtorch compares and scales in parallel.
+     */
+    private PtNDArray cpuMask(PtNDArray in, float p) {
+        long n = in.getShape().size();
+        long words = (n + 1) / 2;
+        ByteBuffer bits = MASK_BITS.get();
+        if (bits == null || bits.capacity() < words * 8) {
+            bits = ByteBuffer.allocateDirect((int) Math.max(words * 8, 1 << 20)).order(ByteOrder.nativeOrder());
+            MASK_BITS.set(bits);
+        }
+        java.util.SplittableRandom random = new java.util.SplittableRandom(drawSeed());
+        bits.clear();
+        java.nio.LongBuffer longs = bits.asLongBuffer();
+        for (long i = 0; i < words; i++) {
+            longs.put(random.nextLong());
+        }
+        bits.limit((int) (words * 8));
+        // kept when the bits, read as a signed 32-bit number, are below (1 - p) * 2^32 - 2^31
+        long threshold = Math.round((1.0 - p) * 4294967296.0) - 2147483648L;
+        PtNDArray mask;
+        try (PtNDArray raw = JniUtils.createNdFromByteBuffer(results, bits, new Shape(words * 2), DataType.INT32,
+                ai.djl.ndarray.types.SparseFormat.DENSE, in.getDevice());
+                PtNDArray lanes = n == words * 2 ? null : JniUtils.slice(raw, 0, 0, n, 1);
+                PtNDArray bound = (PtNDArray) results.create((int) threshold);
+                PtNDArray keep = JniUtils.lt(lanes == null ? raw : lanes, bound)) {
+            mask = own(JniUtils.to(keep, LowPrecision.isFloat32(in) || in.getDataType() == DataType.FLOAT16
+                    ? in.getDataType() : DataType.FLOAT32, in.getDevice())).a();
+        }
+        JniUtils.muli(mask, a(scalar(1f / (1f - p))));
+        return own(JniUtils.reshape(mask, in.getShape().getShape())).a();
     }
 
     /**

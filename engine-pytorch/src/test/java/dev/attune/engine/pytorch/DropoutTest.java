@@ -81,6 +81,53 @@ class DropoutTest {
     }
 
     @Test
+    void libtorchsUniformSamplerStillServesWhenAskedAndKeepsTheSameLaw() {
+        float[] g = gaussian(7);
+        JniUtils.setSeed(9);
+        float[] bits = dropOnes(0.3f, g)[0];
+        String before = System.getProperty(EagerOps.UNIFORM_DROPOUT);
+        System.setProperty(EagerOps.UNIFORM_DROPOUT, "true");
+        float[] uniform;
+        try {
+            JniUtils.setSeed(9);
+            uniform = dropOnes(0.3f, g)[0];
+        } finally {
+            if (before == null) {
+                System.clearProperty(EagerOps.UNIFORM_DROPOUT);
+            } else {
+                System.setProperty(EagerOps.UNIFORM_DROPOUT, before);
+            }
+        }
+        assertThat(uniform).as("the two samplers draw different masks from one seed").isNotEqualTo(bits);
+        for (float[] out : new float[][] {bits, uniform}) {
+            int dropped = 0;
+            for (float v : out) {
+                assertThat(v).isIn(0f, 1f / 0.7f);
+                dropped += v == 0f ? 1 : 0;
+            }
+            assertThat((double) dropped / N).isBetween(0.29, 0.31);
+        }
+    }
+
+    @Test
+    void anOddSizedTensorGetsAMaskOfItsOwnShape() {
+        try (PtNDManager m = (PtNDManager) Engine.getEngine("PyTorch").newBaseManager()) {
+            JniUtils.setSeed(3);
+            PtNDArray x = (PtNDArray) m.ones(new Shape(3, 5, 7));
+            PtNDArray y = EagerOps.a(new EagerOps(m, q -> null, true).dropout(new EagerOps(m, q -> null, true).wrap(x), 0.5f));
+            assertThat(y.getShape()).isEqualTo(new Shape(3, 5, 7));
+            float[] v = y.toFloatArray();
+            int kept = 0;
+            for (float f : v) {
+                assertThat(f).isIn(0f, 2f);
+                kept += f == 2f ? 1 : 0;
+            }
+            // 105 draws at 1/2: both all-kept and all-dropped would be a broken sampler
+            assertThat(kept).isBetween(20, 85);
+        }
+    }
+
+    @Test
     void outsideTrainingOrAtZeroItIsTheIdentity() {
         try (PtNDManager m = (PtNDManager) Engine.getEngine("PyTorch").newBaseManager()) {
             Tensor x = new EagerOps(m, q -> null, true).constant(new long[] {2, 2}, new float[] {1, 2, 3, 4});
