@@ -30,7 +30,9 @@ public final class OnnxRuntimeEngine implements Engine {
     /** Starts DJL's OnnxRuntime engine (it must own the environment's thread pool settings first). */
     public OnnxRuntimeEngine() {
         this.env = environment();
-        this.version = ai.djl.engine.Engine.getEngine("OnnxRuntime").getVersion();
+        // the native library's own version: DJL reports the one it was built against, which the class
+        // path may override
+        this.version = env.getVersion();
     }
 
     /**
