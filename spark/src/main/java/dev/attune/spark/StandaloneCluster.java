@@ -121,6 +121,8 @@ public final class StandaloneCluster implements AutoCloseable {
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         cmd.add("-Xmx256m");
         cmd.addAll(JAVA_OPTIONS);
+        // the master's registrations at INFO (slf4j-simple logs WARN by default): awaitWorkers counts them
+        cmd.add("-Dorg.slf4j.simpleLogger.log.org.apache.spark.deploy.master.Master=info");
         cmd.add("-cp");
         cmd.add(System.getProperty("java.class.path"));
         cmd.add(mainClass);
@@ -156,6 +158,11 @@ public final class StandaloneCluster implements AutoCloseable {
                 Thread.currentThread().interrupt();
                 throw new AttuneException("interrupted while the Spark cluster started");
             }
+            // the master's own log too: if another process took the web UI's port first, the master
+            // serves its UI on the next one and the poll above never sees the workers
+            if (registered(logs.resolve("master.log")) >= workers) {
+                return;
+            }
             try {
                 Thread.sleep(300);
             } catch (InterruptedException e) {
@@ -164,7 +171,17 @@ public final class StandaloneCluster implements AutoCloseable {
             }
         }
         throw new AttuneException(String.format(Locale.ROOT, "the Spark cluster's %d workers did not register within 2"
-                + " minutes; see the logs in %s", workers, logs));
+                + " minutes (%d did, by the master's log); see the logs in %s", workers,
+                registered(logs.resolve("master.log")), logs));
+    }
+
+    /** @return how many workers the master's log says registered (Spark logs "Registering worker ..."). */
+    private static long registered(Path masterLog) {
+        try (java.util.stream.Stream<String> lines = Files.lines(masterLog, java.nio.charset.StandardCharsets.UTF_8)) {
+            return lines.filter(l -> l.contains("Registering worker")).count();
+        } catch (IOException | java.io.UncheckedIOException e) {
+            return 0; // not written yet, or a partial line that is not UTF-8 yet
+        }
     }
 
     /** Stops the workers' executors, the workers and the master. */
