@@ -33,14 +33,17 @@ final class PtLoweredModel implements LoweredModel {
     private final ModelDefinition definition;
     private final PtNDManager root;
     private final Device device;
+    /** intra-op threads to compute with, on whichever thread calls (0: libtorch's default) */
+    private final int threads;
     private final Map<String, PtNDArray> values = new LinkedHashMap<>();
     private final Object trainingLock = new Object();
     private PtTrainingSession session;
     /** Autocast's compute type for every later forward pass (FLOAT32: off). */
     private volatile DType compute = DType.FLOAT32;
 
-    PtLoweredModel(ModelDefinition definition, ParameterSource source, PtNDManager root, Device device) {
+    PtLoweredModel(ModelDefinition definition, ParameterSource source, PtNDManager root, Device device, int threads) {
         this.definition = definition;
+        this.threads = threads;
         this.root = root;
         this.device = device;
         for (Parameter p : definition.parameters().all()) {
@@ -182,6 +185,7 @@ final class PtLoweredModel implements LoweredModel {
 
     @Override
     public Map<String, TensorData> predict(Batch batch) {
+        applyThreads();
         boolean grad = JniUtils.isGradMode();
         JniUtils.setGradMode(false);
         try (PtNDManager step = (PtNDManager) root.newSubManager()) {
@@ -205,6 +209,11 @@ final class PtLoweredModel implements LoweredModel {
         } finally {
             JniUtils.setGradMode(grad);
         }
+    }
+
+    /** Applies this model's intra-op thread count on the calling thread (see {@link IntraOpThreads}). */
+    void applyThreads() {
+        IntraOpThreads.apply(threads);
     }
 
     @Override

@@ -90,6 +90,7 @@ final class PtTrainingSession implements TrainingSession {
     @Override
     public float forwardBackward(Batch batch, float lossScale) {
         ensureOpen();
+        model.applyThreads();
         boolean grad = JniUtils.isGradMode();
         JniUtils.setGradMode(true);
         try (PtNDManager step = (PtNDManager) model.root().newSubManager()) {
@@ -169,6 +170,7 @@ final class PtTrainingSession implements TrainingSession {
     /** Calls the kernel on every active parameter, outside autograd; sums what it returns on the device. */
     private double run(Kernel kernel, Map<String, Double> hypers) {
         ensureOpen();
+        model.applyThreads();
         boolean grad = JniUtils.isGradMode();
         JniUtils.setGradMode(false);
         try (PtNDManager run = (PtNDManager) state.newSubManager()) {

@@ -102,13 +102,11 @@ final class PyTorchEngine implements Engine {
     @Override
     public LoweredModel lower(ModelDefinition definition, ParameterSource values, EngineOptions options) {
         Device device = resolve(options.device());
-        if (options.numThreads() > 0) {
-            JniUtils.setNumThreads(options.numThreads());
-        }
+        IntraOpThreads.apply(options.numThreads());
         JniUtils.setSeed(options.seed());
         PtNDManager root = (PtNDManager) djl.newBaseManager(device);
         try {
-            LoweredModel lowered = new PtLoweredModel(definition, values, root, device);
+            LoweredModel lowered = new PtLoweredModel(definition, values, root, device, options.numThreads());
             LOG.debug("lowered {} onto {} ({} parameters)", definition.architecture(), device,
                     definition.parameters().elementCount());
             return lowered;
