@@ -14,6 +14,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.apiguardian.api.API;
@@ -90,12 +91,26 @@ public final class StandaloneCluster implements AutoCloseable {
      *     settings of {@link AttuneSpark#sessionBuilder} (its attempts per task included)
      */
     public org.apache.spark.sql.SparkSession session(int taskCpus, int executorCores, int executorMemoryMb) {
-        return AttuneSpark.sessionBuilder(masterUrl, taskCpus, AttuneSpark.DEFAULT_MAX_FAILURES)
+        return session(taskCpus, executorCores, executorMemoryMb, Map.of());
+    }
+
+    /**
+     * @param taskCpus CPUs per task ({@code spark.task.cpus})
+     * @param executorCores cores per executor (one executor per worker)
+     * @param executorMemoryMb executor heap
+     * @param conf further Spark settings for the session
+     * @return a session as {@link #session(int, int, int)} gives, with {@code conf} added
+     */
+    public org.apache.spark.sql.SparkSession session(int taskCpus, int executorCores, int executorMemoryMb,
+            Map<String, String> conf) {
+        org.apache.spark.sql.SparkSession.Builder b = AttuneSpark.sessionBuilder(masterUrl, taskCpus,
+                        AttuneSpark.DEFAULT_MAX_FAILURES)
                 .config("spark.driver.host", "127.0.0.1")
                 .config("spark.executor.extraClassPath", System.getProperty("java.class.path"))
                 .config("spark.executor.cores", String.valueOf(executorCores))
-                .config("spark.executor.memory", executorMemoryMb + "m")
-                .getOrCreate();
+                .config("spark.executor.memory", executorMemoryMb + "m");
+        conf.forEach(b::config);
+        return b.getOrCreate();
     }
 
     /** @return the executor JVMs the workers run now (their process handles) */
