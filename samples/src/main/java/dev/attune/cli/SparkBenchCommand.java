@@ -46,10 +46,15 @@ final class SparkBenchCommand implements Callable<Integer> {
     @Option(names = "--rounds", defaultValue = "1", description = "rounds of (one executor, two executors), each on"
             + " a fresh cluster; the ratios are of the medians (default: ${DEFAULT-VALUE})") int rounds;
     @Option(names = "--skip-search", description = "measure prediction only") boolean skipSearch;
+    @Option(names = "--skip-predict", description = "measure the search only") boolean skipPredict;
     @Option(names = "--work", required = true, description = "folder for logs and search outputs") Path work;
 
     @Override
     public Integer call() throws Exception {
+        if (skipPredict && skipSearch) {
+            throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this),
+                    "--skip-predict and --skip-search leave nothing to measure; pass one at most");
+        }
         if (rounds < 1 || partitions < 1 || rows < 1) {
             throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this),
                     "--rounds, --partitions and --rows must be at least 1");
@@ -66,7 +71,7 @@ final class SparkBenchCommand implements Callable<Integer> {
             String[] f = lines.get(1 + i % (lines.size() - 1)).split("\t");
             data.add(RowFactory.create(data.size(), f[col]));
         }
-        double baseline = baseline(data);
+        double baseline = skipPredict ? 0 : baseline(data);
         double[][] rate = new double[3][rounds];
         double[][] wall = new double[3][rounds];
         String[] best = new String[3];
@@ -80,9 +85,11 @@ final class SparkBenchCommand implements Callable<Integer> {
                     // (Spark would wait up to 3 s for that executor while the other idles)
                     SparkSession spark = cluster.session(1, 1, 1536, Map.of("spark.locality.wait", "0s"));
                     try {
-                        rate[executors][round] = predict(spark, data, executors);
-                        System.out.printf(Locale.ROOT, "round %d: predict: %d executor(s) x 1 core: %.1f rows/s%n",
-                                round + 1, executors, rate[executors][round]);
+                        if (!skipPredict) {
+                            rate[executors][round] = predict(spark, data, executors);
+                            System.out.printf(Locale.ROOT, "round %d: predict: %d executor(s) x 1 core: %.1f rows/s%n",
+                                    round + 1, executors, rate[executors][round]);
+                        }
                         if (!skipSearch) {
                             Path out = work.resolve("search-" + executors + "-round" + (round + 1));
                             Spec spec = Spec.builder(tuneModel, texts, eval, out).taskOptions(Map.of("text_column",
@@ -105,13 +112,16 @@ final class SparkBenchCommand implements Callable<Integer> {
                 }
             }
         }
-        double one = median(rate[1]);
-        double two = median(rate[2]);
-        System.out.printf(Locale.ROOT, "Spark's cost per row, one 1-core executor against one JVM without Spark: %.3f ms"
-                + " (%.1f%% of a row's time without Spark)%n", (1 / one - 1 / baseline) * 1000, 100 * (baseline / one - 1));
-        System.out.printf(Locale.ROOT, "predict throughput, two 1-core executors / one: %.2fx (target >= 1.7x)%s%n",
-                two / one, rounds > 1 ? String.format(Locale.ROOT, "; medians of %d rounds, %.1f and %.1f rows/s",
-                        rounds, two, one) : "");
+        if (!skipPredict) {
+            double one = median(rate[1]);
+            double two = median(rate[2]);
+            System.out.printf(Locale.ROOT, "Spark's cost per row, one 1-core executor against one JVM without Spark:"
+                    + " %.3f ms (%.1f%% of a row's time without Spark)%n", (1 / one - 1 / baseline) * 1000,
+                    100 * (baseline / one - 1));
+            System.out.printf(Locale.ROOT, "predict throughput, two 1-core executors / one: %.2fx (target >= 1.7x)%s%n",
+                    two / one, rounds > 1 ? String.format(Locale.ROOT, "; medians of %d rounds, %.1f and %.1f rows/s",
+                            rounds, two, one) : "");
+        }
         if (!skipSearch) {
             System.out.printf(Locale.ROOT, "search wall time, 2 parallel / sequential: %.2fx (target <= 0.65x)%s;"
                     + " best.json equal: %s%n", median(wall[2]) / median(wall[1]), rounds > 1
