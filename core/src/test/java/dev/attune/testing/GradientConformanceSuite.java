@@ -39,7 +39,8 @@ import org.junit.jupiter.params.provider.MethodSource;
  * <p>The cases follow the ops a decoder LLM's training step uses: log-softmax and softmax over the
  * last axis of rank-3 tensors, the token negative log-likelihood of a language-model head (gather
  * along the vocabulary), cross-entropy, RMSNorm, rotary {@code rotate_half}, the grouped-query
- * key/value repeat, SiLU, embedding rows, linear layers on rank-3 inputs and masked attention.
+ * key/value repeat, SiLU, embedding rows, linear layers on rank-3 inputs (also added to a tensor, as
+ * LoRA adds its up-projection) and masked attention.
  *
  * <pre>{@code
  * class PyTorchGradientConformanceTest extends GradientConformanceSuite {
@@ -175,6 +176,17 @@ public abstract class GradientConformanceSuite {
         Nd w = Nd.seeded(13, 5, 4);
         all.add(new Case("linear on a rank-3 input, gradient of the input", x, Map.of("w", w.floats()),
                 (o, a) -> o.linear(o.add(a.param("p"), 0f), a.in("w"), null), p -> p.matmul(w.transpose(1, 0))));
+        // LoRA's up-projection added to the frozen layer's output (one addmm on the PyTorch engine)
+        Nd c = Nd.seeded(17, 2, 3, 5);
+        all.add(new Case("linear added to a tensor, gradient of the weight", Nd.seeded(12, 5, 4),
+                Map.of("x", x.floats(), "c", c.floats()), (o, a) -> o.linearAdd(a.in("x"), a.param("p"), a.in("c")),
+                p -> x.matmul(p.transpose(1, 0)).add(c)));
+        all.add(new Case("linear added to a tensor, gradient of the input", x, Map.of("w", w.floats(), "c", c.floats()),
+                (o, a) -> o.linearAdd(o.add(a.param("p"), 0f), a.in("w"), a.in("c")),
+                p -> p.matmul(w.transpose(1, 0)).add(c)));
+        all.add(new Case("linear added to a tensor, gradient of the addend", c, Map.of("x", x.floats(), "w", w.floats()),
+                (o, a) -> o.linearAdd(a.in("x"), a.in("w"), o.add(a.param("p"), 0f)),
+                p -> x.matmul(w.transpose(1, 0)).add(p)));
         // causal mask with one padded key: the masked scores take -max float, as the families' masks
         Nd k = Nd.seeded(14, 1, 2, 3, 4);
         Nd v = Nd.seeded(15, 1, 2, 3, 4);

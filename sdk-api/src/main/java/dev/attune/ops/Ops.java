@@ -141,6 +141,21 @@ public interface Ops {
     }
 
     /**
+     * A linear map added to a tensor of the result's shape: {@code addend + x W^T}. LoRA adds its
+     * up-projection to the frozen layer's output this way; an engine may do it in one matrix
+     * product that accumulates into the addend's values ({@code addmm}), without a layer-sized
+     * intermediate.
+     *
+     * @param x input {@code [..., in]}
+     * @param weight {@code [out, in]}
+     * @param addend {@code [..., out]}, the shape of the product
+     * @return {@code addend + x W^T}
+     */
+    default Tensor linearAdd(Tensor x, Tensor weight, Tensor addend) {
+        return add(addend, linear(x, weight, null));
+    }
+
+    /**
      * Batched matrix product over the last two axes, broadcasting leading axes.
      *
      * @return {@code a @ b}

@@ -374,6 +374,36 @@ class EagerOps implements Ops {
         return result;
     }
 
+    /** {@code addend + x W^T} as one {@code addmm} over the rows: no layer-sized product is made and then added. */
+    @Override
+    public Tensor linearAdd(Tensor x, Tensor weight, Tensor addend) {
+        PtNDArray in = a(x);
+        PtNDArray w = a(weight);
+        PtNDArray c = a(addend);
+        if (low != null) {
+            in = lowered(in);
+            w = lowered(w);
+        }
+        long[] dims = c.getShape().getShape();
+        long out = w.getShape().get(0);
+        if (dims.length == 0 || dims[dims.length - 1] != out || in.getDataType() != c.getDataType()
+                || in.getDataType() != w.getDataType()) {
+            return Ops.super.linearAdd(x, weight, addend); // broadcasting or mixed types: the composite
+        }
+        if (dims.length <= 2) {
+            return own(JniUtils.linear(in, w, c));
+        }
+        long[] inDims = in.getShape().getShape();
+        PtNDArray rows = own(JniUtils.reshape(in, new long[] {-1, inDims[inDims.length - 1]})).a();
+        PtNDArray acc = own(JniUtils.reshape(c, new long[] {-1, out})).a();
+        PtNDArray sum = own(JniUtils.linear(rows, w, acc)).a();
+        T result = own(JniUtils.reshape(sum, dims));
+        rows.close();
+        acc.close();
+        sum.close();
+        return result;
+    }
+
     /**
      * Frees a temporary before the step ends: closing the handle drops this side's reference to the
      * libtorch tensor, whose storage goes once no view and no saved autograd variable holds it.
