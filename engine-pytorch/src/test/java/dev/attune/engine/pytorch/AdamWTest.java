@@ -34,11 +34,18 @@ class AdamWTest {
 
     /** y = x W^T + b, loss = mean((y - t)^2). */
     static class Tiny extends ProbeModel {
-        final Parameter w = Scope.root(params).child("dense").param("weight", Init.zeros(), true, 2, 3);
-        final Parameter b = Scope.root(params).child("dense").param("bias", Init.zeros(), false, 2);
+        final Parameter w;
+        final Parameter b;
 
         Tiny() {
+            this(3, 2);
+        }
+
+        /** The same model with {@code in} inputs and {@code out} outputs. */
+        Tiny(int in, int out) {
             super("Tiny");
+            w = Scope.root(params).child("dense").param("weight", Init.zeros(), true, out, in);
+            b = Scope.root(params).child("dense").param("bias", Init.zeros(), false, out);
         }
 
         @Override

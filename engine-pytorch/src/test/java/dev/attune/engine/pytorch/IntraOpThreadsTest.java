@@ -8,13 +8,6 @@ import dev.attune.engine.Batch;
 import dev.attune.engine.EngineOptions;
 import dev.attune.engine.LoweredModel;
 import dev.attune.engine.TrainingSession;
-import dev.attune.model.ModelDefinition.InputSpec;
-import dev.attune.ops.DType;
-import dev.attune.ops.Ops;
-import dev.attune.ops.Parameter;
-import dev.attune.ops.Parameter.Init;
-import dev.attune.ops.ParameterSet.Scope;
-import dev.attune.ops.Tensor;
 import dev.attune.ops.TensorData;
 import java.lang.management.ManagementFactory;
 import java.util.List;
@@ -35,37 +28,12 @@ import org.junit.jupiter.api.Test;
 class IntraOpThreadsTest {
     private static final int WIDTH = 768;
 
-    /** One wide linear layer: enough arithmetic per call for libtorch to use every thread it may. */
-    static final class Wide extends ProbeModel {
-        final Parameter w = Scope.root(params).child("dense").param("weight", Init.zeros(), true, WIDTH, WIDTH);
-        final Parameter b = Scope.root(params).child("dense").param("bias", Init.zeros(), false, WIDTH);
-
-        Wide() {
-            super("Wide");
-        }
-
-        @Override
-        public List<InputSpec> inputs() {
-            return List.of(new InputSpec("x", DType.FLOAT32, 2, false), new InputSpec("t", DType.FLOAT32, 2, true));
-        }
-
-        @Override
-        public List<String> outputs() {
-            return List.of("y", "loss");
-        }
-
-        @Override
-        public Map<String, Tensor> forward(Ops ops, Map<String, Tensor> in) {
-            Tensor y = ops.linear(in.get("x"), ops.parameter(w), ops.parameter(b));
-            return Map.of("y", y, "loss", ops.meanSquaredError(y, in.get("t")));
-        }
-    }
-
     @Test
     void aModelLoweredWithOneThreadComputesWithOneOnAThreadWhereAnotherModelUsedTwo() throws Exception {
         assumeTrue(Runtime.getRuntime().availableProcessors() >= 2, "one core: nothing to tell apart");
         SplittableRandom random = new SplittableRandom(1);
-        Wide def = new Wide();
+        // one wide linear layer: enough arithmetic per call for libtorch to use every thread it may
+        AdamWTest.Tiny def = new AdamWTest.Tiny(WIDTH, WIDTH);
         try (LoweredModel m = new PyTorchEngineProvider().create().lower(def,
                 p -> TensorData.ofFloats(p.shape(), floats(random, (int) p.size())),
                 new EngineOptions(EngineOptions.DeviceSpec.parse("cpu"), 1, 42))) {
@@ -76,7 +44,7 @@ class IntraOpThreadsTest {
             double[] ratio = new double[2];
             Thread other = new Thread(() -> {
                 // another model, lowered on this thread with every core, computes here first
-                try (LoweredModel wide = new PyTorchEngineProvider().create().lower(new Wide(),
+                try (LoweredModel wide = new PyTorchEngineProvider().create().lower(new AdamWTest.Tiny(WIDTH, WIDTH),
                         p -> TensorData.ofFloats(p.shape(), new float[(int) p.size()]),
                         new EngineOptions(EngineOptions.DeviceSpec.parse("cpu"), 2, 42))) {
                     wide.predict(batch);
