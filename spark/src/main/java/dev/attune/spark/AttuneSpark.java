@@ -87,6 +87,9 @@ public final class AttuneSpark {
      */
     public static final int DEFAULT_MAX_FAILURES = 2;
 
+    /** Executors find PyTorch's native library in the local cache, as the CLI does. */
+    static final String EXECUTOR_JAVA_OPTIONS = "-Dai.djl.offline=true";
+
     /**
      * @param master a Spark master URL: {@code local[N]}, {@code local-cluster[...]}, {@code
      *     spark://host:port}
@@ -125,8 +128,7 @@ public final class AttuneSpark {
         }
         SparkSession.Builder b = SparkSession.builder().appName("attune").master(master)
                 .config("spark.ui.enabled", "false")
-                // executors find PyTorch's native library in the local cache, as the CLI does
-                .config("spark.executor.extraJavaOptions", "-Dai.djl.offline=true")
+                .config("spark.executor.extraJavaOptions", EXECUTOR_JAVA_OPTIONS)
                 // a trial (or a prediction partition) whose executor died runs again on another one
                 .config("spark.task.maxFailures", String.valueOf(maxFailures));
         if (threadsPerTask > 0) {

@@ -82,6 +82,9 @@ class SparkClusterTest {
                         .withExecutorColumn(true));
         List<Row> out = predicted.rows().collectAsList();
         assertThat(out).hasSize(80);
+        // the executor JVMs are sized to their one core (garbage collector and compiler threads), not the host's
+        assertThat(cluster.executors()).hasSize(2).allSatisfy(h -> assertThat(Files.readString(
+                Path.of("/proc", String.valueOf(h.pid()), "cmdline"))).contains("-XX:ActiveProcessorCount=1"));
         assertThat(predicted.rowsWithoutPrediction().value()).isEqualTo(2);
 
         Map<Integer, Map<String, Object>> single = new HashMap<>();
