@@ -206,9 +206,10 @@ public final class LoraDefinition implements ModelDefinition {
          * activations rather than the layer-sized ones, the up-projection is added into the frozen
          * output in the same product ({@link Ops#linearAdd}: one {@code addmm} on PyTorch, no
          * layer-sized {@code B h} made and then added; 1.6-1.8% off a BERT-base all-linear step),
-         * and every temporary is released as soon as it is used, so an eager engine holds one layer-sized result per adapted layer, as without
-         * the adapter (the backward pass keeps what it needs: the dropped-out input and the rank-r
-         * activations). Dropout applies to the adapter's input only; the base layer sees {@code x}.
+         * and every temporary is released as soon as it is used, so an eager engine holds one
+         * layer-sized result per adapted layer, as without the adapter (the backward pass keeps what
+         * it needs: the dropped-out input and the rank-r activations). Dropout applies to the
+         * adapter's input only; the base layer sees {@code x}.
          */
         private Tensor plus(Tensor y, Target t, Tensor x) {
             Tensor h = dropout > 0 ? ops.dropout(x, dropout) : x;
