@@ -74,7 +74,7 @@ final class SparkBenchCommand implements Callable<Integer> {
         double baseline = skipPredict ? 0 : baseline(data);
         double[][] rate = new double[3][rounds];
         double[][] wall = new double[3][rounds];
-        String[] best = new String[3];
+        String sequentialBest = null; // the first search run is round 1's, on one executor
         ObjectMapper json = new ObjectMapper();
         boolean bestEqual = true;
         for (int round = 0; round < rounds; round++) {
@@ -99,10 +99,10 @@ final class SparkBenchCommand implements Callable<Integer> {
                             AttuneSpark.tune(spark, spec, AttuneSpark.TuneOptions.defaults(), new TrainingControl());
                             wall[executors][round] = (System.nanoTime() - t0) / 1e9;
                             String b = Files.readString(out.resolve("best.json")).strip();
-                            if (best[executors] == null) {
-                                best[executors] = b;
+                            if (sequentialBest == null) {
+                                sequentialBest = b;
                             }
-                            bestEqual &= json.readTree(b).equals(json.readTree(best[1]));
+                            bestEqual &= json.readTree(b).equals(json.readTree(sequentialBest));
                             System.out.printf(Locale.ROOT, "round %d: tune: 4 trials on %d executor(s): %.1f s%n",
                                     round + 1, executors, wall[executors][round]);
                         }

@@ -362,10 +362,19 @@ class EagerOps implements Ops {
         if (b == null || dims.length <= 2) {
             return own(JniUtils.linear(in, w, b));
         }
-        PtNDArray rows = own(JniUtils.reshape(in, new long[] {-1, dims[dims.length - 1]})).a();
-        PtNDArray out = own(JniUtils.linear(rows, w, b)).a();
         long[] outDims = dims.clone();
         outDims[outDims.length - 1] = w.getShape().get(0);
+        return overRows(in, w, b, outDims);
+    }
+
+    /**
+     * libtorch's linear of {@code in} flattened to rows, viewed back as {@code outDims}: one addmm
+     * with {@code b} a [out] bias or a [rows, out] addend.
+     */
+    private T overRows(PtNDArray in, PtNDArray w, PtNDArray b, long[] outDims) {
+        long[] dims = in.getShape().getShape();
+        PtNDArray rows = own(JniUtils.reshape(in, new long[] {-1, dims[dims.length - 1]})).a();
+        PtNDArray out = own(JniUtils.linear(rows, w, b)).a();
         T result = own(JniUtils.reshape(out, outDims));
         // the result is a view of out's storage: dropping these handles frees nothing now, but lets a
         // release of the result free the storage (autograd keeps its own references to what it saved)
@@ -393,14 +402,9 @@ class EagerOps implements Ops {
         if (dims.length <= 2) {
             return own(JniUtils.linear(in, w, c));
         }
-        long[] inDims = in.getShape().getShape();
-        PtNDArray rows = own(JniUtils.reshape(in, new long[] {-1, inDims[inDims.length - 1]})).a();
         PtNDArray acc = own(JniUtils.reshape(c, new long[] {-1, out})).a();
-        PtNDArray sum = own(JniUtils.linear(rows, w, acc)).a();
-        T result = own(JniUtils.reshape(sum, dims));
-        rows.close();
+        T result = overRows(in, w, acc, dims);
         acc.close();
-        sum.close();
         return result;
     }
 
