@@ -142,11 +142,12 @@ class OnnxFusedKernelsTest {
     @ParameterizedTest(name = "{0}")
     @CsvSource({
         // operators, int8 product op, QAttention nodes (each the q, k, v products of a layer), float MatMuls
-        // left (plain attention's q k^T and p v: activations only)
-        "ORT, com.microsoft:MatMulIntegerToFloat, 2, 0",
-        "PLAIN, MatMulInteger, 0, 4"})
+        // left (plain attention's q k^T and p v: activations only), tanh GELUs (the fused export's erf GELU
+        // before a quantized product)
+        "ORT, com.microsoft:MatMulIntegerToFloat, 2, 0, 2",
+        "PLAIN, MatMulInteger, 0, 4, 0"})
     void anInt8ExportIsAQuarterOfTheFileAndPredictsAsTheFloatModel(Operators operators, String product,
-            int qAttentions, int floatProducts) throws IOException {
+            int qAttentions, int floatProducts, int fastGelus) throws IOException {
         JsonNode reference = JSON.readTree(SharedFiles.path("fixtures/hf/bert-seqcls/reference.json").toFile());
         OnnxExportOptions fp32 = OnnxExportOptions.defaults().withOperators(operators);
         Path floatFolder = export("bert-seqcls", fp32, tmp.resolve("fp32"));
@@ -159,6 +160,8 @@ class OnnxFusedKernelsTest {
         assertThat(ops).as("no float attention left beside QAttention").doesNotContainKey(
                 qAttentions > 0 ? "com.microsoft:MultiHeadAttention" : "com.microsoft:QAttention");
         assertThat(ops.getOrDefault("MatMul", 0)).as("float products left").isEqualTo(floatProducts);
+        assertThat(ops.getOrDefault("com.microsoft:FastGelu", 0)).as("tanh GELU").isEqualTo(fastGelus);
+        assertThat(ops).as("no erf GELU kernel left").doesNotContainKeys("com.microsoft:BiasGelu", "com.microsoft:Gelu");
         for (NodeProto n : m.getGraph().getNodeList()) {
             if (n.getOpType().equals("MatMul")) {
                 assertThat(n.getInputList()).as("a float product of two activations")
