@@ -68,6 +68,45 @@ class DropoutTest {
         assertThat((double) dropped / N).isBetween(p - 0.01, p + 0.01);
     }
 
+    /**
+     * A float32 input keeps a boolean mask and is scaled after the product: each kept element must still
+     * be exactly {@code x * scale} (one float rounding, as with a scaled float mask), and its gradient
+     * exactly {@code g * scale}.
+     */
+    @Test
+    void keptElementsAreExactlyTheInputTimesTheScaleAndSoAreTheirGradients() {
+        float p = 0.1f;
+        float scale = 1f / (1f - p);
+        float[] xs = gaussian(13);
+        float[] g = gaussian(17);
+        Engine engine = Engine.getEngine("PyTorch");
+        try (PtNDManager m = (PtNDManager) engine.newBaseManager()) {
+            JniUtils.setSeed(5);
+            PtNDArray x = (PtNDArray) m.create(xs, new Shape(4, N / 4));
+            x.setRequiresGradient(true);
+            EagerOps ops = new EagerOps(m, q -> null, true);
+            float[] out;
+            float[] grad;
+            try (GradientCollector collector = engine.newGradientCollector()) {
+                PtNDArray y = EagerOps.a(ops.dropout(ops.wrap(x), p));
+                assertThat(y.getDataType()).isEqualTo(ai.djl.ndarray.types.DataType.FLOAT32);
+                collector.backward(y.mul(m.create(g, new Shape(4, N / 4))).sum());
+                out = y.toFloatArray();
+                grad = x.getGradient().toFloatArray();
+            }
+            int kept = 0;
+            for (int i = 0; i < N; i++) {
+                if (grad[i] == 0f && out[i] == 0f) {
+                    continue; // dropped
+                }
+                kept++;
+                assertThat(out[i]).as("kept element %d", i).isEqualTo(xs[i] * scale);
+                assertThat(grad[i]).as("gradient %d", i).isEqualTo(g[i] * scale);
+            }
+            assertThat((double) kept / N).isBetween(1 - p - 0.01, 1 - p + 0.01);
+        }
+    }
+
     @Test
     void theSameSeedDrawsTheSameMaskAndTheNextDrawAnother() {
         float[] g = gaussian(5);
