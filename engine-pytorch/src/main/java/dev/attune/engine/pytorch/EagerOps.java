@@ -453,7 +453,7 @@ class EagerOps implements Ops {
 
     /**
      * Inverted dropout, as torch's: each element kept with probability 1 - p and scaled by 1 / (1 - p).
-     * On the CPU the mask comes from random bits drawn in Java ({@link #cpuMask}); elsewhere (and with
+     * On the CPU the mask comes from random bits drawn in Java ({@link #cpuKeep}); elsewhere (and with
      * {@link #UNIFORM_DROPOUT}) it is the floor of uniform numbers in [1 - p, 2 - p). Both replace
      * libtorch's dropout, whose bernoulli_ sampling took about 3.4 ms of a 3.5 ms call on bert-mini's
      * [32, 64, 256] activations (two threads). The gradient is the upstream gradient times the same
@@ -473,7 +473,7 @@ class EagerOps implements Ops {
             if (Math.round((1.0 - p) * 4294967296.0) >= 4294967296L) {
                 return x; // p under 2^-33: the 32-bit mask would keep everything
             }
-            if (in.getDataType() == DataType.FLOAT32) {
+            if (LowPrecision.isFloat32(in)) {
                 // y = (x * keep) * scale with a boolean keep: the product's backward keeps the boolean
                 // mask (1 byte an element, where a float mask took 4: ~230 MB less at BERT-base, batch
                 // 16, sequence 128), and y, which no backward reads, is scaled in place. Bit for bit the
@@ -510,24 +510,28 @@ class EagerOps implements Ops {
     private static final ThreadLocal<ByteBuffer> MASK_BITS = new ThreadLocal<>();
 
     /**
-     * A CPU dropout mask, scaled: 32 random bits per element, kept when they fall below {@code (1 - p)
-     * * 2^32} (read as a signed number, shifted by 2^31). libtorch's CPU samplers draw from its Mersenne
-     * Twister one element at a time on one thread (about 1.3 ms of a 1.7 ms mask at bert-mini's [32,
-     * 64, 256], while the other core waits); here a SplittableRandom seeded from libtorch's generator
-     * (so a seed still fixes every mask, and a checkpointed segment's recomputation draws the same
-     * ones) fills two elements per 64-bit draw in Java, and libtorch compares and scales in parallel.
+     * A scaled CPU dropout mask for a low-precision input: {@link #cpuKeep}'s, in float16 for a float16
+     * input and in float32 for a bfloat16 one (float32 inputs multiply by the boolean mask instead).
      */
     private PtNDArray cpuMask(PtNDArray in, float p) {
         PtNDArray mask;
         try (PtNDArray keep = cpuKeep(in, p)) {
-            mask = own(JniUtils.to(keep, LowPrecision.isFloat32(in) || in.getDataType() == DataType.FLOAT16
-                    ? in.getDataType() : DataType.FLOAT32, in.getDevice())).a();
+            mask = own(JniUtils.to(keep, in.getDataType() == DataType.FLOAT16 ? DataType.FLOAT16 : DataType.FLOAT32,
+                    in.getDevice())).a();
         }
         JniUtils.muli(mask, a(scalar(1f / (1f - p))));
         return mask;
     }
 
-    /** The boolean keep mask of {@link #cpuMask}, in {@code in}'s shape (the caller closes it). */
+    /**
+     * A CPU dropout's boolean keep mask in {@code in}'s shape (the caller closes it): 32 random bits per
+     * element, kept when they fall below {@code (1 - p) * 2^32} (read as a signed number, shifted by
+     * 2^31). libtorch's CPU samplers draw from its Mersenne Twister one element at a time on one thread
+     * (about 1.3 ms of a 1.7 ms mask at bert-mini's [32, 64, 256], while the other core waits); here a
+     * SplittableRandom seeded from libtorch's generator (so a seed still fixes every mask, and a
+     * checkpointed segment's recomputation draws the same ones) fills two elements per 64-bit draw in
+     * Java, and libtorch compares in parallel.
+     */
     private PtNDArray cpuKeep(PtNDArray in, float p) {
         long n = in.getShape().size();
         long words = (n + 1) / 2;

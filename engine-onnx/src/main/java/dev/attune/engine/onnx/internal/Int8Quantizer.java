@@ -63,7 +63,8 @@ import java.util.Set;
  * 4.7e-4 on any input, while the next product rounds the GELU's output to 8 bits: one step of its
  * per-tensor scale is 0.014-0.028 on BERT-mini (outputs from -0.17 to 3.3-6.9), 30-60 times more. The
  * tanh kernel runs about 1.4x the erf one on BERT-mini's [32, 64, 1024] activations (ONNX Runtime 1.21
- * from Java), which took the int8 model from 1.70-1.82x to 1.96-1.99x the float32 one in the same runs. This is the substitution ONNX Runtime's own transformer optimizer offers as its GELU
+ * from Java), which took the int8 model from 1.70-1.82x to 1.96-1.99x the float32 one in the same
+ * runs. This is the substitution ONNX Runtime's own transformer optimizer offers as its GELU
  * approximation; it is made only where the products are quantized, so the float32 export keeps the
  * exact GELU and its 1e-4 agreement with HuggingFace.
  *
